@@ -1,0 +1,101 @@
+"""Create the demo data: a platform operator and two tenants with their organisations.
+
+Running it again changes nothing that exists: rows are found by their codes and usernames.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Department, Position, User
+from tenants.context import tenant_context
+from tenants.models import Tenant, TenantPlan
+
+DEMO_PASSWORD = "Atrium-demo-2026"
+
+TENANTS = [
+    {
+        "code": "acme",
+        "name": "Acme Manufacturing",
+        "plan": TenantPlan.ENTERPRISE,
+        "departments": [
+            ("hq", "Headquarters", None),
+            ("eng", "Engineering", "hq"),
+            ("eng-platform", "Platform Team", "eng"),
+            ("sales", "Sales", "hq"),
+        ],
+    },
+    {
+        "code": "globex",
+        "name": "Globex Trading",
+        "plan": TenantPlan.PRO,
+        "departments": [
+            ("hq", "Head Office", None),
+            ("ops", "Operations", "hq"),
+            ("finance", "Finance", "hq"),
+        ],
+    },
+]
+
+POSITIONS = [("manager", "Manager", 10), ("engineer", "Engineer", 20), ("analyst", "Analyst", 30)]
+
+# What a tenant administrator may do in the admin site.
+TENANT_ADMIN_APPS = ("accounts", "logs")
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo tenants, users, departments and positions."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        platform = Tenant.objects.get(is_platform=True)
+        with tenant_context(platform):
+            self._user(platform, "admin", name="Platform Operator", superuser=True)
+        for spec in TENANTS:
+            tenant, _ = Tenant.objects.get_or_create(
+                code=spec["code"], defaults={"name": spec["name"], "plan": spec["plan"]}
+            )
+            with tenant_context(tenant):
+                departments = {}
+                for code, name, parent in spec["departments"]:
+                    departments[code] = Department.objects.filter(code=code).first() or (
+                        Department.objects.create(
+                            tenant=tenant, code=code, name=name, parent=departments.get(parent)
+                        )
+                    )
+                positions = {
+                    code: Position.objects.get_or_create(
+                        code=code, defaults={"tenant": tenant, "name": name, "sort_order": order}
+                    )[0]
+                    for code, name, order in POSITIONS
+                }
+                admin = self._user(
+                    tenant, "admin", name=f"{spec['name']} Administrator", staff=True,
+                    department=departments["hq"], position=positions["manager"],
+                )
+                admin.user_permissions.add(
+                    *Permission.objects.filter(content_type__app_label__in=TENANT_ADMIN_APPS)
+                )
+                self._user(
+                    tenant, "alice", name="Alice", department=next(reversed(departments.values())),
+                    position=positions["engineer"],
+                )
+        self.stdout.write(self.style.SUCCESS("Demo data is in place. Sign in at /accounts/login/ with:"))
+        self.stdout.write(f"  platform operator: tenant 'platform', user 'admin', password '{DEMO_PASSWORD}'")
+        for spec in TENANTS:
+            self.stdout.write(
+                f"  {spec['name']}: tenant '{spec['code']}', users 'admin' (administrator) "
+                f"and 'alice', password '{DEMO_PASSWORD}'"
+            )
+
+    def _user(self, tenant: Tenant, username: str, *, name: str, superuser: bool = False,
+              staff: bool = False, **fields) -> User:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(
+                username, DEMO_PASSWORD, tenant=tenant, name=name,
+                is_staff=staff or superuser, is_superuser=superuser, **fields,
+            )
+        return user

@@ -1,0 +1,68 @@
+"""The Celery application.
+
+Tasks are discovered from every installed app's ``tasks.py`` and run on
+``tenants.celery.TenantAwareTask``, which carries the tenant in the message. Delivery is
+at-least-once: a task is acknowledged after it finishes (``acks_late``), requeued if its
+worker dies (``task_reject_on_worker_lost``), and each worker process reserves one message
+at a time (prefetch 1). The broker's visibility timeout outlives the longest task
+(``config.checks`` enforces it), so a running task is never handed to a second worker.
+
+With no broker configured the broker is kombu's filesystem transport under ``var/``: a real
+worker and beat run without any server.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("atrium", task_cls="tenants.celery:TenantAwareTask")
+
+
+def _configure(app: Celery) -> None:
+    from django.conf import settings
+
+    transport_options: dict = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = settings.CELERY_BROKER_FOLDER
+        (folder / "out").mkdir(parents=True, exist_ok=True)
+        (folder / "processed").mkdir(parents=True, exist_ok=True)
+        transport_options.update(
+            {
+                "data_folder_in": str(folder / "out"),
+                "data_folder_out": str(folder / "out"),
+                "processed_folder": str(folder / "processed"),
+                "store_processed": False,
+            }
+        )
+    app.conf.update(
+        broker_url=settings.CELERY_BROKER_URL,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        result_backend=settings.CELERY_RESULT_BACKEND,
+        result_expires=24 * 3600,  # seconds
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        task_soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        timezone=settings.TIME_ZONE,
+        enable_utc=True,
+        beat_schedule_filename=str(settings.CELERY_BEAT_SCHEDULE_FILE),
+        beat_schedule=settings.CELERY_BEAT_SCHEDULE,
+        worker_hijack_root_logger=False,
+    )
+
+
+@app.on_configure.connect
+def _on_configure(sender: Celery, **kwargs) -> None:
+    _configure(sender)
+
+
+app.autodiscover_tasks()

@@ -1,0 +1,50 @@
+"""Start-up checks of the platform's own configuration (run by every manage.py command)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.database)
+def check_database_routes(app_configs=None, **kwargs):
+    """Refuse a route to an alias that is not configured, unless falling back in development."""
+    errors = []
+    if settings.DATABASE_ROUTE_FALLBACK and settings.PRODUCTION:
+        errors.append(
+            Error(
+                "DATABASE_ROUTE_FALLBACK is for development only.",
+                hint="Unset DATABASE_ROUTE_FALLBACK, or configure every routed alias "
+                "with DATABASE_URL_<ALIAS>.",
+                id="atrium.E001",
+            )
+        )
+    if settings.DATABASE_ROUTE_FALLBACK and not settings.PRODUCTION:
+        return errors
+    for table, alias in sorted(settings.DATABASE_ROUTES.items()):
+        if alias not in settings.DATABASES:
+            errors.append(
+                Error(
+                    f"Table {table!r} is routed to the datasource {alias!r}, "
+                    "which is not configured.",
+                    hint=f"Set DATABASE_URL_{alias.upper()}, remove the route from "
+                    "DATABASE_ROUTES, or (development only) set DATABASE_ROUTE_FALLBACK=true.",
+                    id="atrium.E002",
+                )
+            )
+    return errors
+
+
+@register()
+def check_celery_visibility_timeout(app_configs=None, **kwargs):
+    """Refuse a broker visibility timeout that a running task could outlive."""
+    if settings.CELERY_VISIBILITY_TIMEOUT <= settings.CELERY_TASK_TIME_LIMIT:
+        return [
+            Error(
+                "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT: "
+                "tasks acknowledge late, so a shorter timeout redelivers running tasks.",
+                hint="Raise CELERY_VISIBILITY_TIMEOUT or lower CELERY_TASK_TIME_LIMIT.",
+                id="atrium.E003",
+            )
+        ]
+    return []

@@ -1,0 +1,73 @@
+"""Liveness (``/healthz``) and readiness (``/readyz``) probes.
+
+``/healthz`` answers as long as the process serves requests. ``/readyz`` checks every
+configured datasource and the Celery broker and answers 503 with JSON naming each one
+that failed, so an orchestrator stops routing traffic to an instance that cannot work.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+BROKER_TIMEOUT = 3  # seconds
+
+logger = logging.getLogger(__name__)
+
+
+def check_database(alias: str) -> str | None:
+    """Return ``None`` when the datasource answers a trivial query, else the error's class.
+
+    Details go to the application log only: the probe is anonymous.
+    """
+    connection = connections[alias]
+    query = "SELECT 1 FROM DUAL" if connection.vendor == "oracle" else "SELECT 1"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query)
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        logger.warning("Readiness: datasource %s failed: %s", alias, exc)
+        return type(exc).__name__
+    return None
+
+
+def check_broker() -> str | None:
+    """Return ``None`` when the Celery broker accepts a connection, else the error's class."""
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("Readiness: broker failed: %s", exc)
+        return type(exc).__name__
+    return None
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Answer that the process is up."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Answer 200 when every datasource and the broker answer, 503 naming what failed."""
+    checks = {f"database:{alias}": check_database(alias) for alias in settings.DATABASES}
+    checks["broker"] = check_broker()
+    failed = {name: error for name, error in checks.items() if error is not None}
+    body = {
+        "status": "ok" if not failed else "unavailable",
+        "checks": {name: ("ok" if error is None else "failed") for name, error in checks.items()},
+    }
+    if failed:
+        body["errors"] = failed
+    return JsonResponse(body, status=200 if not failed else 503)

@@ -1,0 +1,231 @@
+"""Settings of the Atrium platform.
+
+Every value comes from the environment, read once here through ``Environment`` and typed.
+With no environment at all the platform runs in development mode on a SQLite file and a
+Celery broker on the local filesystem, so ``make run`` needs no server. ``ATRIUM_ENV=production``
+makes the secret key, hosts, database and broker required and turns on the secure defaults
+that ``manage.py check --deploy`` expects. ``.env.example`` lists every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from config.datasources import build_databases
+from config.environment import Environment
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Environment()
+PRODUCTION = env.production
+
+# The working folder for everything the embedded default writes (SQLite file, broker queues).
+VAR_DIR = Path(env.str("ATRIUM_VAR_DIR", str(BASE_DIR / "var")))
+
+# ---------------------------------------------------------------------------
+# Core
+# ---------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", not PRODUCTION)
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    env.required_in_production("development-only-insecure-key-never-use-in-production"),
+)
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", env.required_in_production(["localhost", "127.0.0.1", "[::1]"])
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "mptt",
+    "config",
+    "tenants",
+    "accounts",
+    "rbac",
+    "mcp",
+    "testing",
+    "logs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.TenantContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.current_tenant",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------------------
+# Datasources (config/datasources.py, config/routers.py)
+# ---------------------------------------------------------------------------
+DATABASES = build_databases(env, default_url=f"sqlite:///{VAR_DIR / 'atrium.sqlite3'}")
+if not env.is_set("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file lives here
+DATABASE_ROUTERS = ["config.routers.DatasourceRouter"]
+# Table name -> datasource alias; tables not listed live on "default" (seed 000 section 4.2).
+DATABASE_ROUTES = env.json_object(
+    "DATABASE_ROUTES",
+    {
+        "legacy_orders": "oracle_db",
+        "legacy_products": "oracle_db",
+        "analytics_data": "postgres_db",
+        "report_data": "postgres_db",
+    },
+)
+# Development only: send routes whose alias is not configured to "default" instead of
+# failing the start-up check (config/checks.py refuses this in production). The embedded
+# default (no DATABASE_URL) is one SQLite file by design, so there it defaults to on.
+DATABASE_ROUTE_FALLBACK = env.bool(
+    "DATABASE_ROUTE_FALLBACK", not PRODUCTION and not env.is_set("DATABASE_URL")
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------
+# Authentication and accounts
+# ---------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.TenantAuthenticationBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Lockout (issue 2): this many failures of one tenant+username within the window lock the
+# account for the lock duration.
+LOGIN_LOCKOUT_THRESHOLD = env.int("LOGIN_LOCKOUT_THRESHOLD", 5, minimum=1)
+LOGIN_LOCKOUT_WINDOW = env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", 15, minimum=1) * 60  # seconds
+LOGIN_LOCKOUT_DURATION = env.int("LOGIN_LOCKOUT_DURATION_MINUTES", 30, minimum=1) * 60  # seconds
+# Code of the tenant that holds the platform operators (created by migrations).
+PLATFORM_TENANT_CODE = "platform"
+
+SILENCED_SYSTEM_CHECKS = [
+    # Usernames are unique per tenant, not globally (seed 000 section 3.2); the
+    # authentication backend always looks a user up by tenant code and username.
+    "auth.W004",
+]
+
+# ---------------------------------------------------------------------------
+# Internationalisation
+# ---------------------------------------------------------------------------
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", "en")
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Static files: served by WhiteNoise from the project itself, never from a CDN.
+# ---------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# ---------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------
+CACHES = {"default": env.cache("CACHE_URL", "locmemcache://")}
+
+# ---------------------------------------------------------------------------
+# Celery (config/celery.py). The embedded default is kombu's filesystem transport, so a
+# real worker and beat run with no broker server; production uses Redis.
+# ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", env.required_in_production("filesystem://"))
+CELERY_BROKER_FOLDER = VAR_DIR / "celery" / "broker"
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 1800, minimum=1)  # seconds, hard
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60, minimum=1
+)  # seconds
+# Seconds before Redis redelivers an unacknowledged message; must outlive the longest task
+# because tasks acknowledge late (config/checks.py enforces it).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT)
+CELERY_BEAT_SCHEDULE_FILE = VAR_DIR / "celery" / "beat-schedule"
+CELERY_BEAT_SCHEDULE = {
+    "release-expired-account-locks": {
+        "task": "accounts.tasks.release_expired_locks",
+        "schedule": 300.0,  # seconds
+    },
+    "clear-expired-sessions": {
+        "task": "accounts.tasks.clear_expired_sessions",
+        "schedule": 24 * 3600.0,  # seconds
+    },
+}
+
+# ---------------------------------------------------------------------------
+# Security
+# ---------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)  # seconds
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+if env.bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+# Number of trusted reverse proxies in front of the app; the client IP recorded in login
+# logs is taken that many hops from the right of X-Forwarded-For (0: REMOTE_ADDR only).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# ---------------------------------------------------------------------------
+# Logging
+# ---------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}

@@ -1,0 +1,25 @@
+"""URL map of the platform."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from accounts.views import home_view
+from config import health
+
+admin.site.site_header = "Atrium"
+admin.site.site_title = "Atrium"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # Admin sign-in needs a tenant code too: one login page for everybody.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="accounts:login", query_string=True),
+        name="admin-login",
+    ),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("", home_view, name="home"),
+]

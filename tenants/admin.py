@@ -1,0 +1,226 @@
+"""Admin for tenants, and the mixin that scopes every tenant-owned model's admin.
+
+Scoping lives in the managers: the middleware puts a tenant administrator's tenant in
+context, so every queryset the admin builds from ``_default_manager`` (change lists,
+change forms, foreign-key choices, autocompletes, raw-id lookups, related list filters)
+holds that tenant's rows only. A platform operator's requests run with every tenant in
+scope; for them the mixin adds the tenant column, an explicit tenant filter and a required
+tenant field with no default.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from tenants.context import get_current_tenant_id
+from tenants.managers import is_soft_deletable
+from tenants.models import Tenant
+
+
+def is_operator(request: HttpRequest) -> bool:
+    """Return whether the request comes from a platform operator."""
+    user = request.user
+    return user.is_authenticated and user.is_platform_operator
+
+
+class TenantFormMixin:
+    """Model-form behaviour for tenant-owned rows.
+
+    A new row gets the tenant in context before validation when the form has no tenant
+    field, and the tenant and ``alive`` columns are never excluded from model validation,
+    so per-tenant uniqueness is checked as a field error instead of failing in the database.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.tenant_id is None and "tenant" not in self.fields:
+            self.instance.tenant_id = get_current_tenant_id()
+
+    def _get_validation_exclusions(self) -> set[str]:
+        exclude = super()._get_validation_exclusions()
+        if self.instance.tenant_id is not None and "tenant" not in self._errors:
+            exclude.discard("tenant")
+        exclude.discard("alive")
+        return exclude
+
+
+class TenantModelForm(TenantFormMixin, forms.ModelForm):
+    """A model form for tenant-owned rows (see ``TenantFormMixin``)."""
+
+
+class DeletedListFilter(admin.SimpleListFilter):
+    """Switch the change list between live rows (default) and the recycle bin."""
+
+    title = _("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Deleted (recycle bin)"))]
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == _("All"):
+                choice["display"] = _("Live")
+            yield choice
+
+    def queryset(self, request, queryset):
+        # TenantScopedAdmin.get_queryset already chose live or deleted rows.
+        return queryset
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Base admin of every tenant-owned model (see the module docstring)."""
+
+    form = TenantModelForm
+    tenant_field = "tenant"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        manager = self.model._default_manager
+        if is_soft_deletable(self.model) and request.GET.get("deleted") == "1":
+            queryset = manager.deleted()
+        else:
+            queryset = manager.get_queryset()
+        if is_operator(request):
+            queryset = queryset.select_related(self.tenant_field)
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_list_display(self, request: HttpRequest):
+        list_display = list(super().get_list_display(request))
+        if is_operator(request) and self.tenant_field not in list_display:
+            list_display.append(self.tenant_field)
+        return list_display
+
+    def get_list_filter(self, request: HttpRequest):
+        list_filter = list(super().get_list_filter(request))
+        if is_operator(request):
+            list_filter.insert(0, self.tenant_field)
+        if is_soft_deletable(self.model):
+            list_filter.append(DeletedListFilter)
+        return list_filter
+
+    def get_exclude(self, request: HttpRequest, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not is_operator(request) or obj is not None:
+            exclude.append(self.tenant_field)
+        return exclude
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_operator(request) and obj is None and self.fieldsets:
+            fieldsets = [(None, {"fields": [self.tenant_field]}), *fieldsets]
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if is_operator(request) and obj is not None:
+            readonly.insert(0, self.tenant_field)
+        return readonly
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        tenant_field = form.base_fields.get(self.tenant_field)
+        if tenant_field is not None:
+            tenant_field.required = True
+            tenant_field.initial = None
+            tenant_field.empty_label = _("Choose a tenant")
+        return form
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        if not is_soft_deletable(self.model):
+            return actions
+        if request.GET.get("deleted") == "1":
+            actions.pop("delete_selected", None)
+        else:
+            actions.pop("restore_selected", None)
+        return actions
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        if not is_soft_deletable(self.model):
+            return super().get_deleted_objects(objs, request)
+        objs = list(objs)
+        protected = [f"{obj}: {reason}" for obj in objs for reason in obj.soft_delete_blockers()]
+        perms_needed = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add(self.opts.verbose_name)
+        return (
+            [str(obj) for obj in objs],
+            {self.opts.verbose_name_plural: len(objs)},
+            perms_needed,
+            protected,
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            obj.delete()
+
+    @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
+    def restore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Restore soft-deleted rows, reporting the ones a live row now blocks."""
+        restored = 0
+        for obj in queryset:
+            try:
+                obj.restore()
+            except ValidationError as exc:
+                self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.log_change(request, obj, [{"restored": {}}])
+                restored += 1
+        if restored:
+            self.message_user(
+                request,
+                ngettext("Restored %(count)d row.", "Restored %(count)d rows.", restored)
+                % {"count": restored},
+                messages.SUCCESS,
+            )
+
+    actions = ["restore_selected"]
+
+
+class OperatorOnlyAdmin(admin.ModelAdmin):
+    """An admin only platform operators may open."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_operator(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_operator(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_operator(request) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Tenant)
+class TenantAdmin(OperatorOnlyAdmin):
+    """Tenants, for platform operators."""
+
+    list_display = ["code", "name", "status", "plan", "expires_on", "user_quota", "created_at"]
+    list_filter = ["status", "plan"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["created_at", "updated_at", "created_by", "updated_by"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "status", "plan", "description"]}),
+        (_("Subscription"), {"fields": ["expires_on", "user_quota", "settings"]}),
+        (_("Record"), {"fields": readonly_fields}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("created_by", "updated_by")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Tenants are deactivated, never deleted: their rows PROTECT them, and the
+        # platform tenant holds the operators.
+        return False
