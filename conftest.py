@@ -1,0 +1,94 @@
+"""Shared fixtures: two tenants with their administrators and users, and a platform operator."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from accounts.models import Department, Position, User
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+PASSWORD = "Correct-horse-9"
+
+
+def require_service(host: str, port: int, name: str) -> None:
+    """Skip when a local server is not listening, or fail when CI requires it."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} at {host}:{port} does not answer: {exc}"
+        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def make_user(tenant: Tenant, username: str, **fields) -> User:
+    """Create a user of ``tenant`` with the shared test password."""
+    with tenant_context(tenant):
+        return User.objects.create_user(username, PASSWORD, tenant=tenant, **fields)
+
+
+def make_tenant_admin(tenant: Tenant, username: str = "admin") -> User:
+    """Create a staff user holding every permission of the accounts and logs apps."""
+    user = make_user(tenant, username, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=["accounts", "logs"])
+    )
+    return user
+
+
+@pytest.fixture
+def platform(db) -> Tenant:
+    return Tenant.objects.get(is_platform=True)
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return Tenant.objects.create(code="alpha", name="Alpha Ltd")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return Tenant.objects.create(code="beta", name="Beta Ltd")
+
+
+@pytest.fixture
+def admin_a(tenant_a) -> User:
+    return make_tenant_admin(tenant_a)
+
+
+@pytest.fixture
+def admin_b(tenant_b) -> User:
+    return make_tenant_admin(tenant_b)
+
+
+@pytest.fixture
+def operator(platform) -> User:
+    with tenant_context(platform):
+        return User.objects.create_superuser("root", "root@example.com", PASSWORD)
+
+
+@pytest.fixture
+def org_a(tenant_a):
+    """A department tree, a position and a user in tenant A."""
+    with tenant_context(tenant_a):
+        root = Department.objects.create(code="hq", name="Alpha HQ")
+        child = Department.objects.create(code="eng", name="Alpha Engineering", parent=root)
+        position = Position.objects.create(code="dev", name="Alpha Developer")
+    user = make_user(tenant_a, "alice", department=child, position=position)
+    return {"root": root, "child": child, "position": position, "user": user}
+
+
+@pytest.fixture
+def org_b(tenant_b):
+    """The same codes and usernames as ``org_a``, in tenant B."""
+    with tenant_context(tenant_b):
+        root = Department.objects.create(code="hq", name="Beta HQ")
+        child = Department.objects.create(code="eng", name="Beta Engineering", parent=root)
+        position = Position.objects.create(code="dev", name="Beta Developer")
+    user = make_user(tenant_b, "alice", department=child, position=position)
+    return {"root": root, "child": child, "position": position, "user": user}

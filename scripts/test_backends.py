@@ -1,0 +1,166 @@
+"""Run the whole test suite once per database backend and report which ones ran.
+
+TEST_BACKENDS is a comma-separated list of sqlite, mysql and postgres. Unset, it is sqlite
+plus every local server that answers. A backend named explicitly whose server does not
+answer is a failure, never a skip. When PostgreSQL answers, every run also gets it as the
+routed ``postgres_db`` datasource, so the placement tests run beside each primary backend.
+
+Server addresses: TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/atrium) and
+TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/atrium); the routed
+datasource uses TEST_POSTGRES_ROUTED_URL (default .../atrium_routed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/atrium")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/atrium")
+POSTGRES_ROUTED_URL = os.environ.get(
+    "TEST_POSTGRES_ROUTED_URL", "postgres://postgres@127.0.0.1:5432/atrium_routed"
+)
+KNOWN = ("sqlite", "mysql", "postgres")
+
+
+def mysql_answers(url: str) -> str | None:
+    """Return None when the MySQL/MariaDB server answers, else the error."""
+    try:
+        import MySQLdb
+
+        parts = urlparse(url)
+        MySQLdb.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            connect_timeout=3,
+        ).close()
+    except Exception as exc:  # noqa: BLE001
+        return str(exc)
+    return None
+
+
+def postgres_answers(url: str) -> str | None:
+    """Return None when the PostgreSQL server answers, else the error."""
+    try:
+        import psycopg
+
+        parts = urlparse(url)
+        psycopg.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except Exception as exc:  # noqa: BLE001
+        return str(exc)
+    return None
+
+
+def choose_backends() -> tuple[list[str], bool]:
+    """Return the backends to run and whether they were named explicitly."""
+    named = os.environ.get("TEST_BACKENDS", "").strip()
+    if named:
+        backends = [b.strip() for b in named.split(",") if b.strip()]
+        unknown = [b for b in backends if b not in KNOWN]
+        if unknown:
+            sys.exit(f"TEST_BACKENDS names unknown backends {unknown}; known: {', '.join(KNOWN)}")
+        return backends, True
+    backends = ["sqlite"]
+    if mysql_answers(MYSQL_URL) is None:
+        backends.append("mysql")
+    if postgres_answers(POSTGRES_URL) is None:
+        backends.append("postgres")
+    return backends, False
+
+
+def summarise(junit: Path) -> dict[str, int]:
+    """Return the counts of a pytest JUnit XML report."""
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if not junit.exists():
+        return counts
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    for suite in suites:
+        for key in counts:
+            counts[key] += int(suite.get(key, 0))
+    return counts
+
+
+def main() -> int:
+    backends, explicit = choose_backends()
+    for backend, probe, url in (
+        ("mysql", mysql_answers, MYSQL_URL),
+        ("postgres", postgres_answers, POSTGRES_URL),
+    ):
+        if backend in backends:
+            error = probe(url)
+            if error is not None:
+                print(f"Backend {backend} was asked for but its server does not answer "
+                      f"({url}): {error}", file=sys.stderr)
+                return 2
+
+    routed_pg = postgres_answers(POSTGRES_URL) is None
+    if not routed_pg and os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+        print("PostgreSQL must answer to test the routed datasource.", file=sys.stderr)
+        return 2
+
+    print(f"Test backends: {', '.join(backends)}"
+          f"{'' if explicit else ' (chosen by which local servers answer)'}; routed "
+          f"postgres_db: {'on PostgreSQL' if routed_pg else 'not configured (placement tests skip)'}")
+    results: dict[str, tuple[int, dict[str, int]]] = {}
+    extra_args = sys.argv[1:]
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            env = dict(os.environ)
+            env.pop("DATABASE_URL", None)
+            if backend == "mysql":
+                env["DATABASE_URL"] = MYSQL_URL
+            elif backend == "postgres":
+                env["DATABASE_URL"] = POSTGRES_URL
+            if routed_pg:
+                env["DATABASE_URL_POSTGRES_DB"] = POSTGRES_ROUTED_URL
+            env["ATRIUM_TEST_BACKEND"] = backend
+            junit = Path(tmp) / f"{backend}.xml"
+            print(f"\n=== {backend} ===", flush=True)
+            completed = subprocess.run(
+                [PYTHON, "-m", "pytest", f"--junitxml={junit}", *extra_args],
+                cwd=ROOT,
+                env=env,
+                check=False,
+            )
+            results[backend] = (completed.returncode, summarise(junit))
+
+    print("\n=== summary ===")
+    failed_backends = []
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for backend, (code, counts) in results.items():
+        failed = counts["failures"] + counts["errors"]
+        passed = counts["tests"] - failed - counts["skipped"]
+        totals["passed"] += passed
+        totals["failed"] += failed
+        totals["skipped"] += counts["skipped"]
+        ok = code == 0 and counts["tests"] > 0
+        if not ok:
+            failed_backends.append(backend)
+        print(f"{backend:>9}: {passed} passed, {failed} failed, {counts['skipped']} skipped"
+              f"{'' if ok else f'  (pytest exit {code})'}")
+    print(f"Backends tested: {', '.join(results)}")
+    print(f"total: {totals['passed']} passed, {totals['failed']} failed, "
+          f"{totals['skipped']} skipped")
+    return 1 if failed_backends else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Test settings: the platform's own settings plus a routed test table.
+
+The database comes from DATABASE_URL exactly as in production (scripts/test_backends.py
+sets it per backend). No Oracle server can run here, so when ``oracle_db`` is not
+configured its routes fall back to ``default``; the routing decisions themselves are
+tested with explicit settings.
+"""
+
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES, INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.routed"]
+
+if "oracle_db" not in DATABASES:
+    DATABASE_ROUTE_FALLBACK = True
+
+# Hashing speed is not under test; the production hasher is PBKDF2 (Django's default).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
