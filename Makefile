@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test migrate seed check-deploy clean
+.PHONY: install run test bench migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ run: seed
 # postgres when their local servers answer).
 test: install
 	$(BIN)/python scripts/test_backends.py
+
+# Tenant-scope overhead against an unscoped baseline (bench/tenant_scope.py); set
+# DATABASE_URL to measure on MariaDB or PostgreSQL.
+bench: install
+	$(BIN)/python bench/tenant_scope.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

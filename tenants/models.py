@@ -206,15 +206,22 @@ class TenantScopedModel(models.Model):
                 {"tenant": _("This record belongs to another tenant than the one in context.")}
             )
 
-    def clean(self) -> None:
-        """Refuse references to rows of another tenant."""
-        super().clean()
+    def clean_fields(self, exclude=None) -> None:
+        """Validate the fields, then refuse references to rows of another tenant.
+
+        This runs in ``clean_fields`` rather than ``clean`` because Django's user model
+        overrides ``clean`` without calling its parents.
+        """
         errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        exclude = set(exclude or ())
         for field in self._meta.concrete_fields:
-            if not field.is_relation or field.name == "tenant":
+            if not field.is_relation or field.name == "tenant" or field.name in exclude:
                 continue
-            related_model = field.related_model
-            if not issubclass(related_model, TenantScopedModel):
+            if field.name in errors or not issubclass(field.related_model, TenantScopedModel):
                 continue
             related_id = getattr(self, field.attname)
             if related_id is None or self.tenant_id is None:
@@ -224,12 +231,14 @@ class TenantScopedModel(models.Model):
                 related_tenant_id = cached.tenant_id
             else:
                 related_tenant_id = (
-                    related_model._base_manager.filter(pk=related_id)
+                    field.related_model._base_manager.filter(pk=related_id)
                     .values_list("tenant_id", flat=True)
                     .first()
                 )
             if related_tenant_id != self.tenant_id:
-                errors[field.name] = _("Choose a record of the same tenant.")
+                errors.setdefault(field.name, []).append(
+                    ValidationError(_("Choose a record of the same tenant."), code="other_tenant")
+                )
         if errors:
             raise ValidationError(errors)
 

@@ -1,0 +1,138 @@
+"""Benchmark: what tenant scoping costs, against an unscoped baseline in the same run.
+
+Run with ``make bench`` (or ``.venv/bin/python bench/tenant_scope.py``). The database is a
+throw-away test database on whatever DATABASE_URL names (default: SQLite in memory), filled
+with BENCH_USERS users per tenant in two tenants.
+
+Pairs measured (p50/p95 in microseconds or milliseconds):
+
+1. ORM lookup by username: ``User.objects`` inside ``tenant_context`` (the fail-closed
+   manager, filter added at compile time) against ``all_tenants().filter(tenant_id=...)``,
+   which runs the same SQL without the scope machinery.
+2. Admin user change list, first page: a tenant administrator (scoped) against a platform
+   operator (all tenants, plus the tenant column and filter).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DATABASE_ROUTE_FALLBACK", "true")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+USERS = int(os.environ.get("BENCH_USERS", "2000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2000"))
+PAGE_ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "100"))
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """Return (p50, p95) of the samples."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
+
+
+def timed(fn, rounds: int) -> list[float]:
+    """Return the wall time of each call of ``fn`` in seconds, after a warm-up."""
+    for _ in range(min(50, rounds)):
+        fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def seed():
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import Department, User
+    from tenants.context import tenant_context
+    from tenants.models import Tenant
+
+    password = make_password("bench-password")
+    tenants = [Tenant.objects.create(code=f"bench{i}", name=f"Bench {i}") for i in range(2)]
+    for tenant in tenants:
+        with tenant_context(tenant):
+            dept = Department.objects.create(code="hq", name="HQ")
+            User.objects.bulk_create(
+                [
+                    User(tenant=tenant, username=f"user{n:05d}", password=password, department=dept)
+                    for n in range(USERS)
+                ],
+                batch_size=500,
+            )
+            admin = User.objects.create(tenant=tenant, username="admin", password=password,
+                                        is_staff=True)
+            admin.user_permissions.add(*Permission.objects.filter(content_type__app_label="accounts"))
+    platform = Tenant.objects.get(is_platform=True)
+    with tenant_context(platform):
+        operator = User.objects.create(tenant=platform, username="root", password=password,
+                                       is_staff=True, is_superuser=True)
+    return tenants[0], admin, operator
+
+
+def main() -> None:
+    from accounts.models import User
+    from tenants.context import tenant_context
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        tenant, admin, operator = seed()
+        target = f"user{USERS // 2:05d}"
+
+        def scoped():
+            with tenant_context(tenant):
+                User.objects.filter(username=target).first()
+
+        def baseline():
+            User.objects.all_tenants().filter(tenant_id=tenant.pk, username=target).first()
+
+        rows = [("ORM lookup, unscoped baseline", timed(baseline, ROUNDS), 1e6, "µs"),
+                ("ORM lookup, tenant-scoped", timed(scoped, ROUNDS), 1e6, "µs")]
+
+        admin_client, operator_client = Client(), Client()
+        admin_client.force_login(admin)
+        operator_client.force_login(operator)
+        url = "/admin/accounts/user/"
+        for client in (admin_client, operator_client):
+            assert client.get(url).status_code == 200
+        rows.append(("Admin user list, operator (all tenants)",
+                     timed(lambda: operator_client.get(url), PAGE_ROUNDS), 1e3, "ms"))
+        rows.append(("Admin user list, tenant admin (scoped)",
+                     timed(lambda: admin_client.get(url), PAGE_ROUNDS), 1e3, "ms"))
+
+        vendor = connection.vendor
+        print(f"Atrium tenant-scope benchmark on {vendor}, {USERS} users x 2 tenants, "
+              f"hasher {settings.PASSWORD_HASHERS[0].rsplit('.', 1)[-1]}")
+        print(f"{'case':<42} {'p50':>10} {'p95':>10}")
+        for name, samples, scale, unit in rows:
+            p50, p95 = percentiles(samples)
+            print(f"{name:<42} {p50 * scale:>8.1f}{unit} {p95 * scale:>8.1f}{unit}")
+        base50 = percentiles(rows[0][1])[0]
+        scoped50 = percentiles(rows[1][1])[0]
+        print(f"scope overhead at p50: {(scoped50 - base50) * 1e6:.1f}µs "
+              f"({(scoped50 / base50 - 1) * 100:.1f}%)")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
