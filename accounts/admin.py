@@ -143,6 +143,16 @@ class DepartmentAdmin(TenantScopedAdmin, DraggableMPTTAdmin):
     def get_ordering(self, request: HttpRequest):
         return ["tree_id", "lft"]
 
+    def get_actions(self, request: HttpRequest):
+        # django-mptt swaps in its delete_selected_tree, which deletes without looking at
+        # the protected rows (soft_delete_blockers): a confirmed POST then failed with a
+        # ValidationError (500). Soft delete leaves the tree as it is, so Django's own
+        # action, which shows the protected page instead, is the right one.
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = self.get_action("delete_selected")
+        return actions
+
 
 @admin.register(Position)
 class PositionAdmin(TenantScopedAdmin):

@@ -38,9 +38,13 @@ class TenantAuthenticationBackend(ModelBackend):
         return user
 
     def get_user(self, user_id: Any) -> User | None:
-        """Return the session's user, whatever the tenant (the id comes from the session)."""
+        """Return the session's user, whatever the tenant (the id comes from the session).
+
+        Soft-deleted users are returned too, so that the tenant middleware logs them out
+        (ending the session for good) instead of the session outliving a later restore.
+        """
         return (
-            User.objects.all_tenants()
+            User.objects.all_tenants(include_deleted=True)
             .select_related("tenant")
             .filter(pk=user_id)
             .first()

@@ -1,7 +1,7 @@
 """Sign-in, lockout and unlock: the one implementation used by the login page, the
 authentication backend, the admin and the Celery tasks.
 
-Failed attempts are counted per tenant and username from the login log: N failures
+Failed attempts are counted per account (tenant and user) from the login log: N failures
 (``LOGIN_LOCKOUT_THRESHOLD``) within M seconds (``LOGIN_LOCKOUT_WINDOW``) lock the account
 until ``LOGIN_LOCKOUT_DURATION`` has passed or an administrator unlocks it. Failures before
 the last successful sign-in or unlock do not count. Unknown tenant, unknown user and wrong
@@ -136,13 +136,17 @@ def _record(
 
 
 def recent_failures(user: User, now: datetime.datetime) -> int:
-    """Return the failed attempts on the user's tenant+username that count toward a lock."""
+    """Return the failed attempts on the user's account that count toward a lock.
+
+    Counted by user, not by the username typed: the log keeps it as typed, and every case
+    or Unicode form of it ("Alice", "ALICE") reaches the same account.
+    """
     since = now - datetime.timedelta(seconds=settings.LOGIN_LOCKOUT_WINDOW)
     if user.failures_counted_since and user.failures_counted_since > since:
         since = user.failures_counted_since
     with tenant_context(user.tenant_id):
         return LoginLog.objects.filter(
-            username=user.username,
+            user=user,
             login_status=LoginStatus.FAILED,
             reason=SignInRefusal.BAD_CREDENTIALS,
             created_at__gte=since,

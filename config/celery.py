@@ -14,6 +14,7 @@ worker and beat run without any server.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -22,27 +23,45 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("atrium", task_cls="tenants.celery:TenantAwareTask")
 
 
-def _configure(app: Celery) -> None:
+def broker_transport_options(broker_url: str) -> dict:
+    """Return the kombu transport options of ``broker_url`` as the settings configure them.
+
+    Every transport gets the visibility timeout; the filesystem transport also gets its
+    queue folders under ``CELERY_BROKER_FOLDER``, which are created here.
+    """
     from django.conf import settings
 
-    transport_options: dict = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    options: dict = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+    if broker_url.startswith("filesystem://"):
         folder = settings.CELERY_BROKER_FOLDER
         (folder / "out").mkdir(parents=True, exist_ok=True)
         (folder / "processed").mkdir(parents=True, exist_ok=True)
-        transport_options.update(
+        (folder / "control").mkdir(parents=True, exist_ok=True)
+        options.update(
             {
+                "control_folder": str(folder / "control"),
                 "data_folder_in": str(folder / "out"),
                 "data_folder_out": str(folder / "out"),
                 "processed_folder": str(folder / "processed"),
                 "store_processed": False,
             }
         )
+    return options
+
+
+def _configure(app: Celery) -> None:
+    from django.conf import settings
+
+    transport_options = broker_transport_options(settings.CELERY_BROKER_URL)
+    result_backend = settings.CELERY_RESULT_BACKEND
+    if result_backend and result_backend.startswith("file://"):
+        # Celery's file backend expects its folder to exist.
+        Path(result_backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
     app.conf.update(
         broker_url=settings.CELERY_BROKER_URL,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
-        result_backend=settings.CELERY_RESULT_BACKEND,
+        result_backend=result_backend,
         result_expires=24 * 3600,  # seconds
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,13 @@ from django.core.exceptions import ImproperlyConfigured
 environ.Env.DB_SCHEMES.setdefault("mariadb", "django.db.backends.mysql")
 
 _MISSING = object()
+# The password part of a URL's user info ("scheme://user:password@host").
+_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^@/]*@")
+
+
+def redact(raw: str) -> str:
+    """Return ``raw`` with any URL password replaced, fit for an error message."""
+    return _URL_PASSWORD.sub(r"\1***@", raw)
 
 
 class Environment:
@@ -32,7 +40,7 @@ class Environment:
         if self.str("ATRIUM_ENV", "development") not in {"development", "production"}:
             raise ImproperlyConfigured(
                 "ATRIUM_ENV must be 'development' or 'production', "
-                f"got {self._map['ATRIUM_ENV']!r}."
+                f"got {redact(self._map['ATRIUM_ENV'])!r}."
             )
 
     def _read(self, name: str, default: Any, parse: Callable[[str], Any], kind: str) -> Any:
@@ -46,9 +54,12 @@ class Environment:
             return default
         try:
             return parse(raw)
-        except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
+        except (
+            ValueError, TypeError, KeyError, json.JSONDecodeError, ImproperlyConfigured
+        ) as exc:  # django-environ reports some malformed URLs as ImproperlyConfigured
             raise ImproperlyConfigured(
-                f"The environment variable {name}={raw!r} is not a valid {kind}: {exc}. "
+                f"The environment variable {name}={redact(raw)!r} is not a valid {kind}: "
+                f"{redact(str(exc))}. "
                 "See .env.example."
             ) from exc
 
@@ -109,7 +120,9 @@ class Environment:
 
         def parse(raw: str) -> dict[str, Any]:
             config = self._env.db_url_config(raw)
-            if not config.get("ENGINE"):
+            # django-environ takes an unknown scheme ("postgress://") as the engine's module
+            # path; only the known schemes map to a (dotted) Django backend.
+            if "." not in config.get("ENGINE", ""):
                 raise ValueError("unknown database scheme")
             return config
 

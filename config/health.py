@@ -38,11 +38,19 @@ def check_database(alias: str) -> str | None:
 
 
 def check_broker() -> str | None:
-    """Return ``None`` when the Celery broker accepts a connection, else the error's class."""
-    from config.celery import app
+    """Return ``None`` when the broker of ``settings.CELERY_BROKER_URL`` accepts a
+    connection, else the error's class.
 
+    The connection is built from the setting (with the transport options the settings give
+    that broker), not from the Celery app's already-configured broker.
+    """
+    from config.celery import app, broker_transport_options
+
+    url = settings.CELERY_BROKER_URL
     try:
-        with app.connection_for_write() as connection:
+        with app.connection_for_write(
+            url=url, transport_options=broker_transport_options(url)
+        ) as connection:
             connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
     except Exception as exc:  # noqa: BLE001
         logger.warning("Readiness: broker failed: %s", exc)

@@ -138,6 +138,10 @@ SILENCED_SYSTEM_CHECKS = [
     # Usernames are unique per tenant, not globally (seed 000 section 3.2); the
     # authentication backend always looks a user up by tenant code and username.
     "auth.W004",
+    # HSTS preload stays an explicit opt-in (SECURE_HSTS_PRELOAD, false by default): leaving
+    # the browsers' preload list takes months, so it is not a default. Django warns about
+    # its absence under check --deploy, which would fail --fail-level WARNING.
+    "security.W021",
 ]
 
 # ---------------------------------------------------------------------------
@@ -155,7 +159,10 @@ USE_TZ = True
 # ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# collectstatic's target, served by WhiteNoise in production. Development serves the
+# files straight from STATICFILES_DIRS and the apps (WhiteNoise's finders), so it needs none.
+STATIC_ROOT = env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles") if PRODUCTION else None)
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -178,7 +185,13 @@ CACHES = {"default": env.cache("CACHE_URL", "locmemcache://")}
 # ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", env.required_in_production("filesystem://"))
 CELERY_BROKER_FOLDER = VAR_DIR / "celery" / "broker"
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", "") or None
+# Task results (``check_worker`` reads them): the broker when it is Redis, else a folder.
+CELERY_RESULT_BACKEND = env.str(
+    "CELERY_RESULT_BACKEND",
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith("redis")
+    else f"file://{VAR_DIR / 'celery' / 'results'}",
+)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 1800, minimum=1)  # seconds, hard
 CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60, minimum=1

@@ -63,7 +63,7 @@ class LoginLog(models.Model):
         verbose_name_plural = _("login logs")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["tenant", "username", "created_at"], name="login_logs_lockout_idx"),
+            models.Index(fields=["tenant", "user", "created_at"], name="login_logs_lockout_idx"),
             models.Index(fields=["tenant", "created_at"], name="login_logs_tenant_time_idx"),
             models.Index(fields=["tenant", "ip_address"], name="login_logs_tenant_ip_idx"),
         ]

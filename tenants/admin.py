@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -80,14 +80,25 @@ class TenantScopedAdmin(admin.ModelAdmin):
     form = TenantModelForm
     tenant_field = "tenant"
 
+    def in_recycle_bin(self, request: HttpRequest) -> bool:
+        """Return whether the request works on soft-deleted rows (``?deleted=1``).
+
+        A change form opened from the recycle bin carries the change list's filters in
+        ``_changelist_filters``, so it finds the deleted row too.
+        """
+        if not is_soft_deletable(self.model):
+            return False
+        if request.GET.get("deleted") == "1":
+            return True
+        preserved = QueryDict(request.GET.get("_changelist_filters", ""))
+        return preserved.get("deleted") == "1"
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         manager = self.model._default_manager
-        if is_soft_deletable(self.model) and request.GET.get("deleted") == "1":
+        if self.in_recycle_bin(request):
             queryset = manager.deleted()
         else:
             queryset = manager.get_queryset()
-        if is_operator(request):
-            queryset = queryset.select_related(self.tenant_field)
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
@@ -96,6 +107,17 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if is_operator(request) and self.tenant_field not in list_display:
             list_display.append(self.tenant_field)
         return list_display
+
+    def get_list_select_related(self, request: HttpRequest):
+        # The operator's tenant column joins the tenant here, not in get_queryset: a
+        # queryset that already has select_related() makes the change list skip
+        # list_select_related, which left every other related column one query per row.
+        # (False: Django selects every non-null relation when list_display has one, as the
+        # operator's tenant column is.)
+        related = super().get_list_select_related(request)
+        if is_operator(request) and not isinstance(related, bool):
+            related = [*related, self.tenant_field]
+        return related
 
     def get_list_filter(self, request: HttpRequest):
         list_filter = list(super().get_list_filter(request))
@@ -136,7 +158,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         if not is_soft_deletable(self.model):
             return actions
-        if request.GET.get("deleted") == "1":
+        if self.in_recycle_bin(request):
             actions.pop("delete_selected", None)
         else:
             actions.pop("restore_selected", None)
@@ -157,9 +179,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
             protected,
         )
 
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self._soft_delete(request, obj)
+
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset:
+            self._soft_delete(request, obj)
+
+    def _soft_delete(self, request: HttpRequest, obj) -> None:
+        # The confirmation page already showed blockers; one can appear in between (a user
+        # added to the department meanwhile), so report it instead of failing the request.
+        try:
             obj.delete()
+        except ValidationError as exc:
+            self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
 
     @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
     def restore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -40,7 +40,14 @@ class TenantAwareTask(Task):
 
     def _context_headers(self, headers: dict[str, Any] | None) -> dict[str, Any]:
         headers = dict(headers or {})
-        tenant_id = headers.get(TENANT_HEADER) or get_current_tenant_id()
+        scoped_tenant_id = get_current_tenant_id()
+        tenant_id = headers.get(TENANT_HEADER) or scoped_tenant_id
+        if scoped_tenant_id is not None and str(tenant_id) != str(scoped_tenant_id):
+            # Only an all-tenants caller (a platform operator or platform task) may send a
+            # task for a tenant other than its own.
+            raise TenantTaskMissingTenant(
+                f"Task {self.name} names another tenant than the one in context."
+            )
         if self.tenant_scoped and tenant_id is None:
             raise TenantTaskMissingTenant(
                 f"Task {self.name} is tenant-scoped but was sent with no tenant in context; "

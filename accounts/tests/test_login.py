@@ -9,6 +9,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts import services
 from accounts.choices import SignInRefusal, UserStatus
@@ -54,7 +55,7 @@ def error_of(response) -> str:
     """Return the error message the login page shows, checking it is in the HTML."""
     error = response.context["error"]
     assert error
-    assert error in response.content.decode()
+    assert escape(error) in response.content.decode()
     return error
 
 
@@ -281,8 +282,8 @@ def test_a_success_resets_the_failure_count(client, alice, lockout):
 
 
 def test_failures_count_whatever_the_case_of_the_username(client, alice, lockout):
-    """Varying the case of the username typed does not escape the lockout."""
-    for username in ("alice", "Alice", "ALICE"):
+    """Varying the case or Unicode form of the username typed does not escape the lockout."""
+    for username in ("Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45"):
         post_login(client, username=username, password="Wrong-password-1")
     assert reload(alice).status == UserStatus.LOCKED
 
@@ -468,6 +469,19 @@ def test_an_open_session_stops_working_at_once(client, alice, make_unusable):
     assert response.status_code == 302
     assert response.url.startswith(LOGIN_URL)
     assert not is_signed_in(client)
+
+
+def test_restoring_a_deleted_user_does_not_revive_their_session(client, alice):
+    """A session ended by deleting the user stays ended when the user is restored."""
+    client.force_login(alice)
+    assert client.get(HOME_URL).status_code == 200
+    make_deleted(alice)
+    assert client.get(HOME_URL).status_code == 302
+    with tenant_context(alice.tenant_id):
+        reload(alice).restore()
+    response = client.get(HOME_URL)
+    assert response.status_code == 302
+    assert response.url.startswith(LOGIN_URL)
 
 
 def test_an_open_session_stops_when_the_user_is_locked(client, alice):

@@ -21,6 +21,8 @@ class TenantCommand(BaseCommand):
         tenant = Tenant.objects.filter(code=code).first()
         if tenant is None:
             raise CommandError(f"No tenant has the code {code!r}.")
+        # The Tenant replaces its code: passing options["tenant"] on would clash with it.
+        options = {key: value for key, value in options.items() if key != "tenant"}
         with tenant_context(tenant):
             return self.handle_tenant(tenant, *args, **options)
 
