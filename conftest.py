@@ -73,6 +73,20 @@ def operator(platform) -> User:
 
 
 @pytest.fixture
+def client_a(client, admin_a):
+    """A test client signed in as tenant A's administrator."""
+    client.force_login(admin_a)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    """A test client signed in as a platform operator."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def org_a(tenant_a):
     """A department tree, a position and a user in tenant A."""
     with tenant_context(tenant_a):

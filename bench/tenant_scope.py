@@ -46,15 +46,20 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
 
 
-def timed(fn, rounds: int) -> list[float]:
-    """Return the wall time of each call of ``fn`` in seconds, after a warm-up."""
+def timed_pair(baseline, candidate, rounds: int) -> tuple[list[float], list[float]]:
+    """Return the wall times (seconds) of both functions, called alternately after a warm-up.
+
+    Alternating gives both the same machine conditions (caches, frequency, other load).
+    """
     for _ in range(min(50, rounds)):
-        fn()
-    samples = []
+        baseline()
+        candidate()
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
+        for fn, bucket in ((baseline, samples[0]), (candidate, samples[1])):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
     return samples
 
 
@@ -105,8 +110,9 @@ def main() -> None:
         def baseline():
             User.objects.all_tenants().filter(tenant_id=tenant.pk, username=target).first()
 
-        rows = [("ORM lookup, unscoped baseline", timed(baseline, ROUNDS), 1e6, "µs"),
-                ("ORM lookup, tenant-scoped", timed(scoped, ROUNDS), 1e6, "µs")]
+        base_samples, scoped_samples = timed_pair(baseline, scoped, ROUNDS)
+        rows = [("ORM lookup, unscoped baseline", base_samples, 1e6, "µs"),
+                ("ORM lookup, tenant-scoped", scoped_samples, 1e6, "µs")]
 
         admin_client, operator_client = Client(), Client()
         admin_client.force_login(admin)
@@ -114,10 +120,11 @@ def main() -> None:
         url = "/admin/accounts/user/"
         for client in (admin_client, operator_client):
             assert client.get(url).status_code == 200
-        rows.append(("Admin user list, operator (all tenants)",
-                     timed(lambda: operator_client.get(url), PAGE_ROUNDS), 1e3, "ms"))
-        rows.append(("Admin user list, tenant admin (scoped)",
-                     timed(lambda: admin_client.get(url), PAGE_ROUNDS), 1e3, "ms"))
+        operator_samples, admin_samples = timed_pair(
+            lambda: operator_client.get(url), lambda: admin_client.get(url), PAGE_ROUNDS
+        )
+        rows.append(("Admin user list, operator (all tenants)", operator_samples, 1e3, "ms"))
+        rows.append(("Admin user list, tenant admin (scoped)", admin_samples, 1e3, "ms"))
 
         vendor = connection.vendor
         print(f"Atrium tenant-scope benchmark on {vendor}, {USERS} users x 2 tenants, "

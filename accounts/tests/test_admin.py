@@ -120,20 +120,6 @@ def department_is_deleted(department: Department) -> bool:
     return Department.objects.all_tenants(include_deleted=True).get(pk=department.pk).is_deleted
 
 
-@pytest.fixture
-def client_a(client, admin_a):
-    """A test client signed in as tenant A's administrator."""
-    client.force_login(admin_a)
-    return client
-
-
-@pytest.fixture
-def operator_client(client, operator):
-    """A test client signed in as a platform operator."""
-    client.force_login(operator)
-    return client
-
-
 # ---------------------------------------------------------------------------
 # Change lists
 # ---------------------------------------------------------------------------

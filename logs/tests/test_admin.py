@@ -46,20 +46,6 @@ def logs(tenant_a, tenant_b):
     }
 
 
-@pytest.fixture
-def client_a(client, admin_a):
-    """A test client signed in as tenant A's administrator."""
-    client.force_login(admin_a)
-    return client
-
-
-@pytest.fixture
-def operator_client(client, operator):
-    """A test client signed in as a platform operator."""
-    client.force_login(operator)
-    return client
-
-
 def test_tenant_admin_sees_only_own_tenant_login_logs(client_a, logs):
     """A tenant administrator sees only their tenant's login log rows."""
     response = client_a.get(reverse("admin:logs_loginlog_changelist"))

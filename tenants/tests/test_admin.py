@@ -11,20 +11,6 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_a(client, admin_a):
-    """A test client signed in as tenant A's administrator."""
-    client.force_login(admin_a)
-    return client
-
-
-@pytest.fixture
-def operator_client(client, operator):
-    """A test client signed in as a platform operator."""
-    client.force_login(operator)
-    return client
-
-
 def grant_tenant_permissions(user) -> None:
     """Give ``user`` every permission of the tenants app directly, bypassing the admin."""
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tenants"))
