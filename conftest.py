@@ -6,11 +6,12 @@ import os
 import socket
 
 import pytest
-from django.contrib.auth.models import Permission
-
 from accounts.models import Department, Position, User
+from rbac.catalogue import tenant_grantable_codes
+from rbac.models import Menu, Permission
+from rbac.services import assign_roles, ensure_admin_role
 from tenants.context import tenant_context
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantPackage
 
 PASSWORD = "Correct-horse-9"
 
@@ -32,12 +33,19 @@ def make_user(tenant: Tenant, username: str, **fields) -> User:
         return User.objects.create_user(username, PASSWORD, tenant=tenant, **fields)
 
 
+def full_package() -> TenantPackage:
+    """Return a package granting every code a tenant may hold, and every menu."""
+    package, created = TenantPackage.objects.get_or_create(code="full", defaults={"name": "Full"})
+    if created:
+        package.permissions.set(Permission.objects.filter(code__in=tenant_grantable_codes()))
+        package.menus.set(Menu.objects.all())
+    return package
+
+
 def make_tenant_admin(tenant: Tenant, username: str = "admin") -> User:
-    """Create a staff user holding every permission of the accounts and logs apps."""
+    """Create a staff user holding the tenant's administrator role (all of its package)."""
     user = make_user(tenant, username, is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label__in=["accounts", "logs"])
-    )
+    assign_roles(user=user, roles=[ensure_admin_role(tenant)])
     return user
 
 
@@ -48,12 +56,12 @@ def platform(db) -> Tenant:
 
 @pytest.fixture
 def tenant_a(db) -> Tenant:
-    return Tenant.objects.create(code="alpha", name="Alpha Ltd")
+    return Tenant.objects.create(code="alpha", name="Alpha Ltd", package=full_package())
 
 
 @pytest.fixture
 def tenant_b(db) -> Tenant:
-    return Tenant.objects.create(code="beta", name="Beta Ltd")
+    return Tenant.objects.create(code="beta", name="Beta Ltd", package=full_package())
 
 
 @pytest.fixture

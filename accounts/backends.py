@@ -1,19 +1,22 @@
-"""The authentication backend: tenant code + username + password, Django permissions."""
+"""The authentication backend: tenant code + username + password; permissions from RBAC."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.services import Credentials, check_credentials
+from rbac.access import get_access
+from rbac.catalogue import code_for_django_perm
 
 
-class TenantAuthenticationBackend(ModelBackend):
-    """Authenticate within one tenant; load session users by id across tenants.
+class TenantAuthenticationBackend(BaseBackend):
+    """Authenticate within one tenant; load session users by id across tenants; decide
+    permissions with ``rbac.access``, so ``has_perm``/``has_module_perms`` in the admin
+    follow the user's roles and tenant package.
 
     ``authenticate()`` answers only when a tenant code is given, so no code path can sign a
     user in by username alone. Sign-in from the login page goes through
@@ -50,6 +53,19 @@ class TenantAuthenticationBackend(ModelBackend):
             .first()
         )
 
-    def _get_group_permissions(self, user_obj: User):
-        # Global groups are removed from the user model; roles are per tenant.
-        return Permission.objects.none()
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
+        """Return the user's permission codes (``user:update``)."""
+        if not user_obj.is_active:
+            return set()
+        return set(get_access(user_obj).permissions)
+
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:
+        """Decide a Django permission (``accounts.change_user``) or a code (``user:unlock``)."""
+        if not user_obj.is_active:
+            return False
+        code = code_for_django_perm(perm) if "." in perm else perm
+        return code is not None and get_access(user_obj).allows(code)
+
+    def has_module_perms(self, user_obj, app_label: str) -> bool:
+        """Return whether the user holds any permission of the app."""
+        return user_obj.is_active and get_access(user_obj).allows_module(app_label)

@@ -21,5 +21,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("config.api.urls", namespace="api")),
     path("", home_view, name="home"),
 ]

@@ -1,13 +1,31 @@
 """Role-based access control."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
+def sync_catalogue(sender, using="default", **kwargs) -> None:
+    """Regenerate the permission catalogue after ``migrate`` (once, on the rbac app)."""
+    from django.db import router
+
+    from rbac.catalogue import sync_permissions
+    from rbac.models import Permission
+
+    if router.allow_migrate_model(using, Permission):
+        sync_permissions(using=using)
+
+
 class RbacConfig(AppConfig):
-    """Own roles, permissions, menus (a tree), data scopes, and the one permission decision
-    used by the admin, the API, the pages and the MCP tools."""
+    """Own roles, the generated permission catalogue, menus (a tree), data scopes, and the
+    one permission decision (``rbac.access``) used by the admin, the API, the pages and the
+    MCP tools."""
 
     name = "rbac"
     verbose_name = _("Access control")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from rbac import signals  # noqa: F401  (connects the invalidation receivers)
+
+        post_migrate.connect(sync_catalogue, sender=self, dispatch_uid="rbac.sync_catalogue")

@@ -15,3 +15,4 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import checks  # noqa: F401  (registers the checks)
+        from tenants import dictionaries  # noqa: F401  (connects the cache invalidation)

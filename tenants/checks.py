@@ -63,12 +63,14 @@ def check_tenant_owned_tables(app_configs=None, **kwargs):
                         id="tenants.E003",
                     )
                 )
+        globally_unique = set(getattr(model, "globally_unique_fields", ()))
         for field in model._meta.concrete_fields:
-            if field.unique and not field.primary_key:
+            if field.unique and not field.primary_key and field.name not in globally_unique:
                 errors.append(
                     Error(
                         f"{label}.{field.name} is unique across all tenants and deleted rows.",
-                        hint="Use unique_live_per_tenant() instead of unique=True.",
+                        hint="Use unique_live_per_tenant() instead of unique=True, or list a "
+                        "random token in the model's globally_unique_fields.",
                         obj=model,
                         id="tenants.E004",
                     )

@@ -16,6 +16,11 @@ class TenantContextMiddleware:
     A user who can no longer sign in (locked, inactive, deleted, or whose tenant is inactive
     or expired) is logged out here, so a session stops working at once. Anonymous requests
     get no scope: any tenant-owned query they make fails closed.
+
+    DRF authenticates API keys inside the view, after this middleware, and sets the key
+    user's scope there (``accounts.api.authentication``). Leaving the ``with`` block resets
+    both variables to their values from before it, whatever was set in between, so no
+    scope outlives its request.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from rbac.models import Permission, Role, RolePermission
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
 
 
 def grant_tenant_permissions(user) -> None:
-    """Give ``user`` every permission of the tenants app directly, bypassing the admin."""
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tenants"))
+    """Put every tenant:* code in the user's role and package, bypassing the grant rules."""
+    codes = Permission.objects.filter(code__startswith="tenant:")
+    role = Role.objects.all_tenants().get(tenant=user.tenant, code="admin")
+    RolePermission.objects.bulk_create([RolePermission(role=role, permission=p) for p in codes])
+    user.tenant.package.permissions.add(*codes)
+    user.refresh_from_db()
+    assert user.has_perm("tenants.view_tenant")
 
 
 def tenant_admin_urls(tenant: Tenant) -> list[str]:
@@ -52,15 +57,20 @@ def test_tenant_permissions_do_not_open_the_tenant_admin_to_a_tenant_user(
     assert (tenant_b.name, tenant_b.status) == ("Beta Ltd", "active")
 
 
-def test_tenant_admin_index_does_not_list_the_tenants_app(client, admin_a):
-    """The admin index of a tenant administrator does not offer the tenant admin."""
+def test_tenant_admin_index_does_not_list_tenants_or_packages(client, admin_a):
+    """The admin index of a tenant administrator offers neither tenants nor packages."""
     grant_tenant_permissions(admin_a)
     client.force_login(admin_a)
 
     response = client.get(reverse("admin:index"))
 
     assert response.status_code == 200
-    assert "tenants" not in {app["app_label"] for app in response.context["app_list"]}
+    listed = {
+        model["object_name"]
+        for app in response.context["app_list"]
+        for model in app["models"]
+    }
+    assert "Tenant" not in listed and "TenantPackage" not in listed
     assert reverse("admin:tenants_tenant_changelist") not in response.content.decode()
 
 

@@ -5,13 +5,15 @@ Running it again changes nothing that exists: rows are found by their codes and 
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Department, Position, User
+from rbac.catalogue import tenant_grantable_codes
+from rbac.models import DataScope, Menu, Permission, Role
+from rbac.services import assign_roles, ensure_admin_role
 from tenants.context import tenant_context
-from tenants.models import Tenant, TenantPlan
+from tenants.models import Tenant, TenantPackage, TenantPlan
 
 DEMO_PASSWORD = "Atrium-demo-2026"
 
@@ -41,8 +43,8 @@ TENANTS = [
 
 POSITIONS = [("manager", "Manager", 10), ("engineer", "Engineer", 20), ("analyst", "Analyst", 30)]
 
-# What a tenant administrator may do in the admin site.
-TENANT_ADMIN_APPS = ("accounts", "logs")
+# A member's role: see the organisation, manage their own records.
+MEMBER_CODES = ("user:view", "department:view", "position:view")
 
 
 class Command(BaseCommand):
@@ -50,12 +52,18 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        package, _ = TenantPackage.objects.get_or_create(
+            code="standard", defaults={"name": "Standard", "max_users": 100}
+        )
+        package.permissions.add(*Permission.objects.filter(code__in=tenant_grantable_codes()))
+        package.menus.add(*Menu.objects.all())
         platform = Tenant.objects.get(is_platform=True)
         with tenant_context(platform):
             self._user(platform, "admin", name="Platform Operator", superuser=True)
         for spec in TENANTS:
             tenant, _ = Tenant.objects.get_or_create(
-                code=spec["code"], defaults={"name": spec["name"], "plan": spec["plan"]}
+                code=spec["code"],
+                defaults={"name": spec["name"], "plan": spec["plan"], "package": package},
             )
             with tenant_context(tenant):
                 departments = {}
@@ -75,13 +83,16 @@ class Command(BaseCommand):
                     tenant, "admin", name=f"{spec['name']} Administrator", staff=True,
                     department=departments["hq"], position=positions["manager"],
                 )
-                admin.user_permissions.add(
-                    *Permission.objects.filter(content_type__app_label__in=TENANT_ADMIN_APPS)
+                assign_roles(user=admin, roles=[ensure_admin_role(tenant)])
+                member = Role.objects.filter(code="member").first() or Role.objects.create(
+                    code="member", name="Member", data_scope=DataScope.DEPARTMENT
                 )
-                self._user(
+                member.permissions.add(*Permission.objects.filter(code__in=MEMBER_CODES))
+                alice = self._user(
                     tenant, "alice", name="Alice", department=next(reversed(departments.values())),
                     position=positions["engineer"],
                 )
+                assign_roles(user=alice, roles=[member])
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Sign in at /accounts/login/ with:"))
         self.stdout.write(f"  platform operator: tenant 'platform', user 'admin', password '{DEMO_PASSWORD}'")
         for spec in TENANTS:

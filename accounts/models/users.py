@@ -251,7 +251,8 @@ class User(AbstractBaseUser, PermissionsMixin, TenantModel):
 
     Usernames are case-insensitive (stored lowercase) and unique among the tenant's live
     users. Platform operators are users of the platform tenant; only they may be superusers.
-    Django's global groups are removed: roles are per tenant (``rbac``).
+    Django's global groups and per-user permissions are removed: permissions come from the
+    user's roles, within the tenant's package (``rbac``).
     """
 
     username = models.CharField(
@@ -300,9 +301,13 @@ class User(AbstractBaseUser, PermissionsMixin, TenantModel):
         _("last login IP"), null=True, blank=True, editable=False
     )
 
-    # Replaced by last_login_at (seed 000) and per-tenant roles.
+    # Bumped when the user's roles change; part of the permission cache key (rbac.access).
+    access_version = models.PositiveIntegerField(default=0, editable=False)
+
+    # Replaced by last_login_at (seed 000), and by per-tenant roles (rbac).
     last_login = None
     groups = None
+    user_permissions = None
 
     objects = UserManager()
 

@@ -135,6 +135,17 @@ class Tenant(AuditedModel):
     # True for the single platform tenant and NULL for every other, so that a unique
     # index allows exactly one platform tenant on every backend.
     is_platform = models.BooleanField(_("platform tenant"), null=True, editable=False)
+    package = models.ForeignKey(
+        "tenants.TenantPackage", verbose_name=_("package"), on_delete=models.PROTECT,
+        null=True, blank=True, related_name="tenants",
+        help_text=_("What the tenant's roles may grant. Without a package they grant nothing "
+                    "(the platform tenant needs none)."),
+    )
+    # Bumped whenever anything that decides its users' permissions changes (roles, role
+    # grants, the package, menus); part of the permission cache key (rbac.access).
+    access_version = models.PositiveIntegerField(default=0, editable=False)
+
+    rbac_platform_actions = ("view", "create", "update", "delete")
 
     class Meta:
         db_table = "tenants"

@@ -1,0 +1,73 @@
+"""``Authorization: Bearer <api key>`` for DRF.
+
+DRF authenticates lazily inside the view, after ``TenantContextMiddleware`` has run, so the
+tenant scope and the acting user of a key-authenticated request are set here. They are set
+on the ``ContextVar``s directly: the middleware's ``scope_context``/``actor_context`` reset
+their tokens when the response leaves it, and ``ContextVar.reset`` restores the value from
+before the middleware's ``set`` whatever was set in between, so nothing set here outlives
+the request. Without that middleware there would be nothing to restore the scope, so
+authentication refuses to run (an ``ImproperlyConfigured`` error) rather than leak it.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from accounts.api_keys import ApiKeyError, verify
+from accounts.models import ApiKey, User
+from accounts.services import client_ip
+from tenants.context import ALL_TENANTS, TenantScope, _actor_id, _scope
+
+KEYWORD = b"bearer"
+
+
+def scope_of(user: User) -> TenantScope:
+    """Return the tenant scope a user's requests run under (as the middleware decides)."""
+    return ALL_TENANTS if user.is_platform_operator else TenantScope(tenant_id=user.tenant_id)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer atr_<prefix>_<secret>`` as the key's user.
+
+    Returns ``(user, api_key)``: ``request.auth`` (and ``request.api_key``) is the key,
+    whose scopes narrow what the user may do. Other schemes are left to the next class.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != KEYWORD:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed(
+                _("Invalid Authorization header: send 'Bearer <api key>' with no spaces in the key.")
+            )
+        try:
+            raw_key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise AuthenticationFailed(ApiKeyError(ApiKeyError.MALFORMED).message) from None
+        django_request = request._request
+        if not hasattr(django_request, "tenant_scope"):
+            raise ImproperlyConfigured(
+                "ApiKeyAuthentication needs tenants.middleware.TenantContextMiddleware in "
+                "MIDDLEWARE: it restores the tenant scope after the request."
+            )
+        try:
+            api_key = verify(raw_key, client_ip(django_request))
+        except ApiKeyError as exc:
+            raise AuthenticationFailed(exc.message, code=exc.reason) from None
+        user = api_key.user
+        scope = scope_of(user)
+        _scope.set(scope)
+        _actor_id.set(user.pk)
+        django_request.tenant_scope = scope
+        django_request.api_key = api_key
+        request.api_key = api_key
+        return user, api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        # A value here makes DRF answer 401 (not 403) to unauthenticated requests.
+        return 'Bearer realm="api"'

@@ -1,0 +1,1 @@
+"""The machinery shared by every app's REST API: errors, pagination, base viewsets, URLs."""

@@ -1,0 +1,148 @@
+"""The permission catalogue, generated from the code.
+
+Every model of the platform's apps is a resource named by ``rbac_resource`` (default: its
+model name) with the actions ``view``, ``create``, ``update``, ``delete`` (plus ``restore``
+for soft-deletable models), narrowed by ``rbac_actions`` and extended by
+``rbac_operations`` (``{"unlock": "Unlock accounts"}``). ``sync_permissions`` writes the
+catalogue into ``Permission`` after every ``migrate`` (``rbac.apps``) and on demand
+(``manage.py sync_permissions``): new codes are added, renamed labels updated, vanished
+codes deactivated. Nobody types permission rows by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import models, transaction
+
+from tenants.managers import is_soft_deletable
+
+# Apps whose models are resources of the platform.
+PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing", "logs")
+# Django admin's action names -> the catalogue's.
+ADMIN_ACTIONS = {"view": "view", "add": "create", "change": "update", "delete": "delete"}
+ACTION_LABELS = {
+    "view": "View",
+    "create": "Create",
+    "update": "Update",
+    "delete": "Delete",
+    "restore": "Restore",
+}
+
+
+@dataclass(frozen=True)
+class PermissionSpec:
+    """One permission the code declares."""
+
+    code: str
+    name: str
+    module: str
+    type: str = "operation"
+
+
+def resource_of(model: type[models.Model]) -> str:
+    """Return the resource name of ``model`` in permission codes."""
+    return getattr(model, "rbac_resource", model._meta.model_name)
+
+
+def actions_of(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the standard actions ``model`` declares."""
+    declared = getattr(model, "rbac_actions", None)
+    if declared is not None:
+        return tuple(declared)
+    actions = ("view", "create", "update", "delete")
+    return (*actions, "restore") if is_soft_deletable(model) else actions
+
+
+def code_for(model: type[models.Model], action: str) -> str:
+    """Return the permission code of ``action`` on ``model`` (``user:update``)."""
+    return f"{resource_of(model)}:{action}"
+
+
+def code_for_django_perm(perm: str) -> str | None:
+    """Translate Django's ``app_label.change_model`` into ``model:update``; ``None`` if unknown."""
+    app_label, _, codename = perm.partition(".")
+    action, _, model_name = codename.partition("_")
+    if action not in ADMIN_ACTIONS or not model_name:
+        return None
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+    return code_for(model, ADMIN_ACTIONS[action])
+
+
+def declared_permissions() -> list[PermissionSpec]:
+    """Return every permission the installed code declares, sorted by code."""
+    specs: dict[str, PermissionSpec] = {}
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.app_label not in PLATFORM_APPS or meta.auto_created:
+            continue
+        verbose = str(meta.verbose_name)
+        for action in actions_of(model):
+            code = code_for(model, action)
+            specs[code] = PermissionSpec(code, f"{ACTION_LABELS.get(action, action)} {verbose}",
+                                         meta.app_label)
+        for operation, label in getattr(model, "rbac_operations", {}).items():
+            code = code_for(model, operation)
+            specs[code] = PermissionSpec(code, str(label), meta.app_label)
+    return [specs[code] for code in sorted(specs)]
+
+
+def platform_actions(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the actions of ``model`` that only the platform tenant's roles may hold.
+
+    ``rbac_platform_actions`` on a model names them; tenants, packages and the catalogue
+    itself are the platform's to manage.
+    """
+    return tuple(getattr(model, "rbac_platform_actions", ()))
+
+
+def tenant_grantable_codes() -> list[str]:
+    """Return the declared codes a tenant package may include (all but platform actions)."""
+    platform = {
+        code_for(model, action)
+        for model in apps.get_models()
+        if model._meta.app_label in PLATFORM_APPS
+        for action in platform_actions(model)
+    }
+    return [spec.code for spec in declared_permissions() if spec.code not in platform]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: int
+    updated: int
+    deactivated: int
+
+
+@transaction.atomic
+def sync_permissions(using: str = "default") -> SyncReport:
+    """Bring the ``Permission`` table in line with the code; return what changed."""
+    from rbac.models import Permission
+
+    declared = {spec.code: spec for spec in declared_permissions()}
+    existing = {perm.code: perm for perm in Permission.objects.using(using).all()}
+    created = updated = 0
+    for code, spec in declared.items():
+        perm = existing.get(code)
+        if perm is None:
+            Permission.objects.using(using).create(
+                code=code, name=spec.name, module=spec.module, type=spec.type
+            )
+            created += 1
+        elif (perm.name, perm.module, perm.type, perm.is_active) != (
+            spec.name, spec.module, spec.type, True
+        ):
+            perm.name, perm.module, perm.type, perm.is_active = spec.name, spec.module, spec.type, True
+            perm.save(using=using)
+            updated += 1
+    vanished = [code for code, perm in existing.items() if code not in declared and perm.is_active]
+    deactivated = Permission.objects.using(using).filter(code__in=vanished).update(is_active=False)
+    if created or updated or deactivated:
+        from rbac.access import invalidate_all
+
+        invalidate_all(using=using)
+    return SyncReport(created, updated, deactivated)
