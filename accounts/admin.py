@@ -8,6 +8,9 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.db.models import Count
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -21,7 +24,9 @@ from accounts.models import Department, Position, User
 from accounts.models import Notification, NotificationDepartment, NotificationRole, NotificationUser
 from accounts.notifications import MISSING_TARGETS, TARGET_ARGUMENTS, UNEXPECTED_TARGETS
 from rbac import grants
-from rbac.models import UserRole
+from rbac.access import describe_scope, get_access
+from rbac.models import Permission, UserRole
+from rbac.navigation import visible_menus
 from tenants.admin import ParentPermissionInline, TenantFormMixin, TenantScopedAdmin
 
 class UserRoleFormSet(forms.BaseInlineFormSet):
@@ -113,7 +118,42 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             for name, options in fieldsets
         ]
 
-    @admin.action(description=_("Unlock selected users"), permissions=["change"])
+    change_form_template = "admin/accounts/user/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/access/",
+                self.admin_site.admin_view(self.access_preview_view),
+                name="accounts_user_access",
+            ),
+            *super().get_urls(),
+        ]
+
+    def access_preview_view(self, request: HttpRequest, object_id: str):
+        """Show what the user can see and do: menus, permissions and data scope."""
+        user = self.get_object(request, object_id)
+        if user is None or not self.has_view_permission(request, user):
+            raise Http404
+        access = get_access(user)
+        permissions = Permission.objects.filter(code__in=access.permissions).order_by("module", "code")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": user,
+            "title": _("What %(user)s can see and do") % {"user": user.username},
+            "menus": visible_menus(access),
+            "permissions": permissions,
+            "scope": describe_scope(access, user),
+            "roles": user.roles.all(),
+        }
+        return TemplateResponse(request, "admin/accounts/user/access_preview.html", context)
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may unlock accounts (``user:unlock``)."""
+        return request.user.has_perm("user:unlock")
+
+    @admin.action(description=_("Unlock selected users"), permissions=["unlock"])
     def unlock_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Unlock locked accounts, recording who unlocked them."""
         unlocked = 0
@@ -278,7 +318,7 @@ class NotificationAdmin(TenantScopedAdmin):
         # The author signs a new notification when they belong to its tenant; an operator's
         # notification to a tenant goes out as the system's.
         if not change and obj.sender_id is None and request.user.tenant_id == obj.tenant_id:
-            obj.sender = request.user
+            obj.sender_id = request.user.pk
         super().save_model(request, obj, form, change)
 
 

@@ -85,21 +85,20 @@ def _target_ids(items: Iterable[Any]) -> set[uuid.UUID]:
     return ids
 
 
-def _target_errors(tenant: Tenant, audience: str, targets: dict[str, Any]) -> dict[str, list]:
-    """Return the field errors of targets that are malformed, foreign, or off the audience.
-
-    ``targets`` maps each argument to its items; on success it is rewritten in place to the
-    sets of their primary keys.
-    """
+def _clean_targets(
+    audience: str, targets: dict[str, Iterable[Any]]
+) -> tuple[dict[str, set[uuid.UUID]], dict[str, list]]:
+    """Return the targets' primary keys by argument, and the field errors of targets that
+    are malformed, off the audience, or not live records of the tenant in context."""
+    ids_by_argument: dict[str, set[uuid.UUID]] = {}
     errors: dict[str, list] = {}
     wanted = TARGET_ARGUMENTS.get(audience)
     for argument, items in targets.items():
         try:
-            ids = _target_ids(items)
+            ids = ids_by_argument[argument] = _target_ids(items)
         except (ValueError, TypeError, AttributeError):
             errors[argument] = [_("Give records or their ids.")]
             continue
-        targets[argument] = ids
         if audience in NotificationAudience.values:
             if argument == wanted and not ids:
                 errors[argument] = [MISSING_TARGETS[argument]]
@@ -108,16 +107,10 @@ def _target_errors(tenant: Tenant, audience: str, targets: dict[str, Any]) -> di
                 errors[argument] = [UNEXPECTED_TARGETS[argument]]
                 continue
         if ids:
-            # The tenant is named explicitly, so this works in any scope (or none).
-            found = (
-                TARGET_MODELS[argument]
-                .objects.all_tenants()
-                .filter(tenant_id=tenant.pk, pk__in=ids)
-                .values_list("pk", flat=True)
-            )
+            found = TARGET_MODELS[argument].objects.filter(pk__in=ids).values_list("pk", flat=True)
             if set(found) != ids:
                 errors[argument] = [FOREIGN_TARGETS[argument]]
-    return errors
+    return ids_by_argument, errors
 
 
 @transaction.atomic
@@ -167,10 +160,11 @@ def send_notification(
         return _save_notification(notification, targets)
 
 
-def _save_notification(notification: Notification, targets: dict[str, Any]) -> Notification:
+def _save_notification(
+    notification: Notification, targets: dict[str, Iterable[Any]]
+) -> Notification:
     """Validate and save ``notification`` and its targets (see ``send_notification``)."""
-    tenant, audience = notification.tenant, notification.audience
-    errors = _target_errors(tenant, audience, targets)
+    ids, errors = _clean_targets(notification.audience, targets)
     try:
         notification.full_clean()
     except ValidationError as exc:
@@ -180,14 +174,14 @@ def _save_notification(notification: Notification, targets: dict[str, Any]) -> N
     notification.save()
 
     NotificationUser.objects.bulk_create(
-        NotificationUser(notification=notification, user_id=pk) for pk in targets["users"]
+        NotificationUser(notification=notification, user_id=pk) for pk in ids["users"]
     )
     NotificationDepartment.objects.bulk_create(
         NotificationDepartment(notification=notification, department_id=pk)
-        for pk in targets["departments"]
+        for pk in ids["departments"]
     )
     NotificationRole.objects.bulk_create(
-        NotificationRole(notification=notification, role_id=pk) for pk in targets["roles"]
+        NotificationRole(notification=notification, role_id=pk) for pk in ids["roles"]
     )
     return notification
 
@@ -267,11 +261,12 @@ def mark_read(user: User, notification: Notification) -> None:
     """Record that ``user`` read ``notification``; a repeat keeps the first reading time."""
     if not received_by(user).filter(pk=notification.pk).exists():
         raise ValidationError(
-            {"notification": _("This notification is not addressed to you.")},
-            code="not_received",
+            {"notification": ValidationError(
+                _("This notification is not addressed to you."), code="not_received"
+            )}
         )
     NotificationRead.objects.bulk_create(
-        [NotificationRead(notification=notification, user=user)], ignore_conflicts=True
+        [NotificationRead(notification=notification, user_id=user.pk)], ignore_conflicts=True
     )
 
 
@@ -284,7 +279,7 @@ def mark_all_read(user: User) -> int:
     now = timezone.now()
     unread = list(received_by(user, now=now).filter(~_read_by(user)).values_list("pk", flat=True))
     NotificationRead.objects.bulk_create(
-        [NotificationRead(notification_id=pk, user=user, read_at=now) for pk in unread],
+        [NotificationRead(notification_id=pk, user_id=user.pk, read_at=now) for pk in unread],
         ignore_conflicts=True,
     )
     return len(unread)

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.current_tenant",
+                "rbac.navigation.navigation",
                 "accounts.context_processors.unread_notifications",
             ],
         },

@@ -57,6 +57,8 @@ class LoginLog(models.Model):
 
     objects = TenantManager()
 
+    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
+
     class Meta:
         db_table = "login_logs"
         verbose_name = _("login log")

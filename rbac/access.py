@@ -180,8 +180,13 @@ def scope_paths(model: type[models.Model]) -> tuple[str | None, str | None]:
 
 
 def scope_filter(model: type[models.Model], access: Access) -> Q | None:
-    """Return the filter limiting ``model`` to the user's data scope, ``None`` for all rows."""
-    if access.scope.all:
+    """Return the filter limiting ``model`` to the user's data scope, ``None`` for all rows.
+
+    Data scopes apply to tenant-owned rows; platform catalogues are not scoped by them.
+    """
+    from tenants.models import TenantScopedModel
+
+    if access.scope.all or not issubclass(model, TenantScopedModel):
         return None
     department_path, owner_path = scope_paths(model)
     if department_path is None and owner_path is None:
@@ -203,6 +208,25 @@ def restrict(queryset: models.QuerySet, user) -> models.QuerySet:
     """Return ``queryset`` limited to the rows the user's data scope reaches."""
     condition = scope_filter(queryset.model, get_access(user))
     return queryset if condition is None else queryset.filter(condition)
+
+
+def describe_scope(access: Access, user) -> str:
+    """Return the user's data scope in words, for the access preview."""
+    from django.utils.translation import gettext as _
+
+    scope = access.scope
+    if scope.all:
+        return _("All data of the tenant.")
+    parts = []
+    if scope.subtrees:
+        parts.append(_("their department and everything below it"))
+    if scope.department_ids:
+        parts.append(_("%(count)d chosen department(s)") % {"count": len(scope.department_ids)})
+    if scope.own:
+        parts.append(_("their own records"))
+    if not parts:
+        return _("No data (no active role with a data scope).")
+    return _("Rows of: %(parts)s.") % {"parts": "; ".join(parts)}
 
 
 # ---------------------------------------------------------------------------

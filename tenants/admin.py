@@ -321,6 +321,17 @@ class DictionaryItemFormSet(forms.BaseInlineFormSet):
         if form.instance._state.adding:
             form.instance.tenant_id = self.instance.tenant_id
 
+    def get_unique_error_message(self, unique_check) -> str:
+        """Return the constraint's own message for values repeated in the post.
+
+        Django's message lists the constraint's fields, which here would name the internal
+        ``tenant`` and ``alive`` columns.
+        """
+        for constraint in self.model._meta.constraints:
+            if tuple(getattr(constraint, "fields", ())) == tuple(unique_check):
+                return constraint.get_violation_error_message()
+        return super().get_unique_error_message(unique_check)
+
 
 class DictionaryItemInline(admin.TabularInline):
     """The items of a dictionary, edited on its page."""

@@ -186,6 +186,7 @@ class ApiKey(TenantModel):
 
     # The prefix is random and looked up before the tenant is known: unique platform-wide.
     globally_unique_fields = ("prefix",)
+    rbac_resource = "api_key"
 
     class Meta(TenantModel.Meta):
         db_table = "api_keys"

@@ -149,6 +149,8 @@ class NotificationTarget(models.Model):
             notification = self.notification
         except ObjectDoesNotExist:
             return
+        if notification.tenant_id is None:
+            return  # the notification's own form reports its missing tenant
         target = getattr(self, self.target_field)
         if target.tenant_id != notification.tenant_id:
             raise ValidationError(

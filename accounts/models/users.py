@@ -311,6 +311,8 @@ class User(AbstractBaseUser, PermissionsMixin, TenantModel):
 
     objects = UserManager()
 
+    rbac_operations = {"unlock": _("Unlock user accounts")}
+
     USERNAME_FIELD = "username"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["email"]
@@ -350,13 +352,22 @@ class User(AbstractBaseUser, PermissionsMixin, TenantModel):
             raise ValidationError(
                 {"is_superuser": _("Only users of the platform tenant can be superusers.")}
             )
-        if tenant is not None and tenant.user_quota is not None and not self.is_deleted:
+        quota = self.user_quota(tenant) if tenant is not None else None
+        if quota is not None and self._state.adding and not self.is_deleted:
             others = User.objects.all_tenants().filter(tenant=tenant).exclude(pk=self.pk)
-            if self._state.adding and others.count() >= tenant.user_quota:
+            if others.count() >= quota:
                 raise ValidationError(
-                    _("The tenant has reached its quota of %(quota)d users.")
-                    % {"quota": tenant.user_quota}
+                    _("The tenant has reached its quota of %(quota)d users.") % {"quota": quota}
                 )
+
+    @staticmethod
+    def user_quota(tenant: Tenant) -> int | None:
+        """Return the most live users the tenant may have: its own quota and its package's."""
+        limits = [tenant.user_quota]
+        if tenant.package_id is not None:
+            limits.append(tenant.package.max_users)
+        limits = [limit for limit in limits if limit is not None]
+        return min(limits) if limits else None
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save with the username normalised, whatever path set it."""

@@ -1,9 +1,28 @@
-"""The REST API's routes under /api/v1/ (namespace "api"): each app's ``api/urls.py``."""
+"""The REST API's routes under /api/v1/ (namespace "api")."""
 
 from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
+from logs.api.viewsets import LoginLogViewSet
+from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
+from tenants.api.viewsets import TenantPackageViewSet, TenantViewSet
 
 app_name = "api"
 
+router = DefaultRouter()
+router.include_root_view = False
+router.register("tenants", TenantViewSet, basename="tenant")
+router.register("packages", TenantPackageViewSet, basename="package")
+router.register("users", UserViewSet, basename="user")
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("positions", PositionViewSet, basename="position")
+router.register("roles", RoleViewSet, basename="role")
+router.register("permissions", PermissionViewSet, basename="permission")
+router.register("menus", MenuViewSet, basename="menu")
+router.register("login-logs", LoginLogViewSet, basename="loginlog")
+
 urlpatterns = [
     path("", include("accounts.api.urls")),
+    path("", include(router.urls)),
 ]

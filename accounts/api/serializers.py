@@ -1,0 +1,90 @@
+"""Serializers of users, departments and positions."""
+
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.db import transaction
+from rest_framework import serializers
+
+from accounts.models import Department, Position, User
+from config.api.base import PlatformSerializer
+from rbac import grants
+from rbac.models import Role, UserRole
+
+
+class DepartmentSerializer(PlatformSerializer):
+    level = serializers.SerializerMethodField(help_text="1 for a top-level department, up to 5.")
+
+    class Meta:
+        model = Department
+        fields = ["id", "tenant", "code", "name", "parent", "status", "level",
+                  "created_at", "updated_at", "created_by", "updated_by"]
+
+    def get_level(self, department: Department) -> int:
+        return department.level + 1
+
+
+class PositionSerializer(PlatformSerializer):
+    class Meta:
+        model = Position
+        fields = ["id", "tenant", "code", "name", "sort_order", "status", "description",
+                  "created_at", "updated_at", "created_by", "updated_by"]
+
+
+class UserSerializer(PlatformSerializer):
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"},
+        help_text="Set on creation or to change it; never returned.",
+    )
+    roles = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Role.objects.all(),
+        help_text="Ids of the user's roles; you can give only roles within your own rights.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "tenant", "username", "password", "name", "email", "phone", "department",
+                  "position", "status", "is_staff", "is_superuser", "roles", "locked_until",
+                  "last_login_at", "last_login_ip", "created_at", "updated_at"]
+        read_only_fields = ["is_superuser", "locked_until", "last_login_at", "last_login_ip"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data.pop("password", None)
+        return data
+
+    def validate_password(self, value: str) -> str:
+        password_validation.validate_password(value, self.instance)
+        return value
+
+    def validate_roles(self, roles: list[Role]) -> list[Role]:
+        held = set() if self.instance is None else set(
+            UserRole.objects.filter(user=self.instance).values_list("role_id", flat=True)
+        )
+        added = [role for role in roles if role.pk not in held]
+        request = self.context.get("request")
+        grants.check_role_assignment(request.user if request else None, added, field="roles")
+        return roles
+
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": "Set a password for the new user."})
+        return attrs
+
+    @transaction.atomic
+    def _save(self, instance, validated_data):
+        password = validated_data.pop("password", None)
+        roles = validated_data.pop("roles", None)
+        if password:
+            instance.set_password(password)
+        user = super()._save(instance, validated_data)
+        if roles is not None:
+            for role in roles:
+                if role.tenant_id != user.tenant_id:
+                    raise serializers.ValidationError({"roles": "Choose roles of the user's tenant."})
+            UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
+            held = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
+            UserRole.objects.bulk_create(
+                [UserRole(user=user, role=role) for role in roles if role.pk not in held]
+            )
+        return user

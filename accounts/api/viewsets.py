@@ -1,0 +1,48 @@
+"""API viewsets of users, departments and positions."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from accounts.api.serializers import DepartmentSerializer, PositionSerializer, UserSerializer
+from accounts.models import Department, Position, User
+from config.api.base import SoftDeleteViewSet
+from rbac.models import Role
+
+
+class UserViewSet(SoftDeleteViewSet):
+    """Users of the tenant."""
+
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+    filterset_fields = ["status", "department", "position", "is_staff"]
+    search_fields = ["username", "name", "email", "phone"]
+    ordering_fields = ["username", "name", "created_at", "last_login_at"]
+    ordering = ["username"]
+
+    def optimise(self, queryset):
+        return queryset.prefetch_related(
+            Prefetch("roles", queryset=Role.objects.all_tenants().only("id"))
+        )
+
+
+class DepartmentViewSet(SoftDeleteViewSet):
+    """Departments of the tenant (a tree of at most five levels)."""
+
+    queryset = Department.objects.all()
+    serializer_class = DepartmentSerializer
+    filterset_fields = ["status", "parent"]
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name", "created_at"]
+    ordering = ["tree_id", "lft"]
+
+
+class PositionViewSet(SoftDeleteViewSet):
+    """Positions of the tenant."""
+
+    queryset = Position.objects.all()
+    serializer_class = PositionSerializer
+    filterset_fields = ["status"]
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name", "sort_order", "created_at"]
+    ordering = ["sort_order", "code"]

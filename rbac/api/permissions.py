@@ -1,0 +1,67 @@
+"""The API's side of the one permission decision (``rbac.access``)."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from rbac.access import get_access
+from rbac.catalogue import code_for
+
+# DRF viewset actions -> catalogue actions.
+VIEWSET_ACTIONS = {
+    "list": "view",
+    "retrieve": "view",
+    "create": "create",
+    "update": "update",
+    "partial_update": "update",
+    "destroy": "delete",
+    "restore": "restore",
+}
+
+
+def required_code(view) -> str | None:
+    """Return the permission code the view's current action needs, ``None`` if undeclared.
+
+    A viewset names its model through ``queryset``; an extra ``@action`` maps to a catalogue
+    action through the viewset's ``rbac_actions`` (``{"unlock": "unlock"}``), or else counts
+    as reading (view) for safe methods and writing (update) for the others.
+    """
+    explicit = getattr(view, "permission_code", None)
+    if explicit:
+        return explicit
+    queryset = getattr(view, "queryset", None)
+    model = getattr(queryset, "model", None)
+    if model is None:
+        return None
+    action = getattr(view, "action", None)
+    catalogue_action = VIEWSET_ACTIONS.get(action)
+    if catalogue_action is None and action is not None:
+        catalogue_action = getattr(view, "rbac_actions", {}).get(action)
+        if catalogue_action is None:
+            catalogue_action = "view" if view.request.method in ("GET", "HEAD", "OPTIONS") else "update"
+    if catalogue_action is None:
+        return None
+    return code_for(model, catalogue_action)
+
+
+class RbacPermission(BasePermission):
+    """Allow the action when the user's roles grant its code and, for an API key, its scopes do.
+
+    A view whose action needs no declared code is refused: every route states what it needs.
+    """
+
+    message = "You do not have the permission this action needs."
+
+    def has_permission(self, request, view) -> bool:
+        code = required_code(view)
+        if code is None:
+            return False
+        api_key = getattr(request, "auth", None)
+        scopes = getattr(api_key, "scopes", None)
+        if scopes is not None and code not in scopes:
+            self.message = f"The API key's scopes do not include {code}."
+            return False
+        if not get_access(request.user).allows(code):
+            self.message = f"You do not have the permission {code}."
+            return False
+        return True

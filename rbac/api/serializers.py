@@ -1,0 +1,75 @@
+"""Serializers of roles, the permission catalogue and menus."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import Department
+from config.api.base import PlatformSerializer
+from rbac import grants
+from rbac.models import Menu, Permission, Role
+
+
+class PermissionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Permission
+        fields = ["id", "code", "name", "type", "module", "description", "is_active"]
+        read_only_fields = fields
+
+
+class MenuSerializer(PlatformSerializer):
+    class Meta:
+        model = Menu
+        fields = ["id", "code", "name", "path", "icon", "parent", "permission", "sort_order",
+                  "is_visible", "status", "created_at", "updated_at"]
+
+
+class RoleSerializer(PlatformSerializer):
+    permissions = serializers.SlugRelatedField(
+        many=True, required=False, slug_field="code",
+        queryset=Permission.objects.filter(is_active=True),
+        help_text="Permission codes, within the tenant's package and your own rights.",
+    )
+    menus = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Menu.objects.all())
+    departments = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Department.objects.all(),
+        help_text="Departments a custom data scope reaches.",
+    )
+
+    class Meta:
+        model = Role
+        fields = ["id", "tenant", "code", "name", "description", "is_system", "status",
+                  "data_scope", "sort_order", "permissions", "menus", "departments",
+                  "created_at", "updated_at"]
+        read_only_fields = ["is_system"]
+
+    def _granter(self):
+        request = self.context.get("request")
+        return request.user if request else None
+
+    def validate_data_scope(self, scope: str) -> str:
+        if self.instance is None or scope != self.instance.data_scope:
+            grants.check_scope_within_granter(self._granter(), scope)
+        return scope
+
+    def _save(self, instance, validated_data):
+        permissions = validated_data.get("permissions")
+        menus = validated_data.get("menus")
+        if instance.pk is None and "tenant" not in validated_data:
+            instance.assign_tenant_from_context()
+        tenant = validated_data.get("tenant") or instance.tenant
+        if permissions is not None:
+            held = set() if instance.pk is None else set(
+                instance.permissions.values_list("code", flat=True)
+            )
+            codes = {p.code for p in permissions}
+            grants.check_within_package(tenant, codes)
+            grants.check_within_granter(self._granter(), codes - held)
+        if menus is not None and not tenant.is_platform:
+            allowed = set(tenant.package.menus.values_list("pk", flat=True)) if tenant.package else set()
+            over = sorted(menu.code for menu in menus if menu.pk not in allowed)
+            if over:
+                raise serializers.ValidationError(
+                    {"menus": f"The tenant's package does not include the menus: {', '.join(over)}."}
+                )
+        return super()._save(instance, validated_data)

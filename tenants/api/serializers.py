@@ -1,0 +1,29 @@
+"""Serializers of tenants and tenant packages (platform operators only)."""
+
+from rest_framework import serializers
+
+from config.api.base import PlatformSerializer
+from rbac.models import Menu, Permission
+from tenants.models import Tenant, TenantPackage
+
+
+class TenantSerializer(PlatformSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "code", "name", "status", "plan", "package", "settings", "description",
+                  "expires_on", "user_quota", "is_platform", "created_at", "updated_at"]
+        read_only_fields = ["is_platform"]
+
+
+class TenantPackageSerializer(PlatformSerializer):
+    permissions = serializers.SlugRelatedField(
+        many=True, required=False, slug_field="code",
+        queryset=Permission.objects.filter(is_active=True),
+        help_text="Permission codes the package grants, such as user:view.",
+    )
+    menus = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Menu.objects.all())
+
+    class Meta:
+        model = TenantPackage
+        fields = ["id", "code", "name", "description", "status", "max_users", "permissions",
+                  "menus", "created_at", "updated_at"]
