@@ -177,12 +177,14 @@ def verify(raw_key: str, ip: str | None) -> ApiKey:
     if parsed is None:
         raise ApiKeyError(ApiKeyError.MALFORMED)
     prefix, secret = parsed
-    api_key = (
+    # The prefix is unique: no ORDER BY (first() would add one).
+    found = list(
         ApiKey.objects.all_tenants(include_deleted=True)
         .select_related("user", "user__tenant")
         .filter(prefix=prefix)
-        .first()
+        .order_by()[:1]
     )
+    api_key = found[0] if found else None
     if api_key is None:
         hash_secret(secret)  # the same work as for a known prefix
         raise ApiKeyError(ApiKeyError.UNKNOWN)

@@ -4,10 +4,12 @@ from django.apps import AppConfig
 
 
 class PlatformConfig(AppConfig):
-    """Own the settings, URLs, Celery app, datasource router and their start-up checks."""
+    """Own the settings, URLs, Celery app, datasource router, the API machinery and the
+    start-up checks."""
 
     name = "config"
     verbose_name = "Platform configuration"
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the checks)
+        from config.api import schema  # noqa: F401  (registers the OpenAPI extensions)

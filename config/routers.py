@@ -45,7 +45,7 @@ class DatasourceRouter:
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
         """Allow a relation only between rows stored on the same alias."""
-        return route_for_model(type(obj1)) == route_for_model(type(obj2))
+        return route_for_model(obj1._meta.model) == route_for_model(obj2._meta.model)
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any

@@ -1,7 +1,27 @@
 """The MCP gateway."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def sync_registry(sender, using="default", **kwargs) -> None:
+    """Record the API's routes after ``migrate`` (once, on the mcp app).
+
+    A route that declares no permission code fails ``migrate`` here, as it fails
+    ``manage.py sync_endpoints``: every route states what it needs (issue 3, item 8).
+    """
+    from django.db import connections, router
+
+    from mcp.models import ApiEndpoint
+    from mcp.registry import sync_endpoints
+
+    if not router.allow_migrate_model(using, ApiEndpoint):
+        return
+    # ``migrate mcp zero`` and partial plans leave no table to write to.
+    if ApiEndpoint._meta.db_table not in connections[using].introspection.table_names():
+        return
+    sync_endpoints(using=using)
 
 
 class McpConfig(AppConfig):
@@ -10,3 +30,8 @@ class McpConfig(AppConfig):
     name = "mcp"
     verbose_name = _("MCP gateway")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mcp import signals  # noqa: F401  (drops cached endpoint rules on change)
+
+        post_migrate.connect(sync_registry, sender=self, dispatch_uid="mcp.sync_registry")

@@ -19,6 +19,11 @@ from accounts.models.api_keys import validate_scopes
 from mcp.choices import HttpMethod
 
 
+def validate_required_scopes(value) -> None:
+    """Refuse anything but a list of permission codes, the form of an API key's scopes."""
+    validate_scopes(value)
+
+
 class ApiEndpoint(models.Model):
     """One route and method of the REST API, as the code declares it, with operators' switches."""
 
@@ -38,7 +43,7 @@ class ApiEndpoint(models.Model):
         help_text=_("The permission the route needs; \"authenticated\": any signed-in user."),
     )
     required_scopes = models.JSONField(
-        _("required scopes"), default=list, blank=True, validators=[validate_scopes],
+        _("required scopes"), default=list, blank=True, validators=[validate_required_scopes],
         help_text=_("Permission codes an API key must also hold to call the route."),
     )
     is_enabled = models.BooleanField(

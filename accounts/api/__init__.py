@@ -1,1 +1,1 @@
-"""The accounts app's REST API: API-key authentication and the caller's own profile."""
+"""The accounts app's REST API, and API-key authentication for the whole API."""

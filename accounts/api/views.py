@@ -9,10 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
+from mcp.enforcement import EndpointRegistryMixin
 
 
-class MeView(APIView):
+class MeView(EndpointRegistryMixin, APIView):
     """Return who the request is authenticated as, and with which key (never its secret)."""
+
+    permission_code = "authenticated"
 
     @extend_schema(
         responses=inline_serializer(

@@ -716,6 +716,25 @@ def test_staff_without_user_rights_issue_keys_only_for_themselves(client, tenant
     assert ADMIN_MESSAGE_KEY.search(issued.content.decode())
 
 
+def test_an_operator_issues_a_key_in_the_users_tenant(operator_client, alice, org_b):
+    """The operator picks a user of any tenant; the key belongs to that user's tenant."""
+    page = operator_client.get(reverse("admin:accounts_apikey_add"))
+    assert page.status_code == 200
+    assert "tenant" not in page.context["adminform"].form.fields
+
+    response = operator_client.post(
+        reverse("admin:accounts_apikey_add"), add_data(alice), follow=True
+    )
+
+    plaintext = ADMIN_MESSAGE_KEY.findall(response.content.decode())[0]
+    api_key = verify(plaintext, None)
+    assert api_key.tenant_id == alice.tenant_id
+    change = operator_client.get(reverse("admin:accounts_apikey_change", args=[api_key.pk]))
+    assert change.status_code == 200
+    assert "Alpha Ltd" in change.content.decode()
+    assert parse_key(plaintext)[1] not in change.content.decode()
+
+
 def test_admin_changelist_and_change_page_never_show_the_hash(client_a, issued):
     api_key, plaintext = issued
 

@@ -23,6 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from mcp.enforcement import EndpointRegistryMixin
 from rbac.access import restrict
 from rbac.api.permissions import RbacPermission
 from tenants.models import Tenant, TenantScopedModel
@@ -44,7 +45,9 @@ class PlatformSerializer(serializers.ModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         for name in INTERNAL_FIELDS:
-            fields.pop(name, None)
+            # A serializer that declares one itself (the user's write-only password) keeps it.
+            if name not in self._declared_fields:
+                fields.pop(name, None)
         for name in AUDIT_FIELDS:
             if name in fields:
                 fields[name].read_only = True
@@ -85,7 +88,7 @@ class PlatformSerializer(serializers.ModelSerializer):
         return self._save(instance, validated_data)
 
 
-class ScopedQuerysetMixin:
+class ScopedQuerysetMixin(EndpointRegistryMixin):
     """Querysets from the fail-closed manager, narrowed to the user's data scope."""
 
     permission_classes = [IsAuthenticated, RbacPermission]

@@ -3,10 +3,17 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
 from logs.api.viewsets import LoginLogViewSet
+from mcp.api.viewsets import ApiEndpointViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
-from tenants.api.viewsets import TenantPackageViewSet, TenantViewSet
+from tenants.api.viewsets import (
+    DictionaryItemViewSet,
+    DictionaryViewSet,
+    TenantPackageViewSet,
+    TenantViewSet,
+)
 
 app_name = "api"
 
@@ -21,6 +28,11 @@ router.register("roles", RoleViewSet, basename="role")
 router.register("permissions", PermissionViewSet, basename="permission")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("login-logs", LoginLogViewSet, basename="loginlog")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("inbox", InboxViewSet, basename="inbox")
+router.register("dictionaries", DictionaryViewSet, basename="dictionary")
+router.register("dictionary-items", DictionaryItemViewSet, basename="dictionaryitem")
+router.register("endpoints", ApiEndpointViewSet, basename="endpoint")
 
 urlpatterns = [
     path("", include("accounts.api.urls")),

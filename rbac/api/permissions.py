@@ -18,6 +18,10 @@ VIEWSET_ACTIONS = {
     "restore": "restore",
 }
 
+# A view's ``permission_code`` meaning "any signed-in user" (``/me/``: who am I), which
+# no role grants and no API key scope narrows.
+AUTHENTICATED = "authenticated"
+
 
 def required_code(view) -> str | None:
     """Return the permission code the view's current action needs, ``None`` if undeclared.
@@ -56,6 +60,8 @@ class RbacPermission(BasePermission):
         code = required_code(view)
         if code is None:
             return False
+        if code == AUTHENTICATED:
+            return bool(request.user and request.user.is_authenticated)
         api_key = getattr(request, "auth", None)
         scopes = getattr(api_key, "scopes", None)
         if scopes is not None and code not in scopes:

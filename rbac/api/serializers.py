@@ -55,11 +55,13 @@ class RoleSerializer(PlatformSerializer):
     def _save(self, instance, validated_data):
         permissions = validated_data.get("permissions")
         menus = validated_data.get("menus")
-        if instance.pk is None and "tenant" not in validated_data:
+        # The id has a default, so a new row is told by its state, not by a missing pk.
+        creating = instance._state.adding
+        if creating and "tenant" not in validated_data:
             instance.assign_tenant_from_context()
         tenant = validated_data.get("tenant") or instance.tenant
         if permissions is not None:
-            held = set() if instance.pk is None else set(
+            held = set() if creating else set(
                 instance.permissions.values_list("code", flat=True)
             )
             codes = {p.code for p in permissions}

@@ -1,10 +1,10 @@
-"""Serializers of tenants and tenant packages (platform operators only)."""
+"""Serializers of tenants and tenant packages (platform operators only) and dictionaries."""
 
 from rest_framework import serializers
 
 from config.api.base import PlatformSerializer
 from rbac.models import Menu, Permission
-from tenants.models import Tenant, TenantPackage
+from tenants.models import Dictionary, DictionaryItem, Tenant, TenantPackage
 
 
 class TenantSerializer(PlatformSerializer):
@@ -27,3 +27,17 @@ class TenantPackageSerializer(PlatformSerializer):
         model = TenantPackage
         fields = ["id", "code", "name", "description", "status", "max_users", "permissions",
                   "menus", "created_at", "updated_at"]
+
+
+class DictionarySerializer(PlatformSerializer):
+    class Meta:
+        model = Dictionary
+        fields = ["id", "tenant", "type", "name", "description", "status",
+                  "created_at", "updated_at", "created_by", "updated_by"]
+
+
+class DictionaryItemSerializer(PlatformSerializer):
+    class Meta:
+        model = DictionaryItem
+        fields = ["id", "tenant", "dictionary", "label", "value", "sort_order", "status",
+                  "is_default", "created_at", "updated_at", "created_by", "updated_by"]

@@ -1,11 +1,16 @@
-"""API of tenants and tenant packages: the tenant:* and tenantpackage:* codes, which only
-the platform tenant's roles can hold."""
+"""API of tenants and tenant packages (the tenant:* and tenantpackage:* codes, which only
+the platform tenant's roles can hold) and of a tenant's dictionaries."""
 
 from __future__ import annotations
 
-from config.api.base import PlatformViewSet
-from tenants.api.serializers import TenantPackageSerializer, TenantSerializer
-from tenants.models import Tenant, TenantPackage
+from config.api.base import PlatformViewSet, SoftDeleteViewSet
+from tenants.api.serializers import (
+    DictionaryItemSerializer,
+    DictionarySerializer,
+    TenantPackageSerializer,
+    TenantSerializer,
+)
+from tenants.models import Dictionary, DictionaryItem, Tenant, TenantPackage
 
 
 class TenantViewSet(PlatformViewSet):
@@ -32,3 +37,25 @@ class TenantPackageViewSet(PlatformViewSet):
 
     def optimise(self, queryset):
         return queryset.prefetch_related("permissions", "menus")
+
+
+class DictionaryViewSet(SoftDeleteViewSet):
+    """The tenant's dictionaries (seed 000 section 3.11)."""
+
+    queryset = Dictionary.objects.all()
+    serializer_class = DictionarySerializer
+    filterset_fields = ["status", "type"]
+    search_fields = ["type", "name"]
+    ordering_fields = ["type", "name", "created_at"]
+    ordering = ["type"]
+
+
+class DictionaryItemViewSet(SoftDeleteViewSet):
+    """Items of the tenant's dictionaries (seed 000 section 3.12)."""
+
+    queryset = DictionaryItem.objects.all()
+    serializer_class = DictionaryItemSerializer
+    filterset_fields = ["dictionary", "status", "is_default"]
+    search_fields = ["label", "value"]
+    ordering_fields = ["sort_order", "label", "value"]
+    ordering = ["dictionary", "sort_order", "value"]

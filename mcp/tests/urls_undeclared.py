@@ -1,0 +1,32 @@
+"""A URLconf for the registry's tests: one route that declares its permission, one that does not."""
+
+from django.urls import include, path
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
+
+
+class UndeclaredViewSet(viewsets.ViewSet):
+    """Name no model and no permission code: the registry must refuse it."""
+
+    def list(self, request):
+        return Response([])
+
+
+class DeclaredView(APIView):
+    """Declare its permission code explicitly."""
+
+    permission_code = "user:view"
+
+    def get(self, request):
+        return Response({})
+
+
+router = SimpleRouter()
+router.register("undeclared", UndeclaredViewSet, basename="undeclared")
+
+urlpatterns = [
+    path("api/v1/declared/", DeclaredView.as_view()),
+    path("api/v1/", include(router.urls)),
+]
