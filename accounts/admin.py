@@ -420,10 +420,12 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def grantable_scopes(self, request: HttpRequest) -> set[str] | None:
         """Return the scope codes the editor may grant (``None``: any well-formed code).
 
-        The hook for RBAC: a key acts as its user narrowed by its scopes, so this bounds
-        what an editor can hand out on another user's key.
+        A key acts as its user narrowed by its scopes; on top of that, nobody hands out
+        scopes beyond their own permissions.
         """
-        return None
+        if request.user.is_superuser:
+            return None
+        return set(get_access(request.user).permissions)
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         # Not TenantScopedAdmin's: the tenant of a key is always its user's.

@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RecordStatusEnum": "accounts.choices.RecordStatus",
         "UserStatusEnum": "accounts.choices.UserStatus",
+        "NotificationTypeEnum": "accounts.models.notifications.NotificationType",
+        "PermissionTypeEnum": "rbac.models.PermissionType",
     },
 }
 

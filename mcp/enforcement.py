@@ -1,11 +1,14 @@
 """Operators' switches of the API endpoint registry, applied to every API request.
 
 ``EndpointRegistryMixin`` sits in the bases of every API view (``config.api.base``,
-``accounts.api.views.MeView``). Before anything else it matches the request to its
-registry row by the route's path template and method, and:
+``accounts.api.views.MeView``). Once the caller is authenticated, before the permission
+check, it matches the request to its registry row by the route's path template and method,
+and:
 
-* a disabled endpoint answers 404 to everybody, operators included, before
-  authentication: a switched-off route looks like no route at all;
+* a disabled endpoint answers 404 to everybody, operators included, whatever permissions
+  they hold: a switched-off route looks like no route at all. An anonymous caller is
+  refused first (401), as on every route that needs a sign-in, so that an unauthenticated
+  request never reads the registry; a route open to anonymous callers is 404 to them too;
 * an API key must also hold the row's ``required_scopes`` (403 otherwise), on top of the
   permission code that ``rbac.api.permissions.RbacPermission`` checks. Session users are
   not narrowed by scopes, as elsewhere.
@@ -85,17 +88,25 @@ def endpoint_enabled(request, view) -> bool:
 class EndpointRegistryMixin:
     """Apply the registry's switches to an API view (see the module docstring)."""
 
-    def initial(self, request, *args, **kwargs) -> None:
+    def check_permissions(self, request) -> None:
+        anonymous = not request.user.is_authenticated
+        if anonymous:
+            # Refused as on every route (401) before the registry is read.
+            super().check_permissions(request)
         rule = endpoint_rule(request, self)
         if rule is not None and not rule.is_enabled:
             raise Http404
-        super().initial(request, *args, **kwargs)
-        if rule is None or not rule.required_scopes:
-            return
+        if not anonymous:
+            super().check_permissions(request)
+        if rule is not None and rule.required_scopes:
+            self.check_required_scopes(request, rule.required_scopes)
+
+    def check_required_scopes(self, request, required: tuple[str, ...]) -> None:
+        """Refuse an API key that lacks one of the endpoint's required scopes."""
         scopes = getattr(getattr(request, "auth", None), "scopes", None)
         if scopes is None:
             return
-        missing = sorted(set(rule.required_scopes) - set(scopes))
+        missing = sorted(set(required) - set(scopes))
         if missing:
             raise PermissionDenied(
                 f"The API key's scopes do not include {', '.join(missing)}."

@@ -46,6 +46,8 @@ class Route:
     permission_code: str
     operation_id: str = ""
     description: str = ""
+    # Whether the view applies the registry's switches (``EndpointRegistryMixin``).
+    enforced: bool = True
 
 
 @dataclass
@@ -56,6 +58,8 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
     total: int = 0
+    # Routes whose view ignores the switches: disabling them would not take effect.
+    unenforced: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -107,6 +111,7 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
     from drf_spectacular.generators import SchemaGenerator
     from drf_spectacular.settings import spectacular_settings
 
+    from mcp.enforcement import EndpointRegistryMixin
     from rbac.api.permissions import required_code
 
     generator = SchemaGenerator(urlconf=urlconf)
@@ -116,7 +121,7 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
         paths = schema.get("paths", {})
         routes: dict[tuple[str, str], Route] = {}
         undeclared = []
-        for path, path_regex, method, callback in generator.endpoints:
+        for path, _regex, method, callback in generator.endpoints:
             view = generator.create_view(callback, method)
             path = generator.coerce_path(path, method, view)
             operation = paths.get(path, {}).get(method.lower())
@@ -125,7 +130,8 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
             view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
             code = required_code(view)
             if not code:
-                undeclared.append(f"{method} {path} ({type(view).__module__}.{type(view).__name__})")
+                name = f"{type(view).__module__}.{type(view).__name__}"
+                undeclared.append(f"{method} {path} ({name})")
                 continue
             description = next(
                 (operation[key] for key in DESCRIPTION_KEYS if operation.get(key)), ""
@@ -137,6 +143,7 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
                 permission_code=code,
                 operation_id=operation.get("operationId", ""),
                 description=description.strip(),
+                enforced=issubclass(callback.cls, EndpointRegistryMixin),
             )
     if undeclared:
         raise RegistryError(
@@ -165,7 +172,10 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
     now = timezone.now()
     manager = ApiEndpoint.objects.using(using)
     existing = {(row.path, row.method): row for row in manager.select_for_update()}
-    report = SyncReport(total=len(routes))
+    report = SyncReport(
+        total=len(routes),
+        unenforced=[f"{r.method} {r.path}" for r in routes if not r.enforced],
+    )
     new_rows, changed_rows, confirmed_ids = [], [], []
     for route in routes:
         row = existing.get((route.path, route.method))
@@ -203,5 +213,5 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
             is_active=False, updated_at=now
         )
         report.deactivated = [str(row) for row in vanished]
-    invalidate()
+    invalidate(using=using)
     return report

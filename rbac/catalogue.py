@@ -100,14 +100,19 @@ def platform_actions(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(getattr(model, "rbac_platform_actions", ()))
 
 
-def tenant_grantable_codes() -> list[str]:
-    """Return the declared codes a tenant package may include (all but platform actions)."""
-    platform = {
+def platform_codes() -> set[str]:
+    """Return the codes only the platform tenant's roles may hold (``platform_actions``)."""
+    return {
         code_for(model, action)
         for model in apps.get_models()
         if model._meta.app_label in PLATFORM_APPS
         for action in platform_actions(model)
     }
+
+
+def tenant_grantable_codes() -> list[str]:
+    """Return the declared codes a tenant package may include (all but platform actions)."""
+    platform = platform_codes()
     return [spec.code for spec in declared_permissions() if spec.code not in platform]
 
 

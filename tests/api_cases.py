@@ -11,6 +11,7 @@ and sets its data; the cases here do the rest. Declarations:
 * ``create_data(tenant)``, ``update_data(row)``, ``patch_data``: valid payloads.
 * ``invalid_payloads(tenant)``: ``[(payload, {field, ...})]`` refused with those fields.
 * ``foreign_references(other_org)``: ``[(payload, field)]`` naming another tenant's rows.
+* ``make_undeletable(tenant)``: a row whose delete is refused (something depends on it).
 * ``platform_resource``: only the platform tenant's roles hold the codes (tenants,
   packages); ``platform_actions``: the actions only they may perform (menu writes).
 * ``in_scope(org)`` / ``out_of_scope(org)`` for ``DataScopeCase``.
@@ -120,6 +121,7 @@ def ids(response) -> set[str]:
 class APICase:
     """Routes, actors and factories of one resource; declarations override the data."""
 
+    pytestmark = [pytest.mark.django_db]
     basename: str
     model: type
     platform_resource = False
@@ -149,6 +151,9 @@ class APICase:
 
     def foreign_references(self, other_org) -> list:
         return []
+
+    def make_undeletable(self, tenant):
+        return None
 
     # -- fixtures ----------------------------------------------------------
 
@@ -215,6 +220,10 @@ class APICase:
     def invalid(self, tenant) -> list:
         with self.scope(tenant):
             return self.invalid_payloads(tenant)
+
+    def references(self, other_org) -> list:
+        with self.scope(other_org["root"].tenant):
+            return self.foreign_references(other_org)
 
     def code(self, action: str) -> str:
         return code_for(self.model, CATALOGUE_ACTION.get(action, action))
@@ -349,6 +358,11 @@ class ListObjectsCase(APICase):
         body = response.json()
         assert len(body["results"]) == 2 and body["count"] >= 3 and body["next"]
 
+    def test_list_page_out_of_range_is_404(self, api, act):
+        """A page past the end is a 404 in the error format, never a 500."""
+        act("list")
+        assert_error(api.get(self.list_url(), {"page": 9999}), 404, "not_found")
+
     def test_list_queries_do_not_grow_with_rows(self, api, act, home, django_assert_max_num_queries):
         """Listing 30 rows costs no more queries than listing 3."""
         for index in range(3):
@@ -393,6 +407,15 @@ class CreateObjectCase(APICase):
         if hasattr(created, "created_by_id"):
             assert created.created_by_id == actor.pk
 
+    def test_create_ignores_tenant_in_body(self, api, act, home, other):
+        """A tenant user cannot place a row in another tenant by naming it."""
+        if not issubclass(self.model, TenantScopedModel):
+            pytest.skip("not a tenant-owned resource")
+        act("create")
+        response = self.call(api, "create", data={**self.payload(home), "tenant": str(other.pk)})
+        assert response.status_code == 201, response.content
+        assert stored(self.model, response.json()["id"]).tenant_id == home.pk
+
     def test_create_duplicate_is_400(self, api, act, home):
         """A second row with the same unique keys is a 400 with field errors, not a 500."""
         act("create")
@@ -424,7 +447,7 @@ class CreateObjectCase(APICase):
 
     def test_create_referencing_another_tenant_is_400(self, api, act, home, org_b):
         """A reference to another tenant's row is a field error."""
-        references = self.foreign_references(org_b)
+        references = self.references(org_b)
         if not references:
             pytest.skip("the resource references no tenant-owned rows")
         act("create")
@@ -494,7 +517,7 @@ class UpdateObjectCase(APICase):
 
     def test_update_referencing_another_tenant_is_400(self, api, act, row, org_b):
         """Pointing a row at another tenant's row is a field error."""
-        references = self.foreign_references(org_b)
+        references = self.references(org_b)
         if not references:
             pytest.skip("the resource references no tenant-owned rows")
         act("update")
@@ -526,6 +549,16 @@ class DeleteObjectCase(APICase):
             assert_error(self.call(api, "destroy", row.pk), 404, "not_found")
         else:
             assert saved is None
+
+    def test_delete_refused_is_400(self, api, act, home):
+        """A row something still depends on is not deleted: 400 saying why, never a 500."""
+        with self.scope(home):
+            row = self.make_undeletable(home)
+        if row is None:
+            pytest.skip("no undeletable row declared")
+        act("destroy")
+        assert_field_errors(self.call(api, "destroy", row.pk), {"non_field_errors"})
+        assert stored(self.model, row.pk).is_deleted is False
 
     def test_delete_out_of_reach_is_404(self, api, act, home, other):
         hidden = self.out_of_reach(home, other, "destroy")
@@ -562,6 +595,14 @@ class RestoreObjectCase(APICase):
         assert str(response.json()["id"]) == str(row.pk)
         saved = stored(self.model, row.pk)
         assert saved.is_deleted is False and saved.deleted_at is None
+
+    def test_restore_taken_keys_is_400(self, api, act, home):
+        """A row whose unique keys a live row has taken meanwhile is not restored: 400."""
+        row = self.soft_deleted(home)
+        self.build(home, 0)  # the same factory index makes the same unique keys
+        act("restore")
+        assert_field_errors(self.call(api, "restore", row.pk), ())
+        assert stored(self.model, row.pk).is_deleted is True
 
     def test_restore_live_row_is_404(self, api, act, row):
         """Only deleted rows can be restored."""
@@ -643,6 +684,40 @@ class DataScopeCase(APICase):
             assert response.status_code == 200, response.content
 
 
+class OperatorCreateCase(APICase):
+    """A platform operator creates a tenant's rows by naming the tenant, one tenant per row."""
+
+    @pytest.fixture
+    def operator_api(self, api, platform):
+        """Sign in as a platform operator (not a superuser) holding only the create code."""
+        if not issubclass(self.model, TenantScopedModel):
+            pytest.skip("not a tenant-owned resource")
+        api.force_login(make_actor(platform, [self.code("create")]))
+        return api
+
+    def test_operator_must_name_the_tenant(self, operator_api, home):
+        """There is no default tenant for an operator: leaving it out is a field error."""
+        assert_field_errors(self.call(operator_api, "create", data=self.payload(home)), {"tenant"})
+
+    def test_operator_creates_in_the_named_tenant(self, operator_api, home):
+        data = {**self.payload(home), "tenant": str(home.pk)}
+        response = self.call(operator_api, "create", data=data)
+        assert response.status_code == 201, response.content
+        assert stored(self.model, response.json()["id"]).tenant_id == home.pk
+
+    def test_operator_cannot_reference_another_tenants_rows(self, operator_api, home, org_b):
+        """Naming tenant A with a reference to tenant B's row is a field error."""
+        references = self.references(org_b)
+        if not references:
+            pytest.skip("the resource references no tenant-owned rows")
+        valid = {**self.payload(home), "tenant": str(home.pk)}
+        count = self.model._base_manager.count()
+        for payload, field in references:
+            response = self.call(operator_api, "create", data={**valid, **payload})
+            assert_field_errors(response, {field})
+        assert self.model._base_manager.count() == count
+
+
 # ---------------------------------------------------------------------------
 # Bundles
 # ---------------------------------------------------------------------------
@@ -660,5 +735,5 @@ class DeletableAPIViewTestCase(APIViewTestCase, DeleteObjectCase):
     """Everything but restore (hard-deleted resources)."""
 
 
-class SoftDeleteAPIViewTestCase(DeletableAPIViewTestCase, RestoreObjectCase):
+class SoftDeleteAPIViewTestCase(DeletableAPIViewTestCase, RestoreObjectCase, OperatorCreateCase):
     """Everything, DELETE being a soft delete and restore/ bringing rows back."""

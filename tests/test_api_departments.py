@@ -33,6 +33,11 @@ class TestDepartmentAPI(SoftDeleteAPIViewTestCase, DataScopeCase):
             ({"code": "sixth", "name": "Too deep", "parent": str(chain.pk)}, {"parent"}),
         ]
 
+    def make_undeletable(self, tenant):
+        parent = Department.objects.create(tenant=tenant, code="parent", name="Parent")
+        Department.objects.create(tenant=tenant, code="kid", name="Kid", parent=parent)
+        return parent
+
     def foreign_references(self, other_org):
         return [({"parent": str(other_org["root"].pk)}, "parent")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Position
+from conftest import make_user
 from tests.api_cases import SoftDeleteAPIViewTestCase
 
 
@@ -22,3 +23,8 @@ class TestPositionAPI(SoftDeleteAPIViewTestCase):
     def invalid_payloads(self, tenant):
         return [({"code": "", "name": "x" * 101, "sort_order": "first", "status": "gone"},
                  {"code", "name", "sort_order", "status"})]
+
+    def make_undeletable(self, tenant):
+        position = Position.objects.create(tenant=tenant, code="held", name="Held")
+        make_user(tenant, "holder", position=position)
+        return position

@@ -26,5 +26,8 @@ class TestRoleAPI(SoftDeleteAPIViewTestCase):
         return [({"code": "Bad Code", "name": "", "data_scope": "everything",
                   "permissions": ["no:such"]}, {"code", "name", "data_scope", "permissions"})]
 
+    def make_undeletable(self, tenant):
+        return Role.objects.create(tenant=tenant, code="system", name="System", is_system=True)
+
     def foreign_references(self, other_org):
         return [({"departments": [str(other_org["child"].pk)]}, "departments")]

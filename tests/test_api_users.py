@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from accounts.models import Department, User
 from conftest import PASSWORD, make_user
+from rbac.models import Role
 from tests.api_cases import DataScopeCase, SoftDeleteAPIViewTestCase
 
 
@@ -38,6 +39,7 @@ class TestUserAPI(SoftDeleteAPIViewTestCase, DataScopeCase):
         return [
             ({"department": str(other_org["child"].pk)}, "department"),
             ({"position": str(other_org["position"].pk)}, "position"),
+            ({"roles": [str(Role.objects.create(code="foreign", name="Foreign").pk)]}, "roles"),
         ]
 
     def in_scope(self, org):

@@ -43,7 +43,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise AuthenticationFailed(
-                _("Invalid Authorization header: send 'Bearer <api key>' with no spaces in the key.")
+                _("Invalid Authorization header: send 'Bearer <api key>', the key without spaces.")
             )
         try:
             raw_key = parts[1].decode("ascii")

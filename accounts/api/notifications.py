@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from accounts import notifications
 from accounts.models import Department, Notification, User
 from config.api.base import PlatformSerializer, SoftDeleteViewSet
+from mcp.enforcement import EndpointRegistryMixin
 from rbac.models import Role
 from tenants.models import Tenant
 
@@ -76,7 +77,9 @@ class InboxSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InboxViewSet(
+    EndpointRegistryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The notifications the signed-in user receives, with read receipts.
 
     Every signed-in user has an inbox: it needs no permission beyond being signed in.

@@ -187,6 +187,7 @@ class ApiKey(TenantModel):
     # The prefix is random and looked up before the tenant is known: unique platform-wide.
     globally_unique_fields = ("prefix",)
     rbac_resource = "api_key"
+    rbac_owner_path = "user"  # a "only own records" data scope reaches one's own keys
 
     class Meta(TenantModel.Meta):
         db_table = "api_keys"
@@ -313,11 +314,22 @@ class ApiKey(TenantModel):
         """Return whether the key's scopes include the permission ``code``."""
         return code in (self.scopes or ())
 
-    @transaction.atomic
-    def soft_delete(self) -> None:
-        """Revoke the key, then soft-delete it: a deleted key never works again."""
+    def _revoke_unless_revoked(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.revoked_by_id = get_current_actor_id()
             self.save(update_fields=["revoked_at", "revoked_by"])
+
+    @transaction.atomic
+    def soft_delete(self) -> None:
+        """Revoke the key, then soft-delete it: a deleted key never works again."""
+        self._revoke_unless_revoked()
         super().soft_delete()
+
+    @transaction.atomic
+    def restore(self) -> None:
+        """Bring the key back into the list, revoked (also when bulk-deleted unrevoked)."""
+        was_deleted = self.is_deleted
+        super().restore()
+        if was_deleted:
+            self._revoke_unless_revoked()

@@ -342,6 +342,22 @@ def test_deleting_a_key_revokes_it_for_good(issued, tenant_a):
     assert refused.value.reason == ApiKeyError.REVOKED
 
 
+def test_a_bulk_deleted_key_comes_back_revoked(issued, tenant_a):
+    """QuerySet.delete() skips soft_delete(); restoring the row still does not revive it."""
+    api_key, plaintext = issued
+
+    with tenant_context(tenant_a):
+        ApiKey.objects.filter(pk=api_key.pk).delete()
+        with pytest.raises(ApiKeyError):
+            verify(plaintext, None)
+        ApiKey.objects.deleted().get(pk=api_key.pk).restore()
+
+    assert stored(api_key).revoked_at is not None
+    with pytest.raises(ApiKeyError) as refused:
+        verify(plaintext, None)
+    assert refused.value.reason == ApiKeyError.REVOKED
+
+
 # ---------------------------------------------------------------------------
 # Bearer authentication over HTTP
 # ---------------------------------------------------------------------------
@@ -712,7 +728,11 @@ def test_staff_without_user_rights_issue_keys_only_for_themselves(client, tenant
         assert list(field.queryset.values_list("pk", flat=True)) == [keyholder.pk]
     refused = client.post(reverse("admin:accounts_apikey_add"), add_data(alice))
     assert "user" in refused.context["adminform"].form.errors
-    issued = client.post(reverse("admin:accounts_apikey_add"), add_data(keyholder), follow=True)
+    beyond = client.post(reverse("admin:accounts_apikey_add"), add_data(keyholder))
+    assert "user:view" in str(beyond.context["adminform"].form.errors["scopes"])
+    issued = client.post(
+        reverse("admin:accounts_apikey_add"), add_data(keyholder, scopes="api_key:view"), follow=True
+    )
     assert ADMIN_MESSAGE_KEY.search(issued.content.decode())
 
 
@@ -787,7 +807,8 @@ def test_admin_of_another_tenant_cannot_see_the_key(client, admin_b, issued):
     response = client.get(reverse("admin:accounts_apikey_change", args=[api_key.pk]))
 
     assert response.status_code == 302
-    assert api_key.prefix not in client.get(reverse("admin:accounts_apikey_changelist")).content.decode()
+    changelist = client.get(reverse("admin:accounts_apikey_changelist"))
+    assert api_key.prefix not in changelist.content.decode()
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,9 @@ Cross-cutting rules live here, NetBox style, not in each view:
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -74,6 +76,14 @@ class PlatformSerializer(serializers.ModelSerializer):
         if isinstance(instance, TenantScopedModel):
             instance.assign_tenant_from_context()
         instance.full_clean()
+        if isinstance(instance, TenantScopedModel):
+            # full_clean checks foreign keys only; an operator's querysets span every tenant.
+            for name, values in many_to_many.items():
+                related = instance._meta.get_field(name).related_model
+                if issubclass(related, TenantScopedModel) and any(
+                    value.tenant_id != instance.tenant_id for value in values
+                ):
+                    raise ValidationError({name: _("Choose records of the same tenant.")})
         instance.save()
         for name, value in many_to_many.items():
             getattr(instance, name).set(value)

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.api_keys import ApiKeyViewSet
 from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
 from logs.api.viewsets import LoginLogViewSet
@@ -28,6 +29,7 @@ router.register("roles", RoleViewSet, basename="role")
 router.register("permissions", PermissionViewSet, basename="permission")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("login-logs", LoginLogViewSet, basename="loginlog")
+router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("inbox", InboxViewSet, basename="inbox")
 router.register("dictionaries", DictionaryViewSet, basename="dictionary")

@@ -10,11 +10,13 @@ import io
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
-from conftest import make_tenant_admin
+from conftest import make_tenant_admin, make_user
 from mcp.models import ApiEndpoint
 from mcp.registry import RegistryError, collect_routes, sync_endpoints
 from rbac.catalogue import declared_permissions
@@ -89,6 +91,12 @@ def test_every_recorded_permission_code_is_in_the_catalogue():
     assert codes - declared == {"authenticated"}
 
 
+def test_every_route_applies_the_registry_switches():
+    """Every route's view carries ``EndpointRegistryMixin``, or disabling it would do nothing."""
+    unenforced = [f"{r.method} {r.path}" for r in collect_routes() if not r.enforced]
+    assert unenforced == []
+
+
 def test_resync_keeps_operator_edits_and_restores_the_code_columns():
     """A sync rewrites what the code declares and never an operator's switches."""
     row = endpoint(USERS)
@@ -157,7 +165,7 @@ def test_route_without_permission_code_fails_the_sync():
 
 def test_sync_command_reports():
     out = io.StringIO()
-    call_command("sync_endpoints", stdout=out)
+    call_command("sync_endpoints", stdout=out, stderr=io.StringIO())
     assert f"{len(collect_routes())} routes" in out.getvalue()
 
 
@@ -174,10 +182,12 @@ def test_disabled_endpoint_answers_404_for_everyone(operator, admin_a, org_a):
 
     switch(USERS, enabled=False)
 
-    for client in (operator_client, admin_client, Client()):
+    for client in (operator_client, admin_client):
         response = client.get(USERS)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
+    # An anonymous caller is refused as on every route, before the registry is read.
+    assert Client().get(USERS).status_code == 401
     assert operator_client.head(USERS).status_code == 404
     assert operator_client.get("/api/v1/users.json").status_code == 404
     # Only that route and method: the detail route and creating still answer.
@@ -189,6 +199,24 @@ def test_disabled_endpoint_answers_404_for_everyone(operator, admin_a, org_a):
 
     assert operator_client.get(USERS).status_code == 200
     assert admin_client.get(USERS).status_code == 200
+
+
+def test_user_without_the_permission_also_gets_404(tenant_a):
+    """Switched off, a route is 404 even to a signed-in user it would refuse with 403."""
+    client = signed_in(make_user(tenant_a, "plain"))
+    assert client.get(USERS).status_code == 403
+    switch(USERS, enabled=False)
+    assert client.get(USERS).status_code == 404
+
+
+@override_settings(ROOT_URLCONF="mcp.tests.urls_undeclared")
+def test_disabled_public_route_answers_404_to_anonymous_callers():
+    """A route open to anonymous callers is switched off for them too."""
+    client = Client()
+    assert client.get("/api/v1/public/").status_code == 200
+    ApiEndpoint.objects.create(path="/api/v1/public/", method="GET",
+                               permission_code="authenticated", is_enabled=False)
+    assert client.get("/api/v1/public/").status_code == 404
 
 
 def test_disabled_detail_route_and_me_answer_404(client_a, org_a):
@@ -224,8 +252,6 @@ def test_required_scopes_narrow_api_keys_not_sessions(admin_a):
 
 def test_me_needs_no_permission_beyond_signing_in(tenant_a):
     """/me/ declares "authenticated": a user with no role reads who they are."""
-    from conftest import make_user
-
     user = make_user(tenant_a, "plain")
     assert signed_in(user).get("/api/v1/me/").json()["username"] == "plain"
     assert Client().get("/api/v1/me/").status_code in (401, 403)
@@ -306,6 +332,15 @@ def test_api_lists_the_registry_to_whoever_holds_endpoint_view(operator_api, cli
     assert [row["operation_id"] for row in me["results"]] == ["me_retrieve"]
 
     assert signed_in(admin_b).get(ENDPOINTS).status_code == 403
+
+
+def test_api_list_query_count_does_not_grow_with_rows(operator_api):
+    """Listing the registry costs a fixed number of queries, whatever its size."""
+    operator_api.get(ENDPOINTS)  # warm the session user's access and the endpoint rules
+    with CaptureQueriesContext(connection) as queries:
+        response = operator_api.get(ENDPOINTS, {"page_size": 200})
+    assert response.json()["count"] > 40
+    assert len(queries) <= 6, [q["sql"] for q in queries]
 
 
 def test_api_patch_is_the_platforms(operator_api, client_a):

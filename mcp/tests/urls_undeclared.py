@@ -1,10 +1,14 @@
-"""A URLconf for the registry's tests: one route that declares its permission, one that does not."""
+"""A URLconf for the registry's tests: a route that declares its permission, one that does
+not, and one open to anonymous callers."""
 
 from django.urls import include, path
 from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
+
+from mcp.enforcement import EndpointRegistryMixin
 
 
 class UndeclaredViewSet(viewsets.ViewSet):
@@ -23,10 +27,21 @@ class DeclaredView(APIView):
         return Response({})
 
 
+class PublicView(EndpointRegistryMixin, APIView):
+    """Answer anybody, signed in or not."""
+
+    permission_classes = [AllowAny]
+    permission_code = "authenticated"
+
+    def get(self, request):
+        return Response({"public": True})
+
+
 router = SimpleRouter()
 router.register("undeclared", UndeclaredViewSet, basename="undeclared")
 
 urlpatterns = [
     path("api/v1/declared/", DeclaredView.as_view()),
+    path("api/v1/public/", PublicView.as_view()),
     path("api/v1/", include(router.urls)),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from rbac.access import get_access
-from rbac.catalogue import code_for
+from rbac.catalogue import code_for, platform_codes
 
 # DRF viewset actions -> catalogue actions.
 VIEWSET_ACTIONS = {
@@ -69,5 +69,10 @@ class RbacPermission(BasePermission):
             return False
         if not get_access(request.user).allows(code):
             self.message = f"You do not have the permission {code}."
+            return False
+        if code in platform_codes() and not request.user.is_platform_operator:
+            # Platform codes are for operators whatever a role or package lists (as in the
+            # admin's OperatorOnlyAdmin): a tenant's user never manages tenants or packages.
+            self.message = f"You do not have the permission {code}: it is the platform's."
             return False
         return True

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from config.api.base import PlatformSerializer
+from rbac.catalogue import platform_codes
 from rbac.models import Menu, Permission
 from tenants.models import Dictionary, DictionaryItem, Tenant, TenantPackage
 
@@ -27,6 +28,15 @@ class TenantPackageSerializer(PlatformSerializer):
         model = TenantPackage
         fields = ["id", "code", "name", "description", "status", "max_users", "permissions",
                   "menus", "created_at", "updated_at"]
+
+    def validate_permissions(self, permissions: list[Permission]) -> list[Permission]:
+        """Refuse the codes only the platform tenant's roles may hold."""
+        over = sorted({p.code for p in permissions} & platform_codes())
+        if over:
+            raise serializers.ValidationError(
+                f"A package cannot include platform permissions: {', '.join(over)}."
+            )
+        return permissions
 
 
 class DictionarySerializer(PlatformSerializer):

@@ -25,3 +25,8 @@ class Command(BaseCommand):
                 for row in rows:
                     self.stdout.write(f"  {label}: {row}")
         self.stdout.write(str(report))
+        if report.unenforced:
+            self.stderr.write(
+                "These routes ignore the registry's switches (their views lack "
+                "mcp.enforcement.EndpointRegistryMixin): " + ", ".join(report.unenforced)
+            )

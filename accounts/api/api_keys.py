@@ -1,0 +1,86 @@
+"""API of API keys: issue (the key is in the creation response only), list, narrow, revoke."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts import api_keys
+from accounts.models import ApiKey
+from config.api.base import SoftDeleteViewSet
+from rbac.access import get_access
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """A key as shown after creation: the prefix identifies it; the secret is never shown."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "user", "name", "prefix", "scopes", "expires_at", "allowed_ips",
+                  "revoked_at", "last_used_at", "last_used_ip", "created_at"]
+        read_only_fields = ["id", "user", "prefix", "revoked_at", "last_used_at",
+                            "last_used_ip", "created_at"]
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The key itself: shown this once only.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class ApiKeyViewSet(SoftDeleteViewSet):
+    """API keys. You issue keys for yourself, with scopes within your own permissions."""
+
+    queryset = ApiKey.objects.all()
+    serializer_class = ApiKeySerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ["user"]
+    search_fields = ["name", "prefix"]
+    ordering = ["-created_at"]
+
+    def _allowed(self):
+        user = self.request.user
+        return None if user.is_superuser else set(get_access(user).permissions)
+
+    @extend_schema(responses={201: IssuedApiKeySerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key, plaintext = api_keys.issue_api_key(
+            user=request.user,
+            name=data["name"],
+            scopes=data.get("scopes", []),
+            expires_at=data.get("expires_at"),
+            allowed_ips=data.get("allowed_ips", []),
+            allowed_scopes=self._allowed(),
+        )
+        key.key = plaintext
+        return Response(IssuedApiKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        key = self.get_object()
+        unknown = set(request.data) - {"name", "scopes"}
+        if unknown:
+            raise serializers.ValidationError(
+                {name: "Only the name and (narrower) scopes of a key can change." for name in unknown}
+            )
+        if "scopes" in request.data:
+            key = api_keys.narrow_scopes(api_key=key, scopes=request.data["scopes"])
+        if "name" in request.data:
+            key.name = request.data["name"]
+            key.full_clean()
+            key.save(update_fields=["name"])
+        return Response(self.get_serializer(key).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """Revoke the key at once; it cannot be used again."""
+        key = api_keys.revoke_api_key(api_key=self.get_object())
+        return Response(self.get_serializer(key).data)
+
+    rbac_actions = {"revoke": "update"}
