@@ -58,6 +58,8 @@ class LoginLog(models.Model):
     objects = TenantManager()
 
     rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
+    # Data scopes reach the attempts of the users they reach.
+    rbac_owner_path = "user"
 
     class Meta:
         db_table = "login_logs"

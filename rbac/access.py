@@ -159,7 +159,9 @@ def scope_paths(model: type[models.Model]) -> tuple[str | None, str | None]:
 
     A model can name them with ``rbac_department_path`` and ``rbac_owner_path``; by default
     a department is the row itself for departments, else a ``department`` field, and the
-    owner is the row itself for users, else ``created_by``.
+    owner is the row itself for users, else ``created_by``. A row with an owner but no
+    department of its own belongs to its owner's department, so the department scopes
+    reach the rows created by the department's users.
     """
     from accounts.models import Department, User
 
@@ -176,17 +178,19 @@ def scope_paths(model: type[models.Model]) -> tuple[str | None, str | None]:
             owner = "pk"
         elif "created_by" in names:
             owner = "created_by"
+    if department is None and owner not in (None, "pk"):
+        department = f"{owner}__department"
     return department, owner
 
 
 def scope_filter(model: type[models.Model], access: Access) -> Q | None:
     """Return the filter limiting ``model`` to the user's data scope, ``None`` for all rows.
 
-    Data scopes apply to tenant-owned rows; platform catalogues are not scoped by them.
+    Data scopes apply to tenant-owned rows (those with a tenant column); platform
+    catalogues are not scoped by them.
     """
-    from tenants.models import TenantScopedModel
-
-    if access.scope.all or not issubclass(model, TenantScopedModel):
+    tenant_owned = any(field.name == "tenant" for field in model._meta.concrete_fields)
+    if access.scope.all or not tenant_owned:
         return None
     department_path, owner_path = scope_paths(model)
     if department_path is None and owner_path is None:

@@ -125,6 +125,24 @@ class PlatformViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
+    def perform_create(self, serializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+            self.check_still_in_scope(serializer.instance)
+
+    def perform_update(self, serializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+            self.check_still_in_scope(serializer.instance)
+
+    def check_still_in_scope(self, instance) -> None:
+        """Roll the write back when it put the row outside the user's data scope."""
+        model = type(instance)
+        if not restrict(model._default_manager.filter(pk=instance.pk), self.request.user).exists():
+            raise ValidationError(
+                _("The result would lie outside your data scope; nothing was saved.")
+            )
+
     def perform_destroy(self, instance) -> None:
         instance.delete()
 

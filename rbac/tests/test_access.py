@@ -287,3 +287,39 @@ def test_package_user_quota_is_enforced(tenant_a):
     make_user(tenant_a, "first")
     with pytest.raises(ValidationError, match="quota of 1 users"):
         make_user(tenant_a, "second")
+
+
+def test_api_write_outside_the_data_scope_is_rolled_back(client, tenant_a, tree):
+    """A dept-scoped editor cannot create or move a user out of their department."""
+    editor = tree["users"]["eng"]
+    assign_roles(user=editor, roles=[role_with(
+        tenant_a, "editor", ["user:view", "user:create", "user:update"], DataScope.DEPARTMENT)])
+    client.force_login(editor)
+    body = {"username": "newbie", "password": "Correct-horse-9", "department": str(tree["sales"].pk)}
+    response = client.post("/api/v1/users/", body, content_type="application/json")
+    assert response.status_code == 400, response.json()
+    assert not User.objects.all_tenants().filter(username="newbie").exists()
+    inside = client.post("/api/v1/users/", {**body, "department": str(tree["eng"].pk)},
+                         content_type="application/json")
+    assert inside.status_code == 201, inside.json()
+    moved = client.patch(f"/api/v1/users/{inside.json()['id']}/",
+                         {"department": str(tree["sales"].pk)}, content_type="application/json")
+    assert moved.status_code == 400
+    assert User.objects.all_tenants().get(username="newbie").department_id == tree["eng"].pk
+
+
+def test_department_scopes_reach_rows_created_in_the_department(tenant_a, tree):
+    """Positions have no department: a dept scope reaches those its users created."""
+    from accounts.models import Position
+    from tenants.context import actor_context
+
+    with tenant_context(tenant_a):
+        with actor_context(tree["users"]["eng"].pk):
+            Position.objects.create(code="by-eng", name="By Eng")
+        with actor_context(tree["users"]["sales"].pk):
+            Position.objects.create(code="by-sales", name="By Sales")
+    viewer = make_user(tenant_a, "viewer", department=tree["eng"])
+    assign_roles(user=viewer, roles=[role_with(tenant_a, "v", ["position:view"], DataScope.DEPARTMENT)])
+    with tenant_context(tenant_a):
+        codes = set(restrict(Position.objects.all(), reload(viewer)).values_list("code", flat=True))
+    assert codes == {"by-eng"}
