@@ -10,11 +10,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installs the system packages the database drivers build against, then the pinned
-# Python packages; re-runs only when requirements.txt changes.
-$(VENV)/.installed: requirements.txt scripts/install-system-deps | $(BIN)/python
+# Installs the system packages the database drivers build against and gettext, then the
+# pinned Python packages, then compiles the translations (the .mo files are not committed);
+# re-runs only when requirements.txt or a translation changes.
+$(VENV)/.installed: requirements.txt scripts/install-system-deps $(wildcard locale/*/LC_MESSAGES/django.po) | $(BIN)/python
 	scripts/install-system-deps
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v0
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,10 +39,12 @@ run: seed
 test: install
 	$(BIN)/python scripts/test_backends.py
 
-# Tenant-scope overhead against an unscoped baseline (bench/tenant_scope.py); set
-# DATABASE_URL to measure on MariaDB or PostgreSQL.
+# Benchmarks, each against a baseline in the same run (bench/*.py); set DATABASE_URL to
+# measure on MariaDB or PostgreSQL (the API benchmark's target is MariaDB).
 bench: install
 	$(BIN)/python bench/tenant_scope.py
+	$(BIN)/python bench/api_key_verify.py
+	$(BIN)/python bench/api_users.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -99,13 +99,19 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     readonly_fields = ["locked_until", "last_login_at", "last_login_ip", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
-        (_("Profile"), {"fields": ["name", "email", "phone", "department", "position"]}),
+        (
+            _("Profile"),
+            {"fields": ["name", "email", "phone", "department", "position", "language"]},
+        ),
         (_("Access"), {"fields": ["status", "locked_until", "is_staff", "is_superuser"]}),
         (_("Activity"), {"fields": ["last_login_at", "last_login_ip", "created_at", "updated_at"]}),
     ]
     add_fieldsets = [
         (None, {"fields": ["username", "usable_password", "password1", "password2"]}),
-        (_("Profile"), {"fields": ["name", "email", "phone", "department", "position"]}),
+        (
+            _("Profile"),
+            {"fields": ["name", "email", "phone", "department", "position", "language"]},
+        ),
     ]
     actions = ["restore_selected", "unlock_selected"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.choices import SignInRefusal, UserStatus
 from accounts.models import User
@@ -122,6 +122,11 @@ def _record(
 ) -> LoginLog:
     """Append one row to the login log."""
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:500] if request is not None else ""
+    if not message and refusal:
+        # Stored text, so in the platform's language whatever the browser asked for; pages
+        # show the translated ``reason`` (issue 3, item 10).
+        with translation.override(settings.LANGUAGE_CODE):
+            message = str(refusal.label)
     return LoginLog.objects.create(
         tenant=tenant,
         user=user,
@@ -131,7 +136,7 @@ def _record(
         user_agent=user_agent,
         login_status=LoginStatus.SUCCESS if refusal is None else LoginStatus.FAILED,
         reason=refusal or "",
-        error_message=message or (refusal.label if refusal else ""),
+        error_message=message,
     )
 
 

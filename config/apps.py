@@ -1,6 +1,7 @@
 """The platform's configuration package as an app, so its system checks are registered."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PlatformConfig(AppConfig):
@@ -8,7 +9,7 @@ class PlatformConfig(AppConfig):
     start-up checks."""
 
     name = "config"
-    verbose_name = "Platform configuration"
+    verbose_name = _("Platform configuration")
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the checks)

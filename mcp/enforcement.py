@@ -28,6 +28,7 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 CACHE_KEY = "mcp:endpoint-rules"
@@ -109,5 +110,5 @@ class EndpointRegistryMixin:
         missing = sorted(set(required) - set(scopes))
         if missing:
             raise PermissionDenied(
-                f"The API key's scopes do not include {', '.join(missing)}."
+                _("The API key's scopes do not include %(code)s.") % {"code": ", ".join(missing)}
             )

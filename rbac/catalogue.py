@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.apps import apps
+from django.conf import settings
 from django.db import models, transaction
+from django.utils import translation
 
 from tenants.managers import is_soft_deletable
 
@@ -74,20 +76,26 @@ def code_for_django_perm(perm: str) -> str | None:
 
 
 def declared_permissions() -> list[PermissionSpec]:
-    """Return every permission the installed code declares, sorted by code."""
+    """Return every permission the installed code declares, sorted by code.
+
+    Names are stored in the catalogue, so they are rendered in the platform's language
+    (``LANGUAGE_CODE``), never in that of the request that happens to run a sync.
+    """
     specs: dict[str, PermissionSpec] = {}
-    for model in apps.get_models():
-        meta = model._meta
-        if meta.app_label not in PLATFORM_APPS or meta.auto_created:
-            continue
-        verbose = str(meta.verbose_name)
-        for action in actions_of(model):
-            code = code_for(model, action)
-            specs[code] = PermissionSpec(code, f"{ACTION_LABELS.get(action, action)} {verbose}",
-                                         meta.app_label)
-        for operation, label in getattr(model, "rbac_operations", {}).items():
-            code = code_for(model, operation)
-            specs[code] = PermissionSpec(code, str(label), meta.app_label)
+    with translation.override(settings.LANGUAGE_CODE):
+        for model in apps.get_models():
+            meta = model._meta
+            if meta.app_label not in PLATFORM_APPS or meta.auto_created:
+                continue
+            verbose = str(meta.verbose_name)
+            for action in actions_of(model):
+                code = code_for(model, action)
+                specs[code] = PermissionSpec(
+                    code, f"{ACTION_LABELS.get(action, action)} {verbose}", meta.app_label
+                )
+            for operation, label in getattr(model, "rbac_operations", {}).items():
+                code = code_for(model, operation)
+                specs[code] = PermissionSpec(code, str(label), meta.app_label)
     return [specs[code] for code in sorted(specs)]
 
 

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from rbac import grants
 from rbac.access import invalidate_tenant, invalidate_user
-from rbac.models import DataScope, Permission, Role, RolePermission, UserRole
+from rbac.models import DataScope, Menu, Permission, Role, RoleMenu, RolePermission, UserRole
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
@@ -18,7 +19,8 @@ ADMIN_ROLE_CODE = "admin"
 
 @transaction.atomic
 def ensure_admin_role(tenant: Tenant) -> Role:
-    """Return the tenant's system administrator role, granting everything its package allows.
+    """Return the tenant's system administrator role, granting everything its package allows
+    (operations and menus).
 
     The platform tenant's administrator role gets every code a tenant package may hold plus
     the platform's own (operators who are not superusers manage tenants and packages).
@@ -37,11 +39,18 @@ def ensure_admin_role(tenant: Tenant) -> Role:
             if allowed is None
             else allowed
         )
-        missing = Permission.objects.filter(code__in=list(codes), is_active=True).exclude(roles=role)
+        missing = list(
+            Permission.objects.filter(code__in=list(codes), is_active=True).exclude(roles=role)
+        )
         RolePermission.objects.bulk_create(
             [RolePermission(role=role, permission=permission) for permission in missing]
         )
-        if missing:
+        menus = Menu.objects.all() if tenant.is_platform or tenant.package is None else (
+            tenant.package.menus.all()
+        )
+        missing_menus = list(menus.exclude(roles=role))
+        RoleMenu.objects.bulk_create([RoleMenu(role=role, menu=menu) for menu in missing_menus])
+        if missing or missing_menus:
             invalidate_tenant(tenant.pk)
     return role
 
@@ -52,7 +61,7 @@ def assign_roles(*, user, roles: Iterable[Role], granter=None) -> None:
     roles = list(roles)
     for role in roles:
         if role.tenant_id != user.tenant_id:
-            raise ValidationError({"roles": "Choose roles of the user's tenant."})
+            raise ValidationError({"roles": _("Choose roles of the user's tenant.")})
     grants.check_role_assignment(granter, roles)
     held = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
     UserRole.objects.bulk_create(

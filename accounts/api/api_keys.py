@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -25,7 +27,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 
 class IssuedApiKeySerializer(ApiKeySerializer):
-    key = serializers.CharField(read_only=True, help_text="The key itself: shown this once only.")
+    key = serializers.CharField(read_only=True, help_text=gettext_lazy("The key itself: shown this once only."))
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
@@ -66,7 +68,7 @@ class ApiKeyViewSet(SoftDeleteViewSet):
         unknown = set(request.data) - {"name", "scopes"}
         if unknown:
             raise serializers.ValidationError(
-                {name: "Only the name and (narrower) scopes of a key can change." for name in unknown}
+                {name: _("Only the name and (narrower) scopes of a key can change.") for name in unknown}
             )
         if "scopes" in request.data:
             key = api_keys.narrow_scopes(api_key=key, scopes=request.data["scopes"])

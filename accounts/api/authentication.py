@@ -18,6 +18,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from accounts.api_keys import ApiKeyError, verify
+from accounts.middleware import activate_user_language
 from accounts.models import ApiKey, User
 from accounts.services import client_ip
 from tenants.context import ALL_TENANTS, TenantScope, _actor_id, _scope
@@ -66,6 +67,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         django_request.tenant_scope = scope
         django_request.api_key = api_key
         request.api_key = api_key
+        # The middleware saw no user on this request: apply the key user's language here.
+        activate_user_language(django_request, user)
         return user, api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -22,7 +24,9 @@ class NotificationSerializer(PlatformSerializer):
     users = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=User.objects.all())
     departments = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=Department.objects.all(),
-        help_text="A department reaches its users and those of every department below it.",
+        help_text=gettext_lazy(
+            "A department reaches its users and those of every department below it."
+        ),
     )
     roles = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Role.objects.all())
 
@@ -49,7 +53,9 @@ class NotificationSerializer(PlatformSerializer):
     def update(self, instance, validated_data):
         for name in ("users", "departments", "roles", "audience"):
             if name in validated_data:
-                raise serializers.ValidationError({name: "The audience of a sent notification is fixed."})
+                raise serializers.ValidationError(
+                    {name: _("The audience of a sent notification is fixed.")}
+                )
         return super().update(instance, validated_data)
 
 

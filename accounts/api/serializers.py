@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import password_validation
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Department, Position, User
@@ -13,7 +15,7 @@ from rbac.models import Role, UserRole
 
 
 class DepartmentSerializer(PlatformSerializer):
-    level = serializers.SerializerMethodField(help_text="1 for a top-level department, up to 5.")
+    level = serializers.SerializerMethodField(help_text=gettext_lazy("1 for a top-level department, up to 5."))
 
     class Meta:
         model = Department
@@ -34,17 +36,19 @@ class PositionSerializer(PlatformSerializer):
 class UserSerializer(PlatformSerializer):
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"},
-        help_text="Set on creation or to change it; never returned.",
+        help_text=gettext_lazy("Set on creation or to change it; never returned."),
     )
     roles = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=Role.objects.all(),
-        help_text="Ids of the user's roles; you can give only roles within your own rights.",
+        help_text=gettext_lazy(
+            "Ids of the user's roles; you can give only roles within your own rights."
+        ),
     )
 
     class Meta:
         model = User
         fields = ["id", "tenant", "username", "password", "name", "email", "phone", "department",
-                  "position", "status", "is_staff", "is_superuser", "roles", "locked_until",
+                  "position", "language", "status", "is_staff", "is_superuser", "roles", "locked_until",
                   "last_login_at", "last_login_ip", "created_at", "updated_at"]
         read_only_fields = ["is_superuser", "locked_until", "last_login_at", "last_login_ip"]
 
@@ -68,7 +72,7 @@ class UserSerializer(PlatformSerializer):
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("password"):
-            raise serializers.ValidationError({"password": "Set a password for the new user."})
+            raise serializers.ValidationError({"password": _("Set a password for the new user.")})
         return attrs
 
     @transaction.atomic
@@ -81,7 +85,7 @@ class UserSerializer(PlatformSerializer):
         if roles is not None:
             for role in roles:
                 if role.tenant_id != user.tenant_id:
-                    raise serializers.ValidationError({"roles": "Choose roles of the user's tenant."})
+                    raise serializers.ValidationError({"roles": _("Choose roles of the user's tenant.")})
             UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
             held = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
             UserRole.objects.bulk_create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -279,6 +280,13 @@ class User(AbstractBaseUser, PermissionsMixin, TenantModel):
         null=True,
         blank=True,
         related_name="users",
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: the browser's language."),
     )
     status = models.CharField(
         _("status"), max_length=20, choices=UserStatus.choices, default=UserStatus.ACTIVE

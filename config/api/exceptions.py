@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -39,7 +40,7 @@ def exception_handler(exc, context):
     detail = response.data
     body: dict = {"status": response.status_code, "code": _code(exc)}
     if isinstance(exc, exceptions.ValidationError):
-        body["message"] = "Invalid input."
+        body["message"] = _("Invalid input.")
         body["fields"] = detail if isinstance(detail, dict) else {"non_field_errors": detail}
     else:
         body["message"] = detail.get("detail", str(detail)) if isinstance(detail, dict) else str(detail)
@@ -55,9 +56,9 @@ def _code(exc) -> str:
     return "error"
 
 
-def not_found_response(message: str = "Not found.") -> Response:
+def not_found_response(message: str | None = None) -> Response:
     """Return a 404 in the platform's error format (for code outside the handler)."""
     return Response(
-        {"error": {"status": 404, "code": "not_found", "message": message}},
+        {"error": {"status": 404, "code": "not_found", "message": message or _("Not found.")}},
         status=status.HTTP_404_NOT_FOUND,
     )

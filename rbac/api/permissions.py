@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from rbac.access import get_access
@@ -54,7 +56,7 @@ class RbacPermission(BasePermission):
     A view whose action needs no declared code is refused: every route states what it needs.
     """
 
-    message = "You do not have the permission this action needs."
+    message = gettext_lazy("You do not have the permission this action needs.")
 
     def has_permission(self, request, view) -> bool:
         code = required_code(view)
@@ -65,14 +67,16 @@ class RbacPermission(BasePermission):
         api_key = getattr(request, "auth", None)
         scopes = getattr(api_key, "scopes", None)
         if scopes is not None and code not in scopes:
-            self.message = f"The API key's scopes do not include {code}."
+            self.message = _("The API key's scopes do not include %(code)s.") % {"code": code}
             return False
         if not get_access(request.user).allows(code):
-            self.message = f"You do not have the permission {code}."
+            self.message = _("You do not have the permission %(code)s.") % {"code": code}
             return False
         if code in platform_codes() and not request.user.is_platform_operator:
             # Platform codes are for operators whatever a role or package lists (as in the
             # admin's OperatorOnlyAdmin): a tenant's user never manages tenants or packages.
-            self.message = f"You do not have the permission {code}: it is the platform's."
+            self.message = _("You do not have the permission %(code)s: it is the platform's.") % {
+                "code": code
+            }
             return False
         return True

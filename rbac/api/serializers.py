@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Department
@@ -28,12 +30,12 @@ class RoleSerializer(PlatformSerializer):
     permissions = serializers.SlugRelatedField(
         many=True, required=False, slug_field="code",
         queryset=Permission.objects.filter(is_active=True),
-        help_text="Permission codes, within the tenant's package and your own rights.",
+        help_text=gettext_lazy("Permission codes, within the tenant's package and your own rights."),
     )
     menus = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Menu.objects.all())
     departments = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=Department.objects.all(),
-        help_text="Departments a custom data scope reaches.",
+        help_text=gettext_lazy("Departments a custom data scope reaches."),
     )
 
     class Meta:
@@ -72,6 +74,7 @@ class RoleSerializer(PlatformSerializer):
             over = sorted(menu.code for menu in menus if menu.pk not in allowed)
             if over:
                 raise serializers.ValidationError(
-                    {"menus": f"The tenant's package does not include the menus: {', '.join(over)}."}
+                    {"menus": _("The tenant's package does not include the menus: %(menus)s.")
+                     % {"menus": ", ".join(over)}}
                 )
         return super()._save(instance, validated_data)

@@ -1,5 +1,7 @@
 """Serializers of tenants and tenant packages (platform operators only) and dictionaries."""
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from config.api.base import PlatformSerializer
@@ -20,7 +22,7 @@ class TenantPackageSerializer(PlatformSerializer):
     permissions = serializers.SlugRelatedField(
         many=True, required=False, slug_field="code",
         queryset=Permission.objects.filter(is_active=True),
-        help_text="Permission codes the package grants, such as user:view.",
+        help_text=gettext_lazy("Permission codes the package grants, such as user:view."),
     )
     menus = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Menu.objects.all())
 
@@ -34,7 +36,8 @@ class TenantPackageSerializer(PlatformSerializer):
         over = sorted({p.code for p in permissions} & platform_codes())
         if over:
             raise serializers.ValidationError(
-                f"A package cannot include platform permissions: {', '.join(over)}."
+                _("A package cannot include platform permissions: %(codes)s.")
+                % {"codes": ", ".join(over)}
             )
         return permissions
 

@@ -46,20 +46,39 @@ POSITIONS = [("manager", "Manager", 10), ("engineer", "Engineer", 20), ("analyst
 # A member's role: see the organisation, manage their own records.
 MEMBER_CODES = ("user:view", "department:view", "position:view")
 
+# The demo navigation: (code, name, path, parent code, permission needed to see it).
+MENUS = [
+    ("workspace", "Workspace", "", None, None),
+    ("home", "Home", "/", "workspace", None),
+    ("notifications", "Notifications", "/accounts/notifications/", "workspace", None),
+    ("developers", "Developers", "", None, None),
+    ("api-docs", "API documentation", "/api/docs/", "developers", None),
+    ("administration", "Administration", "", None, None),
+    ("admin-site", "Administration site", "/admin/", "administration", "user:update"),
+]
+MEMBER_MENUS = ("workspace", "home", "notifications", "developers", "api-docs")
+
 
 class Command(BaseCommand):
     help = "Create (or complete) the demo tenants, users, departments and positions."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        menus = {}
+        for order, (code, name, path, parent, permission) in enumerate(MENUS):
+            menus[code] = Menu.objects.filter(code=code).first() or Menu.objects.create(
+                code=code, name=name, path=path, parent=menus.get(parent), sort_order=order,
+                permission=Permission.objects.filter(code=permission).first(),
+            )
         package, _ = TenantPackage.objects.get_or_create(
             code="standard", defaults={"name": "Standard", "max_users": 100}
         )
         package.permissions.add(*Permission.objects.filter(code__in=tenant_grantable_codes()))
-        package.menus.add(*Menu.objects.all())
+        package.menus.add(*menus.values())
         platform = Tenant.objects.get(is_platform=True)
         with tenant_context(platform):
             self._user(platform, "admin", name="Platform Operator", superuser=True)
+        ensure_admin_role(platform)
         for spec in TENANTS:
             tenant, _ = Tenant.objects.get_or_create(
                 code=spec["code"],
@@ -88,6 +107,7 @@ class Command(BaseCommand):
                     code="member", name="Member", data_scope=DataScope.DEPARTMENT
                 )
                 member.permissions.add(*Permission.objects.filter(code__in=MEMBER_CODES))
+                member.menus.add(*(menus[code] for code in MEMBER_MENUS))
                 alice = self._user(
                     tenant, "alice", name="Alice", department=next(reversed(departments.values())),
                     position=positions["engineer"],
