@@ -85,7 +85,9 @@ class UserSerializer(PlatformSerializer):
         if roles is not None:
             for role in roles:
                 if role.tenant_id != user.tenant_id:
-                    raise serializers.ValidationError({"roles": _("Choose roles of the user's tenant.")})
+                    raise serializers.ValidationError(
+                        {"roles": _("Choose roles of the user's tenant.")}
+                    )
             UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
             held = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
             UserRole.objects.bulk_create(
