@@ -21,45 +21,13 @@ from __future__ import annotations
 
 import hmac
 import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DATABASE_ROUTE_FALLBACK", "true")
-
-import django  # noqa: E402
-
-django.setup()
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
 KEYS = int(os.environ.get("BENCH_KEYS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10000"))
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """Return (p50, p95) of the samples."""
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
-
-
-def timed_pair(baseline, candidate, rounds: int) -> tuple[list[float], list[float]]:
-    """Return the wall times (seconds) of both functions, called alternately after a warm-up."""
-    for _ in range(min(100, rounds)):
-        baseline()
-        candidate()
-    samples: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for fn, bucket in ((baseline, samples[0]), (candidate, samples[1])):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return samples
 
 
 def seed():
@@ -92,9 +60,7 @@ def main() -> None:
     from accounts.models import ApiKey
     from accounts.models.api_keys import hash_secret, parse_key
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         plaintext, rows = seed()
         prefix, secret = parse_key(plaintext)
         keys_by_prefix = {row.prefix: row for row in rows}
@@ -132,8 +98,6 @@ def main() -> None:
         base50 = percentiles(rows_out[0][1])[0]
         verify50 = percentiles(verify_samples)[0]
         print(f"verify() over the baseline at p50: {(verify50 - base50) * 1e6:.1f}µs")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

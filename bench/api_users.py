@@ -17,23 +17,12 @@ It also counts the cache lookups of the permission decision per request (the goa
 from __future__ import annotations
 
 import os
-import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DATABASE_ROUTE_FALLBACK", "true")
-
-import django  # noqa: E402
-
-django.setup()
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from rest_framework import generics  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
@@ -117,11 +106,6 @@ def seed():
     return key
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
-
-
 class CacheCounter:
     """Count the permission-decision cache lookups made while it is installed."""
 
@@ -146,9 +130,7 @@ class CacheCounter:
 
 
 def main() -> None:
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         key = seed()
         client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
         with override_settings(ROOT_URLCONF=__name__):
@@ -177,8 +159,6 @@ def main() -> None:
         print(f"{'candidate: RBAC + registry + data scope':<44} {c50 * 1e3:>7.2f}ms {c95 * 1e3:>7.2f}ms")
         print(f"permission layer at p50: +{(c50 - b50) * 1e3:.2f}ms ({(c50 / b50 - 1) * 100:.1f}%); "
               f"permission-cache lookups per request: {lookups:.2f}")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -16,63 +16,33 @@ Pairs measured (p50/p95 in microseconds or milliseconds):
 from __future__ import annotations
 
 import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DATABASE_ROUTE_FALLBACK", "true")
-
-import django  # noqa: E402
-
-django.setup()
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_USERS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2000"))
 PAGE_ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "100"))
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """Return (p50, p95) of the samples."""
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
-
-
-def timed_pair(baseline, candidate, rounds: int) -> tuple[list[float], list[float]]:
-    """Return the wall times (seconds) of both functions, called alternately after a warm-up.
-
-    Alternating gives both the same machine conditions (caches, frequency, other load).
-    """
-    for _ in range(min(50, rounds)):
-        baseline()
-        candidate()
-    samples: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for fn, bucket in ((baseline, samples[0]), (candidate, samples[1])):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return samples
-
-
 def seed():
     from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.models import Permission
 
     from accounts.models import Department, User
+    from rbac.catalogue import tenant_grantable_codes
+    from rbac.models import Permission
+    from rbac.services import assign_roles, ensure_admin_role
     from tenants.context import tenant_context
-    from tenants.models import Tenant
+    from tenants.models import Tenant, TenantPackage
 
     password = make_password("bench-password")
-    tenants = [Tenant.objects.create(code=f"bench{i}", name=f"Bench {i}") for i in range(2)]
+    package = TenantPackage.objects.create(code="bench", name="Bench")
+    package.permissions.set(Permission.objects.filter(code__in=tenant_grantable_codes()))
+    tenants = [Tenant.objects.create(code=f"bench{i}", name=f"Bench {i}", package=package)
+               for i in range(2)]
     for tenant in tenants:
         with tenant_context(tenant):
             dept = Department.objects.create(code="hq", name="HQ")
@@ -85,7 +55,7 @@ def seed():
             )
             admin = User.objects.create(tenant=tenant, username="admin", password=password,
                                         is_staff=True)
-            admin.user_permissions.add(*Permission.objects.filter(content_type__app_label="accounts"))
+            assign_roles(user=admin, roles=[ensure_admin_role(tenant)])
     platform = Tenant.objects.get(is_platform=True)
     with tenant_context(platform):
         operator = User.objects.create(tenant=platform, username="root", password=password,
@@ -97,9 +67,7 @@ def main() -> None:
     from accounts.models import User
     from tenants.context import tenant_context
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         tenant, admin, operator = seed()
         target = f"user{USERS // 2:05d}"
 
@@ -137,8 +105,6 @@ def main() -> None:
         scoped50 = percentiles(rows[1][1])[0]
         print(f"scope overhead at p50: {(scoped50 - base50) * 1e6:.1f}µs "
               f"({(scoped50 / base50 - 1) * 100:.1f}%)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
