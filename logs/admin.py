@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from logs.models import LoginLog
+from rbac.access import restrict
 from tenants.admin import is_operator
 
 
@@ -36,7 +37,8 @@ class LoginLogAdmin(admin.ModelAdmin):
         return list_filter
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("tenant", "user")
+        # Attempts of the users the data scope reaches (rbac); operators see every tenant.
+        return restrict(super().get_queryset(request), request.user).select_related("tenant", "user")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

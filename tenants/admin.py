@@ -3,7 +3,8 @@
 Scoping lives in the managers: the middleware puts a tenant administrator's tenant in
 context, so every queryset the admin builds from ``_default_manager`` (change lists,
 change forms, foreign-key choices, autocompletes, raw-id lookups, related list filters)
-holds that tenant's rows only. A platform operator's requests run with every tenant in
+holds that tenant's rows only. The admin's own querysets are further narrowed to the
+user's data scope (``rbac.access.restrict``). A platform operator's requests run with every tenant in
 scope; for them the mixin adds the tenant column, an explicit tenant filter and a required
 tenant field with no default.
 """
@@ -18,6 +19,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from rbac.access import restrict
 from tenants.context import get_current_tenant_id
 from tenants.managers import is_soft_deletable
 from tenants.models import Tenant
@@ -99,6 +101,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
             queryset = manager.deleted()
         else:
             queryset = manager.get_queryset()
+        # The user's data scope (rbac): rows outside it are not listed and do not open.
+        queryset = restrict(queryset, request.user)
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
