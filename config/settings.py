@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.TenantContextMiddleware",
+    # Operation and audit logs of every write (issue 4, items 1-2).
+    "logs.middleware.OperationLogMiddleware",
     # The signed-in user's own language over the browser's (issue 3, item 10).
     "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -255,7 +257,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.clear_expired_sessions",
         "schedule": 24 * 3600.0,  # seconds
     },
+    "maintain-log-partitions": {
+        "task": "logs.tasks.maintain_partitions",
+        "schedule": 24 * 3600.0,  # seconds
+    },
 }
+
+# How long each monthly-partitioned log table keeps its rows ("N months" or "N days");
+# logs.maintenance drops partitions past it (seeds 000 section 6.4 and 003 section 6.2).
+LOG_PARTITION_RETENTION = env.json_object(
+    "LOG_PARTITION_RETENTION",
+    {
+        "operation_logs": "12 months",
+        "audit_logs": "90 days",
+        "login_logs": "12 months",
+        "mcp_tool_call_logs": "6 months",
+    },
+)
 
 # ---------------------------------------------------------------------------
 # Security
@@ -274,6 +292,10 @@ X_FRAME_OPTIONS = "DENY"
 # Number of trusted reverse proxies in front of the app; the client IP recorded in login
 # logs is taken that many hops from the right of X-Forwarded-For (0: REMOTE_ADDR only).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Operation and audit logs (logs.audit, logs.middleware): reads are logged only when on;
+# payloads (request parameters, old/new values) over the limit (bytes) are truncated.
+LOG_READS = env.bool("LOG_READS", False)
+LOG_PAYLOAD_LIMIT = env.int("LOG_PAYLOAD_LIMIT", 64 * 1024, minimum=1024)
 
 # ---------------------------------------------------------------------------
 # Logging

@@ -1,11 +1,15 @@
-"""Read-only admin of the login log."""
+"""Read-only admin of the login, operation and audit logs."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
-from logs.models import LoginLog
+from logs.models import AuditLog, LoginLog, OperationLog
 from rbac.access import restrict
 from tenants.admin import is_operator
 
@@ -48,3 +52,94 @@ class LoginLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class AppendOnlyLogAdmin(admin.ModelAdmin):
+    """Read-only admin of a log table, scoped like the login log (issue 4, item 2).
+
+    Nobody adds, edits or deletes rows here: a POST to the change or delete page is a 403.
+    """
+
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_list_display(self, request: HttpRequest):
+        list_display = list(super().get_list_display(request))
+        if is_operator(request):
+            list_display.insert(1, "tenant")
+        return list_display
+
+    def get_list_filter(self, request: HttpRequest):
+        list_filter = list(super().get_list_filter(request))
+        if is_operator(request):
+            list_filter.insert(0, "tenant")
+        return list_filter
+
+    def get_queryset(self, request: HttpRequest):
+        # The tenant's rows (the fail-closed manager), narrowed by the data scope (rbac).
+        return restrict(super().get_queryset(request), request.user).select_related("tenant", "user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("changes"))
+    def changes(self, obj) -> str:
+        """Return the old and new values side by side, one row per field."""
+        old = obj.old_value if isinstance(obj.old_value, dict) else {}
+        new = obj.new_value if isinstance(obj.new_value, dict) else {}
+        if not old and not new:
+            return "-"
+        names = list(dict.fromkeys([*old, *new]))
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td><pre>{}</pre></td><td><pre>{}</pre></td></tr>",
+            ((name, _pretty(old.get(name)), _pretty(new.get(name))) for name in names),
+        )
+        return format_html(
+            '<table class="audit-diff"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("field"), _("old value"), _("new value"), rows,
+        )
+
+
+def _pretty(value) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+@admin.register(OperationLog)
+class OperationLogAdmin(AppendOnlyLogAdmin):
+    """Write requests: who did what, how it ended and what it changed."""
+
+    list_display = [
+        "created_at", "username", "module", "operation", "business_type", "method",
+        "response_status", "status", "execute_time",
+    ]
+    list_filter = ["status", "module", "business_type", "method"]
+    search_fields = ["username", "uri", "request_id", "business_id"]
+    fields = readonly_fields = [
+        "created_at", "tenant", "user", "username", "operator_tenant", "request_id",
+        "module", "operation", "business_type", "business_id", "method", "uri", "ip_address",
+        "user_agent", "request_params", "response_status", "status", "execute_time",
+        "error_message", "changes",
+    ]
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(AppendOnlyLogAdmin):
+    """Changes of single rows with their field-level old and new values."""
+
+    list_display = ["created_at", "username", "action", "entity_type", "entity_id", "source"]
+    list_filter = ["action", "entity_type", "source"]
+    search_fields = ["username", "entity_id", "request_id"]
+    fields = readonly_fields = [
+        "created_at", "tenant", "user", "username", "operator_tenant", "request_id", "source",
+        "entity_type", "entity_id", "action", "ip_address", "user_agent", "changes",
+    ]

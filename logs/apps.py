@@ -11,3 +11,9 @@ class LogsConfig(AppConfig):
     name = "logs"
     verbose_name = _("Logs")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Capture of the audit trail: signal handlers and TenantQuerySet wrappers.
+        from logs import audit
+
+        audit.install()

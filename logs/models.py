@@ -14,6 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import SignInRefusal
+from logs.partitioning import MonthlyPartitioning, Retention
 from tenants.managers import TenantManager
 
 
@@ -57,6 +58,7 @@ class LoginLog(models.Model):
 
     objects = TenantManager()
 
+    partitioning = MonthlyPartitioning(column="created_at", retention=Retention(months=12))
     rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
     # Data scopes reach the attempts of the users they reach.
     rbac_owner_path = "user"
@@ -74,3 +76,148 @@ class LoginLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_code}/{self.username} {self.login_status} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OperationStatus(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    FAILED = "failed", _("Failed")
+
+
+class BusinessType(models.TextChoices):
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    OTHER = "other", _("Other")
+
+
+class OperationLog(models.Model):
+    """One write request (or, with ``LOG_READS``, any request) and how it ended.
+
+    Seed 000 section 3.10 merged with seed 004 V12's ``sys_operation_log``: who, which
+    module and operation, the request, its outcome and timing, and the old/new values of
+    what it changed. Written by ``logs.middleware.OperationLogMiddleware``, also for failed
+    requests, outside their rolled-back transaction.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    # The platform operator's own tenant when an operator acted within another tenant.
+    operator_tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("operator's tenant"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    module = models.CharField(_("module"), max_length=50, blank=True)
+    operation = models.CharField(_("operation"), max_length=100, blank=True)
+    business_type = models.CharField(
+        _("business type"), max_length=20, choices=BusinessType.choices,
+        default=BusinessType.OTHER,
+    )
+    business_id = models.CharField(_("business id"), max_length=255, blank=True)
+    method = models.CharField(_("method"), max_length=10)
+    uri = models.CharField(_("URI"), max_length=500)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    request_params = models.JSONField(_("request parameters"), null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    execute_time = models.PositiveIntegerField(_("execute time (ms)"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=OperationStatus.choices)
+    error_message = models.TextField(_("error message"), blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = TenantManager()
+
+    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
+    partitioning = MonthlyPartitioning(column="created_at", retention=Retention(months=12))
+    rbac_owner_path = "user"
+
+    class Meta:
+        db_table = "operation_logs"
+        verbose_name = _("operation log")
+        verbose_name_plural = _("operation logs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="operation_logs_tenant_time_idx"),
+            models.Index(fields=["tenant", "user", "created_at"], name="operation_logs_user_idx"),
+            models.Index(fields=["tenant", "module", "created_at"], name="operation_logs_module_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.uri} {self.response_status}"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    RESTORE = "restore", _("Restore")
+    M2M_ADD = "m2m_add", _("Relation added")
+    M2M_REMOVE = "m2m_remove", _("Relation removed")
+    M2M_CLEAR = "m2m_clear", _("Relations cleared")
+    BULK_UPDATE = "bulk_update", _("Bulk update")
+    BULK_DELETE = "bulk_delete", _("Bulk delete")
+
+
+class AuditLog(models.Model):
+    """One change of one row: its field-level old and new values (seed 003 section 3.4).
+
+    Recorded by ``logs.audit`` for every write of the platform's models, only when the
+    change committed. ``entity_id`` is ``*`` for a summary of a bulk change too big to
+    itemise.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    operator_tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("operator's tenant"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    source = models.CharField(_("source"), max_length=20, blank=True)
+    entity_type = models.CharField(_("entity type"), max_length=100)
+    entity_id = models.CharField(_("entity id"), max_length=64)
+    action = models.CharField(_("action"), max_length=20, choices=AuditAction.choices)
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = TenantManager()
+
+    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
+    # Seed 003 section 6.2: audit rows are kept 90 days.
+    partitioning = MonthlyPartitioning(column="created_at", retention=Retention(days=90))
+    rbac_owner_path = "user"
+
+    class Meta:
+        db_table = "audit_logs"
+        verbose_name = _("audit log")
+        verbose_name_plural = _("audit logs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="audit_logs_tenant_time_idx"),
+            models.Index(fields=["tenant", "entity_type", "entity_id"], name="audit_logs_entity_idx"),
+            models.Index(fields=["tenant", "user", "created_at"], name="audit_logs_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.entity_type} {self.entity_id}"

@@ -7,13 +7,17 @@ from django.utils.translation import gettext_lazy as _
 
 def sync_catalogue(sender, using="default", **kwargs) -> None:
     """Regenerate the permission catalogue after ``migrate`` (once, on the rbac app)."""
-    from django.db import router
+    from django.db import connections, router
 
     from rbac.catalogue import sync_permissions
     from rbac.models import Permission
 
-    if router.allow_migrate_model(using, Permission):
-        sync_permissions(using=using)
+    if not router.allow_migrate_model(using, Permission):
+        return
+    # ``migrate rbac zero`` and partial plans leave no table to write to.
+    if Permission._meta.db_table not in connections[using].introspection.table_names():
+        return
+    sync_permissions(using=using)
 
 
 class RbacConfig(AppConfig):

@@ -107,6 +107,9 @@ class Menu(MPTTModel):
         verbose_name = _("menu")
         verbose_name_plural = _("menus")
         ordering = ["tree_id", "lft"]
+        # django-mptt appends this index to _meta.indexes behind the migration state's back,
+        # so it was never created; declaring it lets makemigrations see it (check_schema).
+        indexes = [models.Index(fields=["tree_id", "lft"], name="rbac_menu_tree_id_lft_idx")]
 
     def __str__(self) -> str:
         return self.name

@@ -8,6 +8,12 @@ routed ``postgres_db`` datasource, so the placement tests run beside each primar
 Server addresses: TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/atrium) and
 TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/atrium); the routed
 datasource uses TEST_POSTGRES_ROUTED_URL (default .../atrium_routed).
+
+Before each backend's tests, its migrations are proved on scratch databases (the same names
+plus ``_mig``; a temporary file for SQLite), issue 4 item 7: ``migrate`` on every alias,
+``check_schema``, every app migrated back to zero (nothing may be left but
+``django_migrations``), ``migrate`` again and ``check_schema`` again.
+``makemigrations --check`` runs once. Any step that fails fails the run.
 """
 
 from __future__ import annotations
@@ -85,6 +91,130 @@ def choose_backends() -> tuple[list[str], bool]:
     return backends, False
 
 
+# Run in one Django process: every migrated app of every alias back to zero. ``migrate X
+# zero`` also unapplies the other apps' migrations that depend on X, so the order is free.
+UNMIGRATE = """
+import sys
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+for alias in connections:
+    connection = connections[alias]
+    for app in sorted(MigrationLoader(connection).migrated_apps):
+        call_command("migrate", app, "zero", database=alias, interactive=False, verbosity=0)
+    applied = sorted(MigrationRecorder(connection).applied_migrations())
+    with connection.cursor() as cursor:
+        left = set(connection.introspection.table_names(cursor)) - {"django_migrations"}
+    if applied or left:
+        sys.exit(f"{alias}: still applied {applied}, tables left {sorted(left)}")
+    print(f"{alias}: every migration unapplied, no table left")
+"""
+
+
+def with_database(url: str, name: str) -> str:
+    """Return ``url`` naming the database ``name`` instead."""
+    return urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+def scratch_database(backend: str, url: str, *, create: bool) -> None:
+    """Create (or, with ``create=False``, drop) the database that ``url`` names."""
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    if backend == "mysql":
+        import MySQLdb
+
+        connection = MySQLdb.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+        )
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            if create:
+                cursor.execute(
+                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+        finally:
+            connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            if create:
+                connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def check_migrations(backend: str, env: dict[str, str], tmp: str, *, makemigrations: bool) -> bool:
+    """Prove the migrations and the schema of ``backend`` on scratch databases; return success."""
+    env = dict(env)
+    # The settings pytest uses, so the routed test table is migrated and checked too.
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    scratch: list[tuple[str, str]] = []  # (backend, url) of the server databases to drop
+    if backend == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'migrations.sqlite3'}"
+    else:
+        url = MYSQL_URL if backend == "mysql" else POSTGRES_URL
+        env["DATABASE_URL"] = with_database(url, urlparse(url).path.lstrip("/") + "_mig")
+        scratch.append((backend, env["DATABASE_URL"]))
+    aliases = ["default"]
+    if "DATABASE_URL_POSTGRES_DB" in env:
+        routed = env["DATABASE_URL_POSTGRES_DB"]
+        env["DATABASE_URL_POSTGRES_DB"] = with_database(
+            routed, urlparse(routed).path.lstrip("/") + "_mig"
+        )
+        scratch.append(("postgres", env["DATABASE_URL_POSTGRES_DB"]))
+        aliases.append("postgres_db")
+
+    manage = [PYTHON, "manage.py"]
+    migrate = [[*manage, "migrate", "--noinput", "--database", alias] for alias in aliases]
+    steps: list[tuple[str, list[str]]] = [
+        *((f"migrate --database {alias}", cmd) for alias, cmd in zip(aliases, migrate)),
+        ("check_schema", [*manage, "check_schema"]),
+    ]
+    if makemigrations:
+        steps.append(
+            ("makemigrations --check", [*manage, "makemigrations", "--check", "--dry-run"])
+        )
+    steps += [
+        ("migrate every app to zero", [PYTHON, "-c", UNMIGRATE]),
+        *((f"migrate --database {alias} (again)", cmd) for alias, cmd in zip(aliases, migrate)),
+        ("check_schema (again)", [*manage, "check_schema"]),
+    ]
+    try:
+        for backend_, url in scratch:
+            try:
+                scratch_database(backend_, url, create=True)
+            except Exception as exc:  # noqa: BLE001
+                print(f"  {backend}: creating the scratch database {url}: FAILED ({exc})")
+                return False
+        for label, command in steps:
+            completed = subprocess.run(
+                command, cwd=ROOT, env=env, check=False, capture_output=True, text=True
+            )
+            if completed.returncode != 0:
+                print(f"  {backend}: {label}: FAILED (exit {completed.returncode})")
+                print(completed.stdout + completed.stderr, file=sys.stderr)
+                return False
+            print(f"  {backend}: {label}: ok", flush=True)
+    finally:
+        for backend_, url in scratch:
+            scratch_database(backend_, url, create=False)
+    return True
+
+
 def summarise(junit: Path) -> dict[str, int]:
     """Return the counts of a pytest JUnit XML report."""
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -120,6 +250,7 @@ def main() -> int:
           f"{'' if explicit else ' (chosen by which local servers answer)'}; routed "
           f"postgres_db: {'on PostgreSQL' if routed_pg else 'not configured (placement tests skip)'}")
     results: dict[str, tuple[int, dict[str, int]]] = {}
+    migrations_ok: dict[str, bool] = {}
     extra_args = sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
@@ -134,6 +265,9 @@ def main() -> int:
             env["ATRIUM_TEST_BACKEND"] = backend
             junit = Path(tmp) / f"{backend}.xml"
             print(f"\n=== {backend} ===", flush=True)
+            migrations_ok[backend] = check_migrations(
+                backend, env, tmp, makemigrations=not migrations_ok
+            )
             completed = subprocess.run(
                 [PYTHON, "-m", "pytest", f"--junitxml={junit}", *extra_args],
                 cwd=ROOT,
@@ -152,10 +286,11 @@ def main() -> int:
         totals["failed"] += failed
         totals["skipped"] += counts["skipped"]
         ok = code == 0 and counts["tests"] > 0
-        if not ok:
+        if not ok or not migrations_ok[backend]:
             failed_backends.append(backend)
         print(f"{backend:>9}: {passed} passed, {failed} failed, {counts['skipped']} skipped"
-              f"{'' if ok else f'  (pytest exit {code})'}")
+              f"{'' if ok else f'  (pytest exit {code})'}"
+              f"{'' if migrations_ok[backend] else '  (migrations/schema check FAILED)'}")
     print(f"Backends tested: {', '.join(results)}")
     print(f"total: {totals['passed']} passed, {totals['failed']} failed, "
           f"{totals['skipped']} skipped")

@@ -27,6 +27,7 @@ from tenants.context import (
 
 TENANT_HEADER = "atrium_tenant_id"
 ACTOR_HEADER = "atrium_actor_id"
+REQUEST_ID_HEADER = "atrium_request_id"
 
 
 class TenantTaskMissingTenant(TenantContextMissing):
@@ -58,6 +59,11 @@ class TenantAwareTask(Task):
         actor_id = headers.get(ACTOR_HEADER) or get_current_actor_id()
         if actor_id is not None:
             headers[ACTOR_HEADER] = str(actor_id)
+        from logs.audit import current_request_id
+
+        request_id = headers.get(REQUEST_ID_HEADER) or current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         return headers
 
     def apply_async(self, args=None, kwargs=None, task_id=None, producer=None,
@@ -95,5 +101,18 @@ class TenantAwareTask(Task):
         else:
             scope = ALL_TENANTS
         with scope_context(scope), actor_context(self._header(ACTOR_HEADER)):
-            return super().__call__(*args, **kwargs)
+            return self._run_audited(*args, **kwargs)
+
+    def _run_audited(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task in an audit context (logs.audit); write its audit rows if it succeeds.
+
+        The request id is the sender's (a request that queued the task), else the task id.
+        """
+        from logs import audit
+
+        request_id = self._header(REQUEST_ID_HEADER) or self.request.id
+        with audit.audit_context(request_id, source="celery") as state:
+            result = super().__call__(*args, **kwargs)
+            audit.flush_audit(state)
+        return result
 

@@ -1,0 +1,34 @@
+"""Keep the monthly partitions of the log tables (also run daily by Celery beat)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+
+from logs.maintenance import maintain_partitions
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the monthly partitions of the log tables ahead of time, move rows out of "
+        "the catch-all into their month and drop partitions past their retention."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--now",
+            help="Act as if it were this ISO 8601 instant (UTC when no offset is given).",
+        )
+
+    def handle(self, *args, now: str | None = None, **options) -> None:
+        moment = None
+        if now:
+            try:
+                moment = dt.datetime.fromisoformat(now)
+            except ValueError as exc:
+                raise CommandError(f"--now: {exc}") from exc
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+        report = maintain_partitions(now=moment)
+        self.stdout.write(str(report))
