@@ -189,6 +189,8 @@ SPECTACULAR_SETTINGS = {
         "UserStatusEnum": "accounts.choices.UserStatus",
         "NotificationTypeEnum": "accounts.models.notifications.NotificationType",
         "PermissionTypeEnum": "rbac.models.PermissionType",
+        "OutcomeEnum": "logs.models.LoginStatus",
+        "NotificationStatusEnum": "accounts.models.notifications.NotificationStatus",
     },
 }
 
@@ -261,6 +263,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "logs.tasks.maintain_partitions",
         "schedule": 24 * 3600.0,  # seconds
     },
+    "rollup-usage": {
+        "task": "logs.tasks.rollup_usage",
+        "schedule": 24 * 3600.0,  # seconds
+    },
 }
 
 # How long each monthly-partitioned log table keeps its rows ("N months" or "N days");
@@ -295,6 +301,9 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Operation and audit logs (logs.audit, logs.middleware): reads are logged only when on;
 # payloads (request parameters, old/new values) over the limit (bytes) are truncated.
 LOG_READS = env.bool("LOG_READS", False)
+# Widest time range (days) a log list or export may ask for: a query reads only the
+# monthly partitions it needs.
+LOG_QUERY_MAX_DAYS = env.int("LOG_QUERY_MAX_DAYS", 93, minimum=1)
 LOG_PAYLOAD_LIMIT = env.int("LOG_PAYLOAD_LIMIT", 64 * 1024, minimum=1024)
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("usage/", include("logs.urls")),
     path("api/v1/", include("config.api.urls", namespace="api")),
     # OpenAPI 3 and its interactive docs; the docs' assets are served locally (sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -78,9 +78,8 @@ class LoginLog(models.Model):
         return f"{self.tenant_code}/{self.username} {self.login_status} {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
-class OperationStatus(models.TextChoices):
-    SUCCESS = "success", _("Success")
-    FAILED = "failed", _("Failed")
+# An operation ends the way a sign-in does: success or failed.
+OperationStatus = LoginStatus
 
 
 class BusinessType(models.TextChoices):
@@ -221,3 +220,46 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.entity_type} {self.entity_id}"
+
+
+class UsageDaily(models.Model):
+    """One tenant's usage on one day (UTC), rolled up from the logs (seed 003 section 6.3).
+
+    The table is ``analytics_data``, which the route map sends to the analytics datasource
+    (``postgres_db``; seed 000 section 4.2). The tenant is therefore a plain id column: a
+    foreign key to ``tenants`` on another database could not be enforced. Rows are written
+    by ``logs.usage.rollup_day`` only, and read through ``logs.usage.usage_for``, which
+    filters by tenant id explicitly: the tenant manager's scoping would hide nothing here.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant_id = models.UUIDField(_("tenant id"), db_index=True)
+    day = models.DateField(_("day"))
+    logins = models.PositiveIntegerField(_("sign-ins"), default=0)
+    failed_logins = models.PositiveIntegerField(_("failed sign-ins"), default=0)
+    active_users = models.PositiveIntegerField(_("active users"), default=0)
+    writes = models.PositiveIntegerField(_("writes"), default=0)
+    errors = models.PositiveIntegerField(_("errors"), default=0)
+    mcp_calls = models.PositiveIntegerField(_("MCP calls"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    objects = models.Manager()
+
+    rbac_actions = ("view",)  # computed by the rollup task, never edited
+    audit_exclude = True  # derived from the logs, replaced wholesale by each rollup
+
+    class Meta:
+        db_table = "analytics_data"
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        ordering = ["tenant_id", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "day"],
+                name="analytics_data_tenant_day_uniq",
+                violation_error_message=_("This tenant already has usage for this day."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day:%Y-%m-%d}"

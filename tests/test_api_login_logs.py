@@ -9,6 +9,7 @@ from tests.api_cases import ReadOnlyAPICase
 class TestLoginLogAPI(ReadOnlyAPICase):
     basename = "loginlog"
     model = LoginLog
+    cursor_paginated = True
 
     def make(self, tenant, index):
         return LoginLog.objects.create(

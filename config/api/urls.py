@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.api_keys import ApiKeyViewSet
 from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
-from logs.api.viewsets import LoginLogViewSet
+from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
 from mcp.api.viewsets import ApiEndpointViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import (
@@ -29,6 +29,8 @@ router.register("roles", RoleViewSet, basename="role")
 router.register("permissions", PermissionViewSet, basename="permission")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("login-logs", LoginLogViewSet, basename="loginlog")
+router.register("operation-logs", OperationLogViewSet, basename="operationlog")
+router.register("audit-logs", AuditLogViewSet, basename="auditlog")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("inbox", InboxViewSet, basename="inbox")

@@ -53,6 +53,7 @@ MENUS = [
     ("notifications", "Notifications", "/accounts/notifications/", "workspace", None),
     ("developers", "Developers", "", None, None),
     ("api-docs", "API documentation", "/api/docs/", "developers", None),
+    ("usage", "Usage", "/usage/", "workspace", "usagedaily:view"),
     ("administration", "Administration", "", None, None),
     ("admin-site", "Administration site", "/admin/", "administration", "user:update"),
 ]

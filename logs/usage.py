@@ -1,0 +1,157 @@
+"""Daily usage rollups per tenant (issue 4 item 6; seed 003 section 6.3, seed 000 section 4.2).
+
+``rollup_day`` counts one UTC day of the log tables on ``default`` for every tenant and
+upserts one ``UsageDaily`` row per tenant on the analytics datasource (the alias the router
+gives ``analytics_data``: ``postgres_db`` when configured). Re-running a day replaces its
+numbers. ``usage_for`` reads one tenant's rows back, filtered by tenant id explicitly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import connections, router, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from logs.models import (
+    BusinessType,
+    LoginLog,
+    LoginStatus,
+    OperationLog,
+    OperationStatus,
+    UsageDaily,
+)
+from tenants.context import all_tenants
+from tenants.models import Tenant
+
+WRITE_TYPES = (BusinessType.CREATE, BusinessType.UPDATE, BusinessType.DELETE)
+COUNTED_FIELDS = ("logins", "failed_logins", "active_users", "writes", "errors", "mcp_calls")
+
+
+def count_mcp_calls(start: dt.datetime, end: dt.datetime) -> dict[uuid.UUID, int]:
+    """Return MCP tool calls per tenant id in ``[start, end)``.
+
+    Hook for the MCP call log (``mcp_tool_call_logs``, retention already configured in
+    ``LOG_PARTITION_RETENTION``): it does not exist yet, so every tenant counts 0 until it
+    does. Replace the body with an aggregate over that table; nothing else changes.
+    """
+    return {}
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Return the UTC instants that start ``day`` and the day after it."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    return start, start + dt.timedelta(days=1)
+
+
+def _per_tenant(rows: Iterable[dict], key: str) -> dict[uuid.UUID, int]:
+    return {row["tenant_id"]: row[key] for row in rows if row["tenant_id"] is not None}
+
+
+def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
+    """Return every tenant's counters for ``day`` (UTC), from the logs on ``default``.
+
+    Counted by the tenant the activity happened in. Active users are the distinct users
+    with a successful sign-in or a logged operation; an operator acting inside a tenant
+    (``operator_tenant`` set) is not one of that tenant's users, so is not counted there.
+    """
+    start, end = day_bounds(day)
+    in_day = Q(created_at__gte=start, created_at__lt=end)
+    logins = LoginLog.objects.all_tenants().filter(in_day).values("tenant_id").annotate(
+        ok=Count("id", filter=Q(login_status=LoginStatus.SUCCESS)),
+        failed=Count("id", filter=Q(login_status=LoginStatus.FAILED)),
+    ).order_by()
+    operations = OperationLog.objects.all_tenants().filter(in_day).values("tenant_id").annotate(
+        writes=Count("id", filter=Q(business_type__in=WRITE_TYPES)),
+        errors=Count(
+            "id", filter=Q(status=OperationStatus.FAILED) | Q(response_status__gte=500)
+        ),
+    ).order_by()
+    # Distinct (tenant, user) pairs of both logs; a day's pairs are bounded by the users.
+    active: dict[uuid.UUID, set] = defaultdict(set)
+    signed_in = LoginLog.objects.all_tenants().filter(
+        in_day, login_status=LoginStatus.SUCCESS, user_id__isnull=False
+    )
+    acted = OperationLog.objects.all_tenants().filter(
+        in_day, user_id__isnull=False, operator_tenant_id__isnull=True
+    )
+    for queryset in (signed_in, acted):
+        for tenant_id, user_id in queryset.values_list("tenant_id", "user_id").distinct().order_by():
+            if tenant_id is not None:
+                active[tenant_id].add(user_id)
+
+    login_rows = list(logins)
+    operation_rows = list(operations)
+    ok, failed = _per_tenant(login_rows, "ok"), _per_tenant(login_rows, "failed")
+    writes, errors = _per_tenant(operation_rows, "writes"), _per_tenant(operation_rows, "errors")
+    mcp_calls = count_mcp_calls(start, end)
+    tenant_ids = Tenant.objects.values_list("id", flat=True)
+    return {
+        tenant_id: {
+            "logins": ok.get(tenant_id, 0),
+            "failed_logins": failed.get(tenant_id, 0),
+            "active_users": len(active.get(tenant_id, ())),
+            "writes": writes.get(tenant_id, 0),
+            "errors": errors.get(tenant_id, 0),
+            "mcp_calls": mcp_calls.get(tenant_id, 0),
+        }
+        for tenant_id in tenant_ids
+    }
+
+
+def rollup_day(day: dt.date) -> int:
+    """Count ``day`` (UTC) for every tenant and upsert its ``UsageDaily`` rows; return how many.
+
+    Every tenant gets a row, zeros included, so that a day with rows is a day rolled up
+    (``missing_days``). Rows of the day for tenants that no longer exist are removed.
+    """
+    with all_tenants():
+        counts = count_day(day)
+    now = timezone.now()
+    rows = [
+        UsageDaily(tenant_id=tenant_id, day=day, computed_at=now, **counters)
+        for tenant_id, counters in counts.items()
+    ]
+    alias = router.db_for_write(UsageDaily)
+    with transaction.atomic(using=alias):
+        UsageDaily.objects.using(alias).filter(day=day).exclude(
+            tenant_id__in=list(counts)
+        ).delete()
+        UsageDaily.objects.using(alias).bulk_create(
+            rows,
+            update_conflicts=True,
+            # MySQL/MariaDB upsert on any unique key and refuse a named target.
+            unique_fields=(
+                ["tenant_id", "day"]
+                if connections[alias].features.supports_update_conflicts_with_target
+                else None
+            ),
+            update_fields=[*COUNTED_FIELDS, "computed_at"],
+        )
+    return len(rows)
+
+
+def missing_days(days: Iterable[dt.date]) -> list[dt.date]:
+    """Return the days among ``days`` that have no usage rows yet, oldest first."""
+    days = sorted(set(days))
+    done = set(
+        UsageDaily.objects.using(router.db_for_read(UsageDaily))
+        .filter(day__in=days)
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    return [day for day in days if day not in done]
+
+
+def usage_for(tenant: Tenant | uuid.UUID, start: dt.date, end: dt.date) -> QuerySet[UsageDaily]:
+    """Return ``tenant``'s usage rows from ``start`` to ``end`` (both included), by day."""
+    tenant_id = getattr(tenant, "pk", tenant)
+    return (
+        UsageDaily.objects.using(router.db_for_read(UsageDaily))
+        .filter(tenant_id=tenant_id, day__gte=start, day__lte=end)
+        .order_by("day")
+    )
