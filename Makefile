@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/tenant_scope.py
 	$(BIN)/python bench/api_key_verify.py
 	$(BIN)/python bench/api_users.py
+	$(BIN)/python bench/log_capture.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
