@@ -89,13 +89,10 @@ class BusinessType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class OperationLog(models.Model):
-    """One write request (or, with ``LOG_READS``, any request) and how it ended.
+class ActorLog(models.Model):
+    """What every log of an action shares: who acted, in which tenant, from where, when.
 
-    Seed 000 section 3.10 merged with seed 004 V12's ``sys_operation_log``: who, which
-    module and operation, the request, its outcome and timing, and the old/new values of
-    what it changed. Written by ``logs.middleware.OperationLogMiddleware``, also for failed
-    requests, outside their rolled-back transaction.
+    Log tables are partitioned by month, so their links carry no database constraint.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -114,6 +111,29 @@ class OperationLog(models.Model):
         db_constraint=False, null=True, blank=True, related_name="+",
     )
     request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = TenantManager()
+
+    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
+    # Data scopes reach the rows of the users they reach.
+    rbac_owner_path = "user"
+
+    class Meta:
+        abstract = True
+
+
+class OperationLog(ActorLog):
+    """One write request (or, with ``LOG_READS``, any request) and how it ended.
+
+    Seed 000 section 3.10 merged with seed 004 V12's ``sys_operation_log``: who, which
+    module and operation, the request, its outcome and timing, and the old/new values of
+    what it changed. Written by ``logs.middleware.OperationLogMiddleware``, also for failed
+    requests, outside their rolled-back transaction.
+    """
+
     module = models.CharField(_("module"), max_length=50, blank=True)
     operation = models.CharField(_("operation"), max_length=100, blank=True)
     business_type = models.CharField(
@@ -123,8 +143,6 @@ class OperationLog(models.Model):
     business_id = models.CharField(_("business id"), max_length=255, blank=True)
     method = models.CharField(_("method"), max_length=10)
     uri = models.CharField(_("URI"), max_length=500)
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
     request_params = models.JSONField(_("request parameters"), null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(_("response status"))
     old_value = models.JSONField(_("old value"), null=True, blank=True)
@@ -132,13 +150,7 @@ class OperationLog(models.Model):
     execute_time = models.PositiveIntegerField(_("execute time (ms)"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=OperationStatus.choices)
     error_message = models.TextField(_("error message"), blank=True)
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
-
-    objects = TenantManager()
-
-    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
     partitioning = MonthlyPartitioning(column="created_at", retention=Retention(months=12))
-    rbac_owner_path = "user"
 
     class Meta:
         db_table = "operation_logs"
@@ -167,7 +179,7 @@ class AuditAction(models.TextChoices):
     BULK_DELETE = "bulk_delete", _("Bulk delete")
 
 
-class AuditLog(models.Model):
+class AuditLog(ActorLog):
     """One change of one row: its field-level old and new values (seed 003 section 3.4).
 
     Recorded by ``logs.audit`` for every write of the platform's models, only when the
@@ -175,37 +187,14 @@ class AuditLog(models.Model):
     itemise.
     """
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey(
-        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.DO_NOTHING,
-        db_constraint=False, null=True, blank=True, related_name="+",
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.DO_NOTHING,
-        db_constraint=False, null=True, blank=True, related_name="+",
-    )
-    username = models.CharField(_("username"), max_length=150, blank=True)
-    operator_tenant = models.ForeignKey(
-        "tenants.Tenant", verbose_name=_("operator's tenant"), on_delete=models.DO_NOTHING,
-        db_constraint=False, null=True, blank=True, related_name="+",
-    )
-    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
     source = models.CharField(_("source"), max_length=20, blank=True)
     entity_type = models.CharField(_("entity type"), max_length=100)
     entity_id = models.CharField(_("entity id"), max_length=64)
     action = models.CharField(_("action"), max_length=20, choices=AuditAction.choices)
     old_value = models.JSONField(_("old value"), null=True, blank=True)
     new_value = models.JSONField(_("new value"), null=True, blank=True)
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
-
-    objects = TenantManager()
-
-    rbac_actions = ("view",)  # append-only: nobody creates, edits or deletes log rows
     # Seed 003 section 6.2: audit rows are kept 90 days.
     partitioning = MonthlyPartitioning(column="created_at", retention=Retention(days=90))
-    rbac_owner_path = "user"
 
     class Meta:
         db_table = "audit_logs"
