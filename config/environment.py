@@ -95,6 +95,19 @@ class Environment:
 
         return self._read(name, default, parse, "integer")
 
+    def float(self, name: str, default: Any = _MISSING, *, minimum: float | None = None) -> float:
+        """Return a decimal number, refusing values below ``minimum``."""
+
+        def parse(raw: str) -> float:
+            value = float(raw.strip())
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError("must be a finite number")
+            if minimum is not None and value < minimum:
+                raise ValueError(f"must be at least {minimum}")
+            return value
+
+        return self._read(name, default, parse, "number")
+
     def list(self, name: str, default: Any = _MISSING) -> list[str]:
         """Return a comma-separated list with blanks dropped."""
         return self._read(

@@ -160,6 +160,7 @@ SILENCED_SYSTEM_CHECKS = [
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.InProcessAuthentication",
         "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -284,6 +285,9 @@ LOG_PARTITION_RETENTION = env.json_object(
 # ---------------------------------------------------------------------------
 # Security
 # ---------------------------------------------------------------------------
+# Fernet keys sealing secrets stored for reuse (external tools' credentials, config.crypto):
+# the first seals, all open. Development derives one from DJANGO_SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", env.required_in_production([]))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)  # seconds
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", PRODUCTION)
@@ -305,6 +309,21 @@ LOG_READS = env.bool("LOG_READS", False)
 # monthly partitions it needs.
 LOG_QUERY_MAX_DAYS = env.int("LOG_QUERY_MAX_DAYS", 93, minimum=1)
 LOG_PAYLOAD_LIMIT = env.int("LOG_PAYLOAD_LIMIT", 64 * 1024, minimum=1024)
+
+# ---------------------------------------------------------------------------
+# MCP gateway (issue 5): /mcp/ serves the platform's tools to AI agents.
+# ---------------------------------------------------------------------------
+# Largest JSON-RPC request body (bytes); bigger ones get 413 before any parsing.
+MCP_MAX_REQUEST_BYTES = env.int("MCP_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
+# Largest tool answer handed to an agent whole (bytes); longer ones are cut with a marker.
+MCP_TOOL_RESULT_MAX_BYTES = env.int("MCP_TOOL_RESULT_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Tools per tools/list page, and how long (milliseconds) a client may reuse a listing.
+MCP_TOOLS_PAGE_SIZE = env.int("MCP_TOOLS_PAGE_SIZE", 100, minimum=1)
+MCP_TOOLS_LIST_TTL_MS = env.int("MCP_TOOLS_LIST_TTL_MS", 60_000, minimum=0)
+# First delay (seconds) before retrying an idempotent call; it doubles on each retry.
+MCP_RETRY_BASE_DELAY = env.float("MCP_RETRY_BASE_DELAY", 0.2, minimum=0)
+# Browser origins allowed to call /mcp/ (agents send no Origin; a browser page must be listed).
+MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", [])
 
 # ---------------------------------------------------------------------------
 # Logging

@@ -481,6 +481,9 @@ def _wrap_update(original):
     def update(self, **kwargs):
         if _state.get() is None or not is_audited(self.model):
             return original(self, **kwargs)
+        if set(kwargs) <= getattr(self.model, "audit_ignored_fields", frozenset()):
+            # Counters and the like: the model keeps their own record.
+            return original(self, **kwargs)
         model, using = self.model, self.db
         limit = bulk_diff_limit()
         names = list(dict.fromkeys([*_column_names(model, set(kwargs)), "tenant_id"]))

@@ -1,6 +1,7 @@
 """Choices of the MCP gateway's tables."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class HttpMethod(models.TextChoices):
@@ -11,3 +12,24 @@ class HttpMethod(models.TextChoices):
     PUT = "PUT", "PUT"
     PATCH = "PATCH", "PATCH"
     DELETE = "DELETE", "DELETE"
+
+
+class ToolType(models.TextChoices):
+    """What a tool calls. ``script`` tools wait for the sandbox of a later issue."""
+
+    API = "api", _("Registered endpoint")
+    EXTERNAL = "external", _("External API")
+
+
+class AuthType(models.TextChoices):
+    """How an external tool authenticates to its target."""
+
+    NONE = "none", _("None")
+    BEARER = "bearer", _("Bearer token")
+    API_KEY = "api_key", _("API key header")
+    OAUTH = "oauth", _("OAuth 2.0 client credentials")
+
+
+class CallerType(models.TextChoices):
+    USER = "user", _("User")
+    API_KEY = "api_key", _("API key")

@@ -1,4 +1,7 @@
-"""The API endpoint registry (seed 000 section 3.13, issue 3 item 8).
+"""The API endpoint registry, the MCP tools and their call log (seed 000 sections 3.7, 3.8, 3.13).
+
+Registry
+--------
 
 One row per route and method of the REST API, written by ``mcp.registry.sync_endpoints``
 from the code (path, method, module, description, operation id, permission code) after
@@ -7,16 +10,47 @@ a sync never touches them. A route that disappears from the code keeps its row, 
 ``is_active=False``, so an operator's settings come back with it.
 
 The registry is platform-wide, not tenant-owned: tenants may at most read it
-(``rbac_platform_actions``). The seed's ``mcp_tool_id`` link waits for the MCP tools table.
+(``rbac_platform_actions``). The seed's ``mcp_tool_id`` link is the reverse of
+``McpTool.endpoint``: one endpoint may back tools of many tenants.
+
+Tools
+-----
+``McpTool`` is tenant-owned and soft-deleted (seed 000 section 3.7 plus the MCP fields the
+seed lacks: title, input and output schema, annotations). Names follow the MCP rules and are
+unique per tenant among live rows, compared without case on every backend (MariaDB's
+collation would otherwise decide alone). A public tool is offered to every tenant; a
+tenant's own tool of the same name shadows it. ``auth_config`` is sealed at rest
+(``config.crypto``) and never leaves the server again.
+
+Call log
+--------
+``McpToolCallLog`` is one row per ``tools/call`` (seed 000 section 3.8 plus protocol
+version, JSON-RPC id, request id and trace id), in the monthly-partitioned log family
+(``logs.partitioning``), kept six months.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models.api_keys import validate_scopes
-from mcp.choices import HttpMethod
+from config.crypto import EncryptedJSONField
+from logs.models import ActorLog, OperationStatus
+from logs.partitioning import MonthlyPartitioning, Retention
+from mcp.choices import AuthType, CallerType, HttpMethod, ToolType
+from tenants.models import TenantModel, unique_live_per_tenant
+
+
+# MCP tool names: 1-128 characters of A-Z, a-z, 0-9, '_', '-' and '.' (specification,
+# "Tool names").
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}\Z"
+tool_name_validator = RegexValidator(
+    TOOL_NAME_PATTERN,
+    _("Use 1 to 128 letters, digits, '_', '-' and '.', as MCP tool names allow."),
+)
 
 
 def validate_required_scopes(value) -> None:
@@ -78,3 +112,187 @@ class ApiEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
+
+
+def validate_json_object(value) -> None:
+    """Refuse anything but a JSON object (a schema or the annotations)."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Enter a JSON object."), code="not_object")
+
+
+class McpTool(TenantModel):
+    """A tool offered to AI agents at ``/mcp/``: a registered endpoint or an external API."""
+
+    name = models.CharField(_("name"), max_length=128, validators=[tool_name_validator])
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    tool_type = models.CharField(_("type"), max_length=20, choices=ToolType.choices)
+    endpoint = models.ForeignKey(
+        ApiEndpoint, verbose_name=_("endpoint"), on_delete=models.PROTECT, null=True,
+        blank=True, related_name="tools",
+        help_text=_("The registered route an API tool calls."),
+    )
+    # Seed columns: the route of an API tool (copied from its endpoint), or the HTTP method
+    # of an external one.
+    api_path = models.CharField(_("API path"), max_length=255, blank=True)
+    api_method = models.CharField(
+        _("method"), max_length=10, choices=HttpMethod.choices, default=HttpMethod.GET
+    )
+    api_module = models.CharField(_("module"), max_length=100, blank=True)
+    external_url = models.URLField(_("external URL"), max_length=500, blank=True)
+    auth_type = models.CharField(
+        _("authentication"), max_length=20, choices=AuthType.choices, default=AuthType.NONE
+    )
+    auth_config = EncryptedJSONField(
+        _("authentication settings"), null=True, blank=True,
+        help_text=_("Stored encrypted; never shown again after saving."),
+    )
+    permission_code = models.CharField(
+        _("permission code"), max_length=100, blank=True,
+        help_text=_("The permission a caller needs. API tools take their endpoint's."),
+    )
+    required_scopes = models.JSONField(
+        _("required scopes"), default=list, blank=True, validators=[validate_required_scopes],
+        help_text=_("Permission codes an API key must hold to see and call the tool, on top "
+                    "of its endpoint's."),
+    )
+    input_schema = models.JSONField(
+        _("input schema"), default=dict, blank=True, validators=[validate_json_object]
+    )
+    output_schema = models.JSONField(
+        _("output schema"), null=True, blank=True, validators=[validate_json_object]
+    )
+    annotations = models.JSONField(
+        _("annotations"), default=dict, blank=True, validators=[validate_json_object]
+    )
+    timeout = models.PositiveIntegerField(
+        _("timeout (seconds)"), default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(300)],
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        _("max retries"), default=3, validators=[MaxValueValidator(10)],
+        help_text=_("Retries, with backoff, of idempotent calls that failed to reach the "
+                    "target."),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    is_public = models.BooleanField(
+        _("public"), default=False, help_text=_("Offered to every tenant."),
+    )
+    call_count = models.PositiveBigIntegerField(_("calls"), default=0, editable=False)
+    success_count = models.PositiveBigIntegerField(_("successes"), default=0, editable=False)
+    failure_count = models.PositiveBigIntegerField(_("failures"), default=0, editable=False)
+    total_response_time = models.PositiveBigIntegerField(
+        _("total response time (ms)"), default=0, editable=False
+    )
+    avg_response_time = models.PositiveIntegerField(
+        _("average response time (ms)"), default=0, editable=False
+    )
+
+    rbac_resource = "mcp_tool"
+    rbac_operations = {"call": _("Call MCP tools")}
+    # The counters change with every call; the call log is their record.
+    audit_ignored_fields = frozenset({
+        "call_count", "success_count", "failure_count", "total_response_time",
+        "avg_response_time",
+    })
+
+    class Meta(TenantModel.Meta):
+        db_table = "mcp_tools"
+        verbose_name = _("MCP tool")
+        verbose_name_plural = _("MCP tools")
+        ordering = ["name"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            unique_live_per_tenant(
+                "name",
+                name="mcp_tools_unique_name",
+                message=_("A tool with this name already exists."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "is_enabled"], name="mcp_tools_tenant_enabled_idx"),
+            models.Index(fields=["tenant", "api_path", "api_method"], name="mcp_tools_api_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Check the fields each type needs and refuse a name that differs only by case."""
+        super().clean()
+        errors: dict[str, list] = {}
+        if self.tool_type == ToolType.API:
+            if self.endpoint_id is None:
+                errors.setdefault("endpoint", []).append(
+                    _("An API tool calls a registered endpoint; choose one."))
+            if self.external_url:
+                errors.setdefault("external_url", []).append(
+                    _("An API tool calls its endpoint, not a URL."))
+        elif self.tool_type == ToolType.EXTERNAL:
+            if not self.external_url:
+                errors.setdefault("external_url", []).append(
+                    _("An external tool needs the URL it calls."))
+            if self.endpoint_id is not None:
+                errors.setdefault("endpoint", []).append(
+                    _("An external tool calls a URL, not a registered endpoint."))
+            if not self.permission_code:
+                errors.setdefault("permission_code", []).append(
+                    _("Name the permission a caller needs."))
+        if self.auth_type != AuthType.NONE and self.tool_type != ToolType.EXTERNAL:
+            errors.setdefault("auth_type", []).append(
+                _("Only external tools authenticate to their target."))
+        if self.name and self.tenant_id:
+            clash = (
+                McpTool.objects.all_tenants()
+                .filter(tenant_id=self.tenant_id, name__iexact=self.name)
+                .exclude(pk=self.pk)
+            )
+            if clash.exists():
+                errors.setdefault("name", []).append(
+                    _("A tool with this name already exists (names ignore case)."))
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Return the share of successful calls, ``None`` before the first call."""
+        return self.success_count / self.call_count if self.call_count else None
+
+
+class McpToolCallLog(ActorLog):
+    """One ``tools/call``: who called which tool with what, and how it ended."""
+
+    tool = models.ForeignKey(
+        McpTool, verbose_name=_("tool"), on_delete=models.DO_NOTHING, db_constraint=False,
+        null=True, blank=True, related_name="+",
+    )
+    tool_name = models.CharField(_("tool name"), max_length=128)
+    caller_id = models.CharField(_("caller id"), max_length=64)
+    caller_type = models.CharField(_("caller type"), max_length=20, choices=CallerType.choices)
+    protocol_version = models.CharField(_("protocol version"), max_length=20, blank=True)
+    jsonrpc_id = models.CharField(_("JSON-RPC id"), max_length=100, blank=True)
+    trace_id = models.CharField(_("trace id"), max_length=64, blank=True)
+    request_params = models.JSONField(_("arguments"), null=True, blank=True)
+    request_headers = models.JSONField(_("request headers"), null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_data = models.JSONField(_("response"), null=True, blank=True)
+    response_time = models.PositiveIntegerField(_("response time (ms)"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=OperationStatus.choices)
+    error_message = models.TextField(_("error message"), blank=True)
+    # For operators only: never returned to the caller.
+    error_stack = models.TextField(_("error stack"), blank=True)
+    partitioning = MonthlyPartitioning(column="created_at", retention=Retention(months=6))
+
+    class Meta:
+        db_table = "mcp_tool_call_logs"
+        verbose_name = _("MCP tool call")
+        verbose_name_plural = _("MCP tool calls")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="mcp_calls_tenant_time_idx"),
+            models.Index(fields=["tenant", "tool", "created_at"], name="mcp_calls_tool_idx"),
+            models.Index(fields=["tenant", "caller_id", "created_at"], name="mcp_calls_caller_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool_name} {self.status} {self.created_at:%Y-%m-%d %H:%M:%S}"

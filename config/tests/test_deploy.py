@@ -13,6 +13,7 @@ import secrets
 import string
 
 import pytest
+from cryptography.fernet import Fernet
 
 from config.tests import manage, platform_env
 
@@ -38,6 +39,7 @@ def production_env(tmp_path) -> dict[str, str]:
         DATABASE_URL_POSTGRES_DB="postgres://postgres@127.0.0.1:5432/atrium_routed",
         DATABASE_ROUTES='{"analytics_data": "postgres_db", "report_data": "postgres_db"}',
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
     )
 
 
