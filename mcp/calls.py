@@ -1,0 +1,266 @@
+"""One tool call: validate, run, retry, log and count (issue 5, item 5).
+
+``call_tool`` is the one service behind ``tools/call`` at ``/mcp/`` and the admin's "try
+this tool" form:
+
+1. the arguments are validated against the tool's own input schema (the tool resolved
+   for the caller's tenant, so two tenants' tools of one name never share a schema); a
+   failure is an ``isError`` result naming the field;
+2. the tool runs: an ``api`` tool in-process (``mcp.dispatch``), an ``external`` tool over
+   HTTP (``mcp.outbound``). Idempotent calls (read-only or idempotent by annotation) that
+   fail in a retryable way are retried up to ``max_retries`` times with exponential
+   backoff, within the tool's timeout;
+3. the call is logged in ``McpToolCallLog``: caller, tenant, arguments (secrets masked,
+   truncated), allow-listed request headers only, status, the response truncated at the
+   payload limit, time, the error and, for operators only, its stack. A failure to write
+   the log is reported to the application log and never breaks the call;
+4. the tool's counters move in one UPDATE of relative increments (exact under concurrent
+   calls), the average recomputed from the exact total in the same transaction.
+
+Failures reach the agent as a short readable message, never a stack or a raw upstream
+body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from logs import audit
+from mcp.choices import ToolType
+
+logger = logging.getLogger("atrium.mcp")
+
+# Request headers worth keeping with a call; everything else (Authorization above all)
+# is never stored.
+LOGGED_HEADERS = ("user-agent", "mcp-protocol-version", "content-type", "accept",
+                  "x-request-id", "traceparent", "mcp-method", "mcp-name")
+
+
+@dataclass
+class CallContext:
+    """Where a call comes from, for the log."""
+
+    request_id: str
+    protocol_version: str = ""
+    jsonrpc_id: str = ""
+    trace_id: str = ""
+    host: str = "localhost"
+    secure: bool = False
+
+
+@dataclass
+class CallOutcome:
+    """How a call ended: what the agent gets and what the log keeps."""
+
+    ok: bool
+    data: Any = None
+    message: str = ""
+    status: int | None = None
+    elapsed_ms: int = 0
+    error_stack: str = ""
+    structured: dict | None = None
+    attempts: int = 1
+    extra_meta: dict = field(default_factory=dict)
+
+
+def validate_arguments(tool, arguments: Any) -> str | None:
+    """Return a message naming what is wrong with ``arguments``, or ``None`` when valid."""
+    if not isinstance(arguments, dict):
+        return _("The arguments must be a JSON object.")
+    schema = tool.input_schema or {"type": "object"}
+    try:
+        validator = Draft202012Validator(schema)
+        error = next(iter(sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))),
+                     None)
+    except SchemaError:
+        logger.error("Tool %s (%s) has an invalid input schema", tool.name, tool.pk)
+        return _("The tool's input schema is invalid; an operator must fix the tool.")
+    if error is None:
+        return None
+    where = ".".join(str(part) for part in error.absolute_path)
+    if where:
+        return _("Invalid argument %(field)s: %(problem)s") % {"field": where,
+                                                               "problem": error.message}
+    return _("Invalid arguments: %(problem)s") % {"problem": error.message}
+
+
+def is_idempotent(tool) -> bool:
+    """Return whether the tool may be retried: read-only or idempotent by its annotations."""
+    annotations = tool.annotations or {}
+    return bool(annotations.get("readOnlyHint") or annotations.get("idempotentHint"))
+
+
+def api_error_message(status: int, data: Any) -> str:
+    """Return a short message of the platform API's own error answer."""
+    detail = ""
+    if isinstance(data, dict):
+        if isinstance(data.get("detail"), str):
+            detail = data["detail"]
+        errors = data.get("errors") or {
+            key: value for key, value in data.items() if key not in ("detail", "code", "status")
+        }
+        if isinstance(errors, dict) and errors:
+            parts = []
+            for name, problems in list(errors.items())[:5]:
+                text = problems if isinstance(problems, str) else "; ".join(
+                    str(problem) for problem in (problems if isinstance(problems, list) else [problems])
+                )
+                parts.append(f"{name}: {text}")
+            detail = (detail + " " if detail else "") + "; ".join(parts)
+    message = _("The platform answered %(status)s.") % {"status": status}
+    return f"{message} {detail}".strip()[:500]
+
+
+def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
+    from mcp.dispatch import ArgumentError, call_api
+
+    try:
+        response = call_api(tool, arguments, caller=caller, request_id=context.request_id,
+                            host=context.host, secure=context.secure)
+    except ArgumentError as exc:
+        return CallOutcome(ok=False, status=400, message=_(
+            "Invalid argument %(field)s: a value is required.") % {"field": exc.args[0]})
+    if response.status >= 400:
+        return CallOutcome(ok=False, status=response.status, data=response.data,
+                           message=api_error_message(response.status, response.data))
+    return CallOutcome(ok=True, status=response.status, data=response.data)
+
+
+def _run_external(tool, arguments, caller, context: CallContext) -> CallOutcome:
+    from mcp.outbound import OutboundError, call_external
+
+    retries = tool.max_retries if is_idempotent(tool) else 0
+    deadline = time.monotonic() + tool.timeout
+    delay = settings.MCP_RETRY_BASE_DELAY
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - time.monotonic()
+        try:
+            result = call_external(tool, arguments, timeout=max(remaining, 0.001))
+        except OutboundError as exc:
+            remaining = deadline - time.monotonic()
+            if exc.retryable and attempt <= retries and remaining > delay:
+                time.sleep(delay)
+                delay *= 2
+                continue
+            return CallOutcome(ok=False, status=exc.status, message=exc.message,
+                               attempts=attempt)
+        return CallOutcome(ok=True, status=result.status, data=result.data, attempts=attempt)
+
+
+def _structured(tool, data: Any) -> dict | None:
+    """Return the structured result when the tool declares an output schema and fits it."""
+    if tool.output_schema and isinstance(data, dict):
+        return data
+    return None
+
+
+def run(tool, arguments: dict, *, caller, context: CallContext) -> CallOutcome:
+    """Validate and run one call (no log, no counters): ``call_tool`` wraps it."""
+    problem = validate_arguments(tool, arguments)
+    if problem is not None:
+        return CallOutcome(ok=False, status=400, message=problem)
+    try:
+        if tool.tool_type == ToolType.API:
+            outcome = _run_api(tool, arguments, caller, context)
+        elif tool.tool_type == ToolType.EXTERNAL:
+            outcome = _run_external(tool, arguments, caller, context)
+        else:
+            outcome = CallOutcome(ok=False, message=_("This tool type is not offered."))
+    except Exception as exc:  # noqa: BLE001 - an agent gets a message, operators the stack
+        logger.exception("Tool %s (%s) failed", tool.name, tool.pk)
+        return CallOutcome(
+            ok=False, status=500,
+            message=_("The tool failed unexpectedly; the error is logged for the operators."),
+            error_stack=audit.truncate_text(
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            ),
+        )
+    if outcome.ok:
+        outcome.structured = _structured(tool, outcome.data)
+    return outcome
+
+
+def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutcome:
+    """Run a call of ``tool`` for ``caller``, log it and count it."""
+    started = time.monotonic()
+    outcome = run(tool, arguments if arguments is not None else {}, caller=caller,
+                  context=context)
+    outcome.elapsed_ms = max(int((time.monotonic() - started) * 1000), 0)
+    record_call(tool, arguments, outcome, caller=caller, context=context)
+    return outcome
+
+
+def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
+    """Write the call log row and move the tool's counters; never raise."""
+    from mcp.models import McpTool, McpToolCallLog
+
+    alias = audit.log_alias()
+    try:
+        with transaction.atomic(using=alias):
+            McpToolCallLog.objects.create(
+                tenant_id=caller.tenant_id,
+                user_id=caller.user.pk,
+                username=caller.user.get_username()[:150],
+                request_id=context.request_id,
+                ip_address=caller.ip,
+                user_agent=(caller.user_agent or "")[:500],
+                tool_id=tool.pk,
+                tool_name=tool.name,
+                caller_id=caller.caller_id,
+                caller_type=caller.caller_type,
+                protocol_version=context.protocol_version[:20],
+                jsonrpc_id=str(context.jsonrpc_id)[:100],
+                trace_id=context.trace_id[:64],
+                request_params=audit.truncate(audit.jsonable(arguments)),
+                request_headers={
+                    name: value[:500] for name, value in caller.headers.items()
+                    if name in LOGGED_HEADERS
+                } or None,
+                response_status=outcome.status,
+                response_data=audit.truncate(audit.jsonable(
+                    outcome.data if outcome.ok or outcome.data is not None else None)),
+                response_time=outcome.elapsed_ms,
+                status="success" if outcome.ok else "failed",
+                error_message="" if outcome.ok else audit.truncate_text(outcome.message),
+                error_stack=outcome.error_stack,
+            )
+    except Exception:
+        logger.exception("Could not write the call log of tool %s (request %s)",
+                         tool.pk, context.request_id)
+    try:
+        with transaction.atomic(using=McpTool.objects.db):
+            rows = McpTool.objects.all_tenants().filter(pk=tool.pk)
+            rows.update(
+                call_count=F("call_count") + 1,
+                success_count=F("success_count") + (1 if outcome.ok else 0),
+                failure_count=F("failure_count") + (0 if outcome.ok else 1),
+                total_response_time=F("total_response_time") + outcome.elapsed_ms,
+            )
+            # The row is locked by the UPDATE above until commit: the average is exact.
+            rows.update(avg_response_time=F("total_response_time") / F("call_count"))
+    except Exception:
+        logger.exception("Could not count the call of tool %s (request %s)",
+                         tool.pk, context.request_id)
+
+
+def result_text(outcome: CallOutcome) -> str:
+    """Return the text content of a call's MCP result."""
+    if not outcome.ok:
+        return outcome.message
+    if isinstance(outcome.data, str):
+        return outcome.data
+    return json.dumps(outcome.data, ensure_ascii=False, default=str)

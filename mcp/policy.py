@@ -1,0 +1,154 @@
+"""Which tools a caller may list and call: one policy for both (issue 5, item 4).
+
+A caller sees, and may call, exactly the tools that are
+
+* live and enabled, of a type the gateway offers (``api``, ``external``);
+* of the caller's own tenant, or public (offered to every tenant by another tenant,
+  usually the platform); a tenant's own tool shadows a public tool of the same name;
+* for an ``api`` tool: backed by a registry endpoint that is enabled and still in the code;
+* guarded by a permission code the user holds (an ``api`` tool's is its endpoint's, an
+  external tool's its own), which an API key's scopes include, and which is not a
+  platform-only code unless the user is a platform operator: the REST API's own rule
+  (``rbac.api.permissions.RbacPermission``);
+* and whose required scopes (the endpoint's and the tool's) the API key holds.
+
+``tools/list`` and ``tools/call`` both go through ``visible_tools``/``find_tool``, so a
+tool outside the policy is exactly as unknown to the caller as a tool that does not exist.
+The order is stable: by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+from mcp.choices import CallerType, ToolType
+from rbac.access import get_access
+from rbac.api.permissions import AUTHENTICATED
+from rbac.catalogue import platform_codes
+
+OFFERED_TYPES = (ToolType.API, ToolType.EXTERNAL)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a user, through an API key (agents) or signed in (the admin's form)."""
+
+    user: Any
+    api_key: Any = None
+    ip: str | None = None
+    user_agent: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tenant_id(self):
+        return self.user.tenant_id
+
+    @property
+    def caller_type(self) -> str:
+        return CallerType.API_KEY if self.api_key is not None else CallerType.USER
+
+    @property
+    def caller_id(self) -> str:
+        """Return the key's public prefix for a key, else the user's id."""
+        if self.api_key is not None:
+            return str(self.api_key.prefix)
+        return str(self.user.pk)
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """Return the key's scopes, ``None`` when nothing narrows the user's permissions."""
+        if self.api_key is None or self.api_key.scopes is None:
+            return None
+        return frozenset(self.api_key.scopes)
+
+
+def _candidates(caller: Caller):
+    """Return the enabled live tools of the caller's tenant and the public ones (one query)."""
+    from mcp.models import McpTool
+
+    return (
+        McpTool.objects.all_tenants()
+        .filter(Q(tenant_id=caller.tenant_id) | Q(is_public=True))
+        .filter(is_enabled=True, tool_type__in=OFFERED_TYPES)
+        .select_related("endpoint")
+    )
+
+
+def permission_code(tool) -> str:
+    """Return the code a caller of ``tool`` must hold."""
+    if tool.tool_type == ToolType.API and tool.endpoint is not None:
+        return tool.endpoint.permission_code
+    return tool.permission_code
+
+
+def required_scopes(tool) -> set[str]:
+    """Return the scopes an API key needs for ``tool``: its endpoint's and its own."""
+    scopes = set(tool.required_scopes or ())
+    if tool.tool_type == ToolType.API and tool.endpoint is not None:
+        scopes.update(tool.endpoint.required_scopes or ())
+    return scopes
+
+
+def allows(caller: Caller, tool, access=None) -> bool:
+    """Return whether ``caller`` may see and call ``tool`` (see the module docstring)."""
+    if not tool.is_enabled or tool.is_deleted or tool.tool_type not in OFFERED_TYPES:
+        return False
+    if tool.tenant_id != caller.tenant_id and not tool.is_public:
+        return False
+    if tool.tool_type == ToolType.API:
+        endpoint = tool.endpoint
+        if endpoint is None or not endpoint.is_enabled or not endpoint.is_active:
+            return False
+    code = permission_code(tool)
+    if not code:
+        return False
+    scopes = caller.scopes
+    if code != AUTHENTICATED:
+        if scopes is not None and code not in scopes:
+            return False
+        access = access or get_access(caller.user)
+        if not access.allows(code):
+            return False
+        if code in platform_codes() and not caller.user.is_platform_operator:
+            return False
+    if scopes is not None and not required_scopes(tool) <= scopes:
+        return False
+    return True
+
+
+def _resolve(caller: Caller, tools) -> dict[str, Any]:
+    """Return ``{lowercased name: tool}``: the tool each name means to ``caller``.
+
+    A tenant's own tool of a name shadows every public one, even when the caller may not
+    call the own tool: the name then means the tenant's tool, never another tenant's.
+    Among public tools of one name, the first by name and tenant id wins.
+    """
+    chosen: dict[str, Any] = {}
+    for tool in sorted(tools, key=lambda t: (t.name.lower(), t.name, str(t.tenant_id))):
+        key = tool.name.lower()
+        current = chosen.get(key)
+        if current is None or (
+            tool.tenant_id == caller.tenant_id and current.tenant_id != caller.tenant_id
+        ):
+            chosen[key] = tool
+    return chosen
+
+
+def visible_tools(caller: Caller) -> list:
+    """Return the tools ``caller`` may call, in a stable order (by name)."""
+    access = get_access(caller.user)
+    chosen = _resolve(caller, _candidates(caller))
+    return [chosen[key] for key in sorted(chosen) if allows(caller, chosen[key], access)]
+
+
+def find_tool(caller: Caller, name: str):
+    """Return the tool named exactly ``name`` that ``caller`` may call, or ``None``."""
+    if not isinstance(name, str) or not name or len(name) > 128:
+        return None
+    tool = _resolve(caller, _candidates(caller).filter(name__iexact=name)).get(name.lower())
+    if tool is None or tool.name != name or not allows(caller, tool):
+        return None
+    return tool
