@@ -53,7 +53,7 @@ INSTALLED_APPS = [
     "tenants",
     "accounts",
     "rbac",
-    "mcp",
+    "gateway",  # app label "mcp" (gateway/apps.py)
     "testing",
     "logs",
 ]

@@ -37,7 +37,7 @@ def authenticate_bearer(django_request, header: bytes) -> tuple[User, ApiKey] | 
     On success the request runs as the key's user: tenant scope, actor and language are
     set, and ``django_request.api_key`` is the key. Raises ``AuthenticationFailed`` for a
     malformed, unknown, expired, revoked or out-of-range key. Used by the REST API (below)
-    and the MCP endpoint (``mcp.views``).
+    and the MCP endpoint (``gateway.views``).
     """
     parts = header.split()
     if not parts or parts[0].lower() != KEYWORD:
@@ -91,7 +91,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class InProcessAuthentication(BaseAuthentication):
-    """Authenticate a request the platform dispatches to itself (``mcp.dispatch``).
+    """Authenticate a request the platform dispatches to itself (``gateway.dispatch``).
 
     The MCP gateway runs an ``api`` tool through Django's URL routing, middleware and
     permission layer as the calling user, without forwarding the caller's token. It puts

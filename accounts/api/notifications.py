@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from accounts import notifications
 from accounts.models import Department, Notification, User
 from config.api.base import PlatformSerializer, SoftDeleteViewSet
-from mcp.enforcement import EndpointRegistryMixin
+from gateway.enforcement import EndpointRegistryMixin
 from rbac.models import Role
 from tenants.models import Tenant
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from mcp.enforcement import EndpointRegistryMixin
+from gateway.enforcement import EndpointRegistryMixin
 
 
 class MeView(EndpointRegistryMixin, APIView):

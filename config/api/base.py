@@ -25,7 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from mcp.enforcement import EndpointRegistryMixin
+from gateway.enforcement import EndpointRegistryMixin
 from rbac.access import restrict
 from rbac.api.permissions import RbacPermission
 from tenants.models import Tenant, TenantScopedModel

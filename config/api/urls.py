@@ -7,7 +7,7 @@ from accounts.api.api_keys import ApiKeyViewSet
 from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
 from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
-from mcp.api.viewsets import ApiEndpointViewSet
+from gateway.api.viewsets import ApiEndpointViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import (
     DictionaryItemViewSet,

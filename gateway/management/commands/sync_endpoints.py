@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mcp.registry import RegistryError, sync_endpoints
+from gateway.registry import RegistryError, sync_endpoints
 
 
 class Command(BaseCommand):
@@ -28,5 +28,5 @@ class Command(BaseCommand):
         if report.unenforced:
             self.stderr.write(
                 "These routes ignore the registry's switches (their views lack "
-                "mcp.enforcement.EndpointRegistryMixin): " + ", ".join(report.unenforced)
+                "gateway.enforcement.EndpointRegistryMixin): " + ", ".join(report.unenforced)
             )

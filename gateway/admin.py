@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from mcp.models import ApiEndpoint
+from gateway.models import ApiEndpoint
 from tenants.admin import OperatorOnlyAdmin
 
 EDITABLE_FIELDS = ("is_enabled", "required_scopes")

@@ -1,4 +1,8 @@
-"""The MCP gateway."""
+"""The MCP gateway.
+
+The package is ``gateway`` because the official MCP SDK owns the top-level name ``mcp``;
+the app label stays ``mcp`` (tables, migrations, permission codes and admin URLs).
+"""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
@@ -13,8 +17,8 @@ def sync_registry(sender, using="default", **kwargs) -> None:
     """
     from django.db import connections, router
 
-    from mcp.models import ApiEndpoint
-    from mcp.registry import sync_endpoints
+    from gateway.models import ApiEndpoint
+    from gateway.registry import sync_endpoints
 
     if not router.allow_migrate_model(using, ApiEndpoint):
         return
@@ -27,11 +31,12 @@ def sync_registry(sender, using="default", **kwargs) -> None:
 class McpConfig(AppConfig):
     """Own the API endpoint registry, MCP tools, the MCP server endpoint and tool call logs."""
 
-    name = "mcp"
+    name = "gateway"
+    label = "mcp"
     verbose_name = _("MCP gateway")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from mcp import signals  # noqa: F401  (drops cached endpoint rules on change)
+        from gateway import signals  # noqa: F401  (drops cached endpoint rules on change)
 
         post_migrate.connect(sync_registry, sender=self, dispatch_uid="mcp.sync_registry")

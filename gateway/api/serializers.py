@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.api.base import PlatformSerializer
-from mcp.models import ApiEndpoint
+from gateway.models import ApiEndpoint
 
 
 class ApiEndpointSerializer(PlatformSerializer):

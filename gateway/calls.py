@@ -6,8 +6,8 @@ this tool" form:
 1. the arguments are validated against the tool's own input schema (the tool resolved
    for the caller's tenant, so two tenants' tools of one name never share a schema); a
    failure is an ``isError`` result naming the field;
-2. the tool runs: an ``api`` tool in-process (``mcp.dispatch``), an ``external`` tool over
-   HTTP (``mcp.outbound``). Idempotent calls (read-only or idempotent by annotation) that
+2. the tool runs: an ``api`` tool in-process (``gateway.dispatch``), an ``external`` tool over
+   HTTP (``gateway.outbound``). Idempotent calls (read-only or idempotent by annotation) that
    fail in a retryable way are retried up to ``max_retries`` times with exponential
    backoff, within the tool's timeout;
 3. the call is logged in ``McpToolCallLog``: caller, tenant, arguments (secrets masked,
@@ -38,7 +38,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from logs import audit
-from mcp.choices import ToolType
+from gateway.choices import ToolType
 
 logger = logging.getLogger("atrium.mcp")
 
@@ -124,7 +124,7 @@ def api_error_message(status: int, data: Any) -> str:
 
 
 def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
-    from mcp.dispatch import ArgumentError, call_api
+    from gateway.dispatch import ArgumentError, call_api
 
     try:
         response = call_api(tool, arguments, caller=caller, request_id=context.request_id,
@@ -139,7 +139,7 @@ def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
 
 
 def _run_external(tool, arguments, caller, context: CallContext) -> CallOutcome:
-    from mcp.outbound import OutboundError, call_external
+    from gateway.outbound import OutboundError, call_external
 
     retries = tool.max_retries if is_idempotent(tool) else 0
     deadline = time.monotonic() + tool.timeout
@@ -206,7 +206,7 @@ def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutc
 
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise."""
-    from mcp.models import McpTool, McpToolCallLog
+    from gateway.models import McpTool, McpToolCallLog
 
     alias = audit.log_alias()
     try:

@@ -4,8 +4,8 @@ platform (endpoint:update, a platform action)."""
 from __future__ import annotations
 
 from config.api.base import PlatformViewSet
-from mcp.api.serializers import ApiEndpointSerializer
-from mcp.models import ApiEndpoint
+from gateway.api.serializers import ApiEndpointSerializer
+from gateway.models import ApiEndpoint
 
 
 class ApiEndpointViewSet(PlatformViewSet):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from mcp.enforcement import invalidate
+from gateway.enforcement import invalidate
 
 
 @pytest.fixture(autouse=True)

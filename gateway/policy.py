@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from mcp.choices import CallerType, ToolType
+from gateway.choices import CallerType, ToolType
 from rbac.access import get_access
 from rbac.api.permissions import AUTHENTICATED
 from rbac.catalogue import platform_codes
@@ -67,7 +67,7 @@ class Caller:
 
 def _candidates(caller: Caller):
     """Return the enabled live tools of the caller's tenant and the public ones (one query)."""
-    from mcp.models import McpTool
+    from gateway.models import McpTool
 
     return (
         McpTool.objects.all_tenants()

@@ -11,7 +11,7 @@ schema and docs views themselves, or anything marked ``@extend_schema(exclude=Tr
 are not API endpoints of the platform.
 
 ``sync_endpoints`` writes the routes into ``ApiEndpoint`` after every ``migrate``
-(``mcp.apps``) and on demand (``manage.py sync_endpoints``): new routes are added, the
+(``gateway.apps``) and on demand (``manage.py sync_endpoints``): new routes are added, the
 code's columns updated, vanished routes marked inactive; operators' columns
 (``is_enabled``, ``required_scopes``) are never touched.
 """
@@ -111,7 +111,7 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
     from drf_spectacular.generators import SchemaGenerator
     from drf_spectacular.settings import spectacular_settings
 
-    from mcp.enforcement import EndpointRegistryMixin
+    from gateway.enforcement import EndpointRegistryMixin
     from rbac.api.permissions import required_code
 
     generator = SchemaGenerator(urlconf=urlconf)
@@ -164,8 +164,8 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
     ``required_scopes``) of existing rows are kept; rows of vanished routes are marked
     inactive, not deleted, so their settings survive a route's return.
     """
-    from mcp.enforcement import invalidate
-    from mcp.models import ApiEndpoint
+    from gateway.enforcement import invalidate
+    from gateway.models import ApiEndpoint
 
     if routes is None:
         routes = collect_routes()

@@ -47,7 +47,7 @@ def rules() -> dict[tuple[str, str], EndpointRule]:
     cached = cache.get(CACHE_KEY)
     if cached is not None:
         return cached
-    from mcp.models import ApiEndpoint
+    from gateway.models import ApiEndpoint
 
     cached = {
         (path, method): EndpointRule(is_enabled, tuple(scopes or ()))
@@ -71,7 +71,7 @@ def invalidate(using: str = "default") -> None:
 
 def endpoint_rule(request, view) -> EndpointRule | None:
     """Return the operator's rule of the request's route and method, ``None`` if unrestricted."""
-    from mcp.registry import request_path
+    from gateway.registry import request_path
 
     match = getattr(request, "resolver_match", None)
     if match is None or not match.route:

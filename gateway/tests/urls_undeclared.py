@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from mcp.enforcement import EndpointRegistryMixin
+from gateway.enforcement import EndpointRegistryMixin
 
 
 class UndeclaredViewSet(viewsets.ViewSet):

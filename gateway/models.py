@@ -3,7 +3,7 @@
 Registry
 --------
 
-One row per route and method of the REST API, written by ``mcp.registry.sync_endpoints``
+One row per route and method of the REST API, written by ``gateway.registry.sync_endpoints``
 from the code (path, method, module, description, operation id, permission code) after
 every ``migrate`` and on demand. Operators edit only ``is_enabled`` and ``required_scopes``;
 a sync never touches them. A route that disappears from the code keeps its row, marked
@@ -40,7 +40,7 @@ from accounts.models.api_keys import validate_scopes
 from config.crypto import EncryptedJSONField
 from logs.models import ActorLog, OperationStatus
 from logs.partitioning import MonthlyPartitioning, Retention
-from mcp.choices import AuthType, CallerType, HttpMethod, ToolType
+from gateway.choices import AuthType, CallerType, HttpMethod, ToolType
 from tenants.models import TenantModel, unique_live_per_tenant
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from mcp.enforcement import invalidate
-from mcp.models import ApiEndpoint
+from gateway.enforcement import invalidate
+from gateway.models import ApiEndpoint
 
 
 @receiver([post_save, post_delete], sender=ApiEndpoint)

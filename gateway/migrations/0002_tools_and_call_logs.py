@@ -3,7 +3,7 @@
 import config.crypto
 import django.core.validators
 import django.db.models.deletion
-import mcp.models
+import gateway.models
 import tenants.ids
 from django.conf import settings
 from django.db import migrations, models
@@ -38,10 +38,10 @@ class Migration(migrations.Migration):
                 ('auth_type', models.CharField(choices=[('none', 'None'), ('bearer', 'Bearer token'), ('api_key', 'API key header'), ('oauth', 'OAuth 2.0 client credentials')], default='none', max_length=20, verbose_name='authentication')),
                 ('auth_config', config.crypto.EncryptedJSONField(blank=True, help_text='Stored encrypted; never shown again after saving.', null=True, verbose_name='authentication settings')),
                 ('permission_code', models.CharField(blank=True, help_text="The permission a caller needs. API tools take their endpoint's.", max_length=100, verbose_name='permission code')),
-                ('required_scopes', models.JSONField(blank=True, default=list, help_text="Permission codes an API key must hold to see and call the tool, on top of its endpoint's.", validators=[mcp.models.validate_required_scopes], verbose_name='required scopes')),
-                ('input_schema', models.JSONField(blank=True, default=dict, validators=[mcp.models.validate_json_object], verbose_name='input schema')),
-                ('output_schema', models.JSONField(blank=True, null=True, validators=[mcp.models.validate_json_object], verbose_name='output schema')),
-                ('annotations', models.JSONField(blank=True, default=dict, validators=[mcp.models.validate_json_object], verbose_name='annotations')),
+                ('required_scopes', models.JSONField(blank=True, default=list, help_text="Permission codes an API key must hold to see and call the tool, on top of its endpoint's.", validators=[gateway.models.validate_required_scopes], verbose_name='required scopes')),
+                ('input_schema', models.JSONField(blank=True, default=dict, validators=[gateway.models.validate_json_object], verbose_name='input schema')),
+                ('output_schema', models.JSONField(blank=True, null=True, validators=[gateway.models.validate_json_object], verbose_name='output schema')),
+                ('annotations', models.JSONField(blank=True, default=dict, validators=[gateway.models.validate_json_object], verbose_name='annotations')),
                 ('timeout', models.PositiveIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(300)], verbose_name='timeout (seconds)')),
                 ('max_retries', models.PositiveSmallIntegerField(default=3, help_text='Retries, with backoff, of idempotent calls that failed to reach the target.', validators=[django.core.validators.MaxValueValidator(10)], verbose_name='max retries')),
                 ('is_enabled', models.BooleanField(default=True, verbose_name='enabled')),

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
 from conftest import make_tenant_admin, make_user
-from mcp.models import ApiEndpoint
-from mcp.registry import RegistryError, collect_routes, sync_endpoints
+from gateway.models import ApiEndpoint
+from gateway.registry import RegistryError, collect_routes, sync_endpoints
 from rbac.catalogue import declared_permissions
 from rbac.models import Permission
 from tenants.models import TenantPackage
@@ -148,7 +148,7 @@ def test_vanished_route_is_marked_inactive_and_comes_back_with_its_settings():
     assert (row.is_active, row.is_enabled) == (True, False)
 
 
-@override_settings(ROOT_URLCONF="mcp.tests.urls_undeclared")
+@override_settings(ROOT_URLCONF="gateway.tests.urls_undeclared")
 def test_route_without_permission_code_fails_the_sync():
     """A route whose view declares no permission code stops the sync, named in the error."""
     before = ApiEndpoint.objects.count()
@@ -209,7 +209,7 @@ def test_user_without_the_permission_also_gets_404(tenant_a):
     assert client.get(USERS).status_code == 404
 
 
-@override_settings(ROOT_URLCONF="mcp.tests.urls_undeclared")
+@override_settings(ROOT_URLCONF="gateway.tests.urls_undeclared")
 def test_disabled_public_route_answers_404_to_anonymous_callers():
     """A route open to anonymous callers is switched off for them too."""
     client = Client()

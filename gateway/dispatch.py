@@ -9,7 +9,7 @@ API request, and the endpoint registry, data scopes and audit capture apply as u
 request id of the MCP request travels in ``X-Request-ID``, so the operation and audit rows
 of a write carry the id of the call that caused them.
 
-Arguments map onto the route as ``mcp.schemas`` describes them: path placeholders take the
+Arguments map onto the route as ``gateway.schemas`` describes them: path placeholders take the
 arguments of the same name, ``body`` is the JSON body, everything else the query string.
 """
 
