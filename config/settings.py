@@ -369,5 +369,7 @@ LOGGING = {
         # Reaches the console through the root logger.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # The MCP SDK reports every stateless exchange at INFO; its warnings still show.
+        "mcp": {"level": env.str("MCP_SDK_LOG_LEVEL", "WARNING")},
     },
 }

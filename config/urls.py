@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import home_view
 from config import health
+from gateway import views as gateway_views
 
 admin.site.site_header = "Atrium"
 admin.site.site_title = "Atrium"
@@ -27,5 +28,13 @@ urlpatterns = [
     # OpenAPI 3 and its interactive docs; the docs' assets are served locally (sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The MCP endpoint for AI agents, and its protected-resource metadata (RFC 9728).
+    path("mcp/", gateway_views.mcp_endpoint, name="mcp-endpoint"),
+    path(
+        ".well-known/oauth-protected-resource/mcp/",
+        gateway_views.resource_metadata,
+        name="mcp-resource-metadata",
+    ),
+    path(".well-known/oauth-protected-resource", gateway_views.resource_metadata),
     path("", home_view, name="home"),
 ]

@@ -1,0 +1,204 @@
+"""The MCP server behind ``/mcp/``, built on the official SDK (``mcp`` 2.x, lowlevel ``Server``).
+
+The SDK's ``StreamableHTTPSessionManager`` in stateless JSON mode answers both protocol
+generations on the one endpoint: ``2026-07-28`` (``server/discover``, per-request
+``_meta``, header/body checks, ``ttlMs``/``cacheScope`` on ``tools/list``) and
+``2025-11-25`` (``initialize``, ``notifications/initialized``, ``ping``). It parses the
+JSON-RPC, answers malformed messages with the specification's codes, and calls the two
+handlers here.
+
+``gateway.views.mcp_endpoint`` (a plain Django view, so the platform's WSGI and ASGI apps
+serve it alike) authenticates the API key, then hands the request to ``serve`` through
+``asgiref.async_to_sync``. The handlers run their Django work with ``sync_to_async``
+(thread-sensitive): back on the request's own thread, with its database connection,
+transaction and tenant context. The per-request state travels in a ``ContextVar``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import mcp_types as types
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils.translation import gettext as _
+from mcp.server.caching import CacheHint
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+
+from gateway import calls, policy
+
+SERVER_NAME = "atrium"
+SERVER_VERSION = "1.0"
+# JSON-RPC "server error" range: the request was understood but a limit refused it.
+RATE_LIMITED = -32029
+INSTRUCTIONS = (
+    "Atrium's platform API as tools. Every tool runs as the user who owns the API key, "
+    "within that user's tenant, permissions and the key's scopes."
+)
+
+
+@dataclass
+class GatewayRequest:
+    """What the handlers need to know about the HTTP request they serve."""
+
+    caller: policy.Caller
+    request_id: str
+    host: str
+    secure: bool
+    trace_id: str = ""
+
+
+_current: ContextVar[GatewayRequest | None] = ContextVar("atrium_mcp_request", default=None)
+
+
+def current() -> GatewayRequest:
+    """Return the request being served (set by the view before it enters the SDK)."""
+    state = _current.get()
+    if state is None:
+        raise RuntimeError("The MCP handlers run only inside gateway.views.mcp_endpoint.")
+    return state
+
+
+def tool_model(tool) -> types.Tool:
+    """Return the MCP description of ``tool``."""
+    annotations = {
+        key: value for key, value in (tool.annotations or {}).items()
+        if key in ("title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
+    }
+    return types.Tool(
+        name=tool.name,
+        title=tool.title or None,
+        description=tool.description or None,
+        input_schema=tool.input_schema or {"type": "object"},
+        output_schema=tool.output_schema or None,
+        annotations=types.ToolAnnotations.model_validate(annotations) if annotations else None,
+    )
+
+
+def encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": name}).encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Return the name a page starts after; refuse a cursor this server did not hand out."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        after = value["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise MCPError(code=types.INVALID_PARAMS, message=_("Invalid cursor.")) from None
+    if not isinstance(after, str):
+        raise MCPError(code=types.INVALID_PARAMS, message=_("Invalid cursor."))
+    return after
+
+
+def _rate_limit(state: GatewayRequest):
+    """Return the ``RateLimited`` refusal of this request, or ``None`` within the limits."""
+    from gateway.limits import RateLimited, check_rate
+
+    caller = state.caller
+    if caller.api_key is None:
+        return None  # the admin's "try this tool" form: a person, not an agent
+    try:
+        check_rate(tenant=caller.user.tenant, api_key=caller.api_key)
+    except RateLimited as refusal:
+        return refusal
+    return None
+
+
+def list_page(state: GatewayRequest, cursor: str | None) -> types.ListToolsResult:
+    """Return one page of the tools the caller may call."""
+    refusal = _rate_limit(state)
+    if refusal is not None:
+        raise MCPError(code=RATE_LIMITED, message=refusal.message,
+                       data={"retryAfter": round(refusal.retry_after, 3)})
+    after = decode_cursor(cursor).lower() if cursor else None
+    tools = policy.visible_tools(state.caller)
+    if after is not None:
+        tools = [tool for tool in tools if tool.name.lower() > after]
+    size = settings.MCP_TOOLS_PAGE_SIZE
+    page, rest = tools[:size], tools[size:]
+    return types.ListToolsResult(
+        tools=[tool_model(tool) for tool in page],
+        next_cursor=encode_cursor(page[-1].name.lower()) if rest else None,
+        ttl_ms=settings.MCP_TOOLS_LIST_TTL_MS,
+        cache_scope="private",
+    )
+
+
+def call(state: GatewayRequest, name: str, arguments, protocol_version: str,
+         jsonrpc_id) -> types.CallToolResult:
+    """Call the tool ``name`` for the caller; unknown and forbidden tools are one answer."""
+    tool = policy.find_tool(state.caller, name)
+    if tool is None:
+        raise MCPError(code=types.INVALID_PARAMS, message=_("Unknown tool: %(name)s") % {
+            "name": str(name)[:128]})
+    context = calls.CallContext(
+        request_id=state.request_id, protocol_version=protocol_version or "",
+        jsonrpc_id="" if jsonrpc_id is None else str(jsonrpc_id), trace_id=state.trace_id,
+        host=state.host, secure=state.secure,
+    )
+    refusal = _rate_limit(state)
+    if refusal is not None:
+        outcome = calls.CallOutcome(ok=False, status=429, message=refusal.message)
+        calls.record_call(tool, arguments, outcome, caller=state.caller, context=context)
+        return types.CallToolResult(
+            content=[types.TextContent(text=refusal.message)], is_error=True,
+            meta={"io.atrium/retryAfter": round(refusal.retry_after, 3)},
+        )
+    outcome = calls.call_tool(tool, arguments, caller=state.caller, context=context)
+    return types.CallToolResult(
+        content=[types.TextContent(text=calls.result_text(outcome))],
+        structured_content=outcome.structured if outcome.ok else None,
+        is_error=not outcome.ok,
+    )
+
+
+async def on_list_tools(ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    state = current()
+    cursor = params.cursor if params is not None else None
+    return await sync_to_async(list_page)(state, cursor)
+
+
+async def on_call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    state = current()
+    return await sync_to_async(call)(state, params.name, params.arguments,
+                                     ctx.protocol_version, ctx.request_id)
+
+
+_server: Server | None = None
+
+
+def server() -> Server:
+    """Return the process's MCP server (its handlers hold no per-request state)."""
+    global _server
+    if _server is None:
+        _server = Server(
+            SERVER_NAME,
+            version=SERVER_VERSION,
+            title="Atrium",
+            instructions=INSTRUCTIONS,
+            on_list_tools=on_list_tools,
+            on_call_tool=on_call_tool,
+            cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+        )
+    return _server
+
+
+async def serve(state: GatewayRequest, scope: dict, receive, send) -> None:
+    """Answer one HTTP request with the SDK's stateless, JSON-only transport."""
+    token = _current.set(state)
+    try:
+        manager = StreamableHTTPSessionManager(
+            app=server(), stateless=True, json_response=True,
+            max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
+        )
+        async with manager.run():
+            await manager.handle_request(scope, receive, send)
+    finally:
+        _current.reset(token)

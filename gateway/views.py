@@ -1,0 +1,193 @@
+"""``/mcp/``: the MCP endpoint, and its protected-resource metadata (RFC 9728).
+
+The view does what belongs to the platform and leaves the protocol to the SDK
+(``gateway.server``):
+
+* only ``POST`` (stateless JSON mode opens no event stream): anything else is 405;
+* a browser ``Origin`` must be listed in ``MCP_ALLOWED_ORIGINS`` (DNS-rebinding and
+  cross-site protection; agents send none), ``Host`` is checked by ``ALLOWED_HOSTS``;
+* a body over ``MCP_MAX_REQUEST_BYTES`` is refused (413) before it is read;
+* ``Authorization: Bearer <api key>``: no key or a bad one is 401 with
+  ``WWW-Authenticate`` pointing at the protected-resource metadata; a good one runs the
+  request as the key's user, in the user's tenant, narrowed by the key's scopes.
+
+The response carries the platform's ``X-Request-ID``, the id every call log, operation
+log and audit row of the request share.
+"""
+
+from __future__ import annotations
+
+import re
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
+
+from accounts.api.authentication import authenticate_bearer
+from accounts.services import client_ip
+from gateway import server
+from gateway.policy import Caller
+from logs import audit
+
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+# Headers of the ASGI scope handed to the SDK: what the protocol needs, never credentials.
+FORWARDED_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-session-id",
+                     "mcp-method", "mcp-name", "origin", "host", "last-event-id")
+
+
+def resource_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("mcp-endpoint"))
+
+
+def metadata_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("mcp-resource-metadata"))
+
+
+def jsonrpc_error(code: int, message: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}},
+        status=status,
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def unauthorized(request: HttpRequest, error: str | None = None) -> JsonResponse:
+    """Return 401 with the challenge RFC 6750 and RFC 9728 describe."""
+    challenge = f'Bearer realm="mcp", resource_metadata="{metadata_url(request)}"'
+    if error:
+        challenge += ', error="invalid_token", error_description="%s"' % error.replace('"', "'")
+    message = error or _("Send 'Authorization: Bearer <api key>'.")
+    response = jsonrpc_error(-32001, message, 401)
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+def origin_allowed(request: HttpRequest) -> bool:
+    origin = request.headers.get("Origin")
+    return not origin or origin in settings.MCP_ALLOWED_ORIGINS
+
+
+def trace_id(request: HttpRequest) -> str:
+    match = TRACEPARENT.match(request.headers.get("traceparent", "").strip().lower())
+    return match.group(1) if match else ""
+
+
+def asgi_scope(request: HttpRequest) -> dict:
+    """Return the ASGI scope of ``request`` with only the headers the protocol needs."""
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1", errors="replace"))
+        for name, value in request.headers.items()
+        if name.lower() in FORWARDED_HEADERS
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": request.scheme,
+        "path": request.path,
+        "raw_path": request.path.encode(),
+        "root_path": "",
+        "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "server": (request.get_host().split(":")[0], int(request.get_port() or 80)),
+        "client": (client_ip(request) or "", 0),
+    }
+
+
+def _exchange(state: server.GatewayRequest, scope: dict, body: bytes) -> HttpResponse:
+    """Run the SDK on one request and return what it answered as a Django response."""
+    sent_body = False
+    status = 500
+    response_headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> dict:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status, response_headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            response_headers = list(message.get("headers") or [])
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    async_to_sync(server.serve)(state, scope, receive, send)
+    response = HttpResponse(b"".join(chunks), status=status)
+    for name, value in response_headers:
+        key = name.decode("latin-1")
+        if key.lower() in ("content-length", "connection"):
+            continue
+        response[key] = value.decode("latin-1")
+    return response
+
+
+@csrf_exempt
+def mcp_endpoint(request: HttpRequest) -> HttpResponse:
+    """Serve one MCP message (see the module docstring)."""
+    if request.method != "POST":
+        response = HttpResponse(status=405)
+        response["Allow"] = "POST"
+        return response
+    if not origin_allowed(request):
+        return jsonrpc_error(-32600, _("This origin may not call the MCP endpoint."), 403)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.MCP_MAX_REQUEST_BYTES:
+        return jsonrpc_error(-32600, _("The request body is too large."), 413)
+    header = request.META.get("HTTP_AUTHORIZATION", "").encode("latin-1", errors="replace")
+    try:
+        principal = authenticate_bearer(request, header)
+    except AuthenticationFailed as exc:
+        return unauthorized(request, str(exc.detail))
+    if principal is None:
+        return unauthorized(request)
+    user, api_key = principal
+    caller = Caller(
+        user=user, api_key=api_key, ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:500],
+        headers={name.lower(): value for name, value in request.headers.items()},
+    )
+    state = server.GatewayRequest(
+        caller=caller,
+        request_id=getattr(request, "request_id", None) or audit.clean_request_id(None),
+        host=request.get_host(),
+        secure=request.is_secure(),
+        trace_id=trace_id(request),
+    )
+    body = request.body
+    return _exchange(state, asgi_scope(request), body)
+
+
+def resource_metadata(request: HttpRequest) -> JsonResponse:
+    """Describe ``/mcp/`` as an OAuth protected resource (RFC 9728).
+
+    Agents authenticate with the platform's API keys, issued in the admin or the API, not
+    by an OAuth flow; so no authorization server is listed unless one is configured.
+    """
+    metadata = {
+        "resource": resource_url(request),
+        "resource_name": "Atrium MCP gateway",
+        "bearer_methods_supported": ["header"],
+        "resource_documentation": request.build_absolute_uri("/api/docs/"),
+    }
+    servers = getattr(settings, "MCP_AUTHORIZATION_SERVERS", [])
+    if servers:
+        metadata["authorization_servers"] = list(servers)
+    response = JsonResponse(metadata)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
