@@ -322,6 +322,23 @@ MCP_TOOLS_PAGE_SIZE = env.int("MCP_TOOLS_PAGE_SIZE", 100, minimum=1)
 MCP_TOOLS_LIST_TTL_MS = env.int("MCP_TOOLS_LIST_TTL_MS", 60_000, minimum=0)
 # First delay (seconds) before retrying an idempotent call; it doubles on each retry.
 MCP_RETRY_BASE_DELAY = env.float("MCP_RETRY_BASE_DELAY", 0.2, minimum=0)
+# Rate limits per tenant plan: {"tenant": rate, "key": rate}; a rate is "N/second",
+# "N/minute" or "N/hour", null for unlimited; "default" serves a plan not listed. GCRA: a
+# burst of N, then one call every period/N (gateway/limits.py).
+MCP_RATE_LIMITS = env.json_object(
+    "MCP_RATE_LIMITS",
+    {
+        "free": {"tenant": "120/minute", "key": "60/minute"},
+        "pro": {"tenant": "600/minute", "key": "300/minute"},
+        "enterprise": {"tenant": "3000/minute", "key": "1000/minute"},
+        "default": {"tenant": "120/minute", "key": "60/minute"},
+    },
+)
+# Redis holding the limits of every process (required in production); empty: per process.
+MCP_RATE_LIMIT_REDIS_URL = env.str("MCP_RATE_LIMIT_REDIS_URL", env.required_in_production(""))
+MCP_RATE_LIMIT_KEY_PREFIX = env.str("MCP_RATE_LIMIT_KEY_PREFIX", "atrium:mcp:rl")
+# Seconds to connect and per command before falling back to per-process limits.
+MCP_RATE_LIMIT_REDIS_TIMEOUT = env.float("MCP_RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.001)
 # Browser origins allowed to call /mcp/ (agents send no Origin; a browser page must be listed).
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", [])
 

@@ -17,6 +17,7 @@ log and audit row of the request share.
 
 from __future__ import annotations
 
+import json
 import re
 
 from asgiref.sync import async_to_sync
@@ -55,6 +56,35 @@ def jsonrpc_error(code: int, message: str, status: int, **headers: str) -> JsonR
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def envelope_error(body: bytes) -> JsonResponse | None:
+    """Return the answer to a body that is not one JSON-RPC 2.0 message, else ``None``.
+
+    The SDK's handshake-era transport answers a malformed message with -32602 and a
+    validation dump; the specification's answers are -32700 (not JSON) and -32600 (not a
+    request), which this check gives on both protocol versions. Batches are a -32600
+    too: MCP removed JSON-RPC batching in 2025-06-18.
+    """
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return jsonrpc_error(-32700, "Parse error", 400)
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return jsonrpc_error(-32600, "Invalid Request", 400)
+    if "method" in message:
+        valid = isinstance(message["method"], str) and (
+            "params" not in message or isinstance(message["params"], dict))
+    else:
+        valid = "id" in message and ("result" in message or "error" in message)
+    request_id = message.get("id")
+    if not valid:
+        response = jsonrpc_error(-32600, "Invalid Request", 400)
+        if isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
+            response.content = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": -32600, "message": "Invalid Request"}}).encode()
+        return response
+    return None
 
 
 def unauthorized(request: HttpRequest, error: str | None = None) -> JsonResponse:
@@ -169,6 +199,9 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         trace_id=trace_id(request),
     )
     body = request.body
+    refusal = envelope_error(body)
+    if refusal is not None:
+        return refusal
     return _exchange(state, asgi_scope(request), body)
 
 

@@ -35,6 +35,9 @@ from tenants.context import get_current_actor_id, get_current_tenant_id
 
 logger = logging.getLogger("atrium.audit")
 
+# The MCP endpoint keeps its own log (one call log row per tool call); what a tool call
+# changes is logged by the in-process request that runs it (gateway.dispatch).
+UNLOGGED_PREFIXES = ("/mcp/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 REQUEST_ID_HEADER = "X-Request-ID"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -168,7 +171,9 @@ class OperationLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = audit.clean_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        if request.method in SAFE_METHODS and not getattr(settings, "LOG_READS", False):
+        if (request.method in SAFE_METHODS and not getattr(settings, "LOG_READS", False)) or (
+            request.path_info.startswith(UNLOGGED_PREFIXES)
+        ):
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
             return response

@@ -40,6 +40,7 @@ def production_env(tmp_path) -> dict[str, str]:
         DATABASE_ROUTES='{"analytics_data": "postgres_db", "report_data": "postgres_db"}',
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        MCP_RATE_LIMIT_REDIS_URL="redis://127.0.0.1:6379/2",
     )
 
 
