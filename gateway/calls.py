@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Floor
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -251,7 +252,8 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
                 total_response_time=F("total_response_time") + outcome.elapsed_ms,
             )
             # The row is locked by the UPDATE above until commit: the average is exact.
-            rows.update(avg_response_time=F("total_response_time") / F("call_count"))
+            # Floor: MariaDB's "/" is a decimal division that the column would round.
+            rows.update(avg_response_time=Floor(F("total_response_time") / F("call_count")))
     except Exception:
         logger.exception("Could not count the call of tool %s (request %s)",
                          tool.pk, context.request_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from accounts.api_keys import issue_api_key
 from gateway.models import ApiEndpoint, McpTool
 from tenants.context import tenant_context
@@ -45,5 +47,6 @@ def api_tool(tenant, name: str = "users_list", *, path: str = "/api/v1/users/",
 
 def key_of(user, scopes=("user:view",)) -> str:
     """Return the plaintext of a new API key of ``user`` with ``scopes``."""
-    _key, plaintext = issue_api_key(user=user, name="agent", scopes=list(scopes))
+    _key, plaintext = issue_api_key(user=user, name=f"agent-{uuid.uuid4().hex[:8]}",
+                                    scopes=list(scopes))
     return plaintext
