@@ -160,8 +160,9 @@ SILENCED_SYSTEM_CHECKS = [
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.api.authentication.InProcessAuthentication",
+        # The first class's challenge decides 401 over 403 for anonymous requests.
         "accounts.api.authentication.ApiKeyAuthentication",
+        "accounts.api.authentication.InProcessAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -14,8 +14,8 @@ this tool" form:
    truncated), allow-listed request headers only, status, the response truncated at the
    payload limit, time, the error and, for operators only, its stack. A failure to write
    the log is reported to the application log and never breaks the call;
-4. the tool's counters move in one UPDATE of relative increments (exact under concurrent
-   calls), the average recomputed from the exact total in the same transaction.
+4. the tool's counters move in one UPDATE of relative increments, exact under concurrent
+   calls (``record_call``).
 
 Failures reach the agent as a short readable message, never a stack or a raw upstream
 body.
@@ -43,6 +43,10 @@ from gateway.choices import ToolType
 
 logger = logging.getLogger("atrium.mcp")
 
+# Words that send a payload through the full masking walk: every name logs.audit masks
+# (SECRET_FIELD_RE), the API key prefix and the Authorization header (config.logging).
+SECRET_WORDS = ("password", "key_hash", "secret", "token", "credential", "api_key", "atr_",
+                "authorization")
 # Request headers worth keeping with a call; everything else (Authorization above all)
 # is never stored.
 LOGGED_HEADERS = ("user-agent", "mcp-protocol-version", "content-type", "accept",
@@ -205,13 +209,49 @@ def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutc
     return outcome
 
 
+def loggable(payload: Any) -> Any:
+    """Return ``payload`` as the log keeps it: secrets masked, truncated at the payload limit.
+
+    Most answers hold nothing secret-looking: a scan of their JSON text for the words the
+    masking reacts to proves it, and they are kept as they are. Anything else takes the
+    full masking walk of ``logs.audit``, as every other log does.
+    """
+    if payload is None:
+        return None
+    try:
+        text = json.dumps(payload, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return audit.truncate(audit.jsonable(payload))
+    lowered = text.lower()
+    if any(word in lowered for word in SECRET_WORDS):
+        return audit.truncate(audit.jsonable(payload))
+    if len(text.encode()) <= audit.payload_limit():
+        return payload
+    return audit.truncate(payload)
+
+
+def _isolated(alias: str):
+    """Return a savepoint when inside a transaction (a failed write must not break it)."""
+    from contextlib import nullcontext
+
+    return transaction.atomic(using=alias) if transaction.get_connection(
+        alias).in_atomic_block else nullcontext()
+
+
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
-    """Write the call log row and move the tool's counters; never raise."""
+    """Write the call log row and move the tool's counters; never raise.
+
+    Two statements in autocommit: the insert, and one UPDATE of relative increments. The
+    average is assigned first from the old values, (total + t) / (count + 1): MariaDB
+    evaluates SET assignments left to right on the updated row, PostgreSQL and SQLite on
+    the old one, and with the average first both read the same old values. The UPDATE
+    holds the row lock, so concurrent calls serialise on it and no increment is lost.
+    """
     from gateway.models import McpTool, McpToolCallLog
 
     alias = audit.log_alias()
     try:
-        with transaction.atomic(using=alias):
+        with _isolated(alias):
             McpToolCallLog.objects.create(
                 tenant_id=caller.tenant_id,
                 user_id=caller.user.pk,
@@ -226,14 +266,13 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
                 protocol_version=context.protocol_version[:20],
                 jsonrpc_id=str(context.jsonrpc_id)[:100],
                 trace_id=context.trace_id[:64],
-                request_params=audit.truncate(audit.jsonable(arguments)),
+                request_params=loggable(arguments),
                 request_headers={
                     name: value[:500] for name, value in caller.headers.items()
                     if name in LOGGED_HEADERS
                 } or None,
                 response_status=outcome.status,
-                response_data=audit.truncate(audit.jsonable(
-                    outcome.data if outcome.ok or outcome.data is not None else None)),
+                response_data=loggable(outcome.data),
                 response_time=outcome.elapsed_ms,
                 status="success" if outcome.ok else "failed",
                 error_message="" if outcome.ok else audit.truncate_text(outcome.message),
@@ -242,18 +281,18 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     except Exception:
         logger.exception("Could not write the call log of tool %s (request %s)",
                          tool.pk, context.request_id)
+    elapsed = outcome.elapsed_ms
     try:
-        with transaction.atomic(using=McpTool.objects.db):
-            rows = McpTool.objects.all_tenants().filter(pk=tool.pk)
-            rows.update(
+        with _isolated(McpTool.objects.db):
+            McpTool.objects.all_tenants().filter(pk=tool.pk).update(
+                # Floor: MariaDB's "/" is a decimal division that the column would round.
+                avg_response_time=Floor(
+                    (F("total_response_time") + elapsed) / (F("call_count") + 1)),
                 call_count=F("call_count") + 1,
                 success_count=F("success_count") + (1 if outcome.ok else 0),
                 failure_count=F("failure_count") + (0 if outcome.ok else 1),
-                total_response_time=F("total_response_time") + outcome.elapsed_ms,
+                total_response_time=F("total_response_time") + elapsed,
             )
-            # The row is locked by the UPDATE above until commit: the average is exact.
-            # Floor: MariaDB's "/" is a decimal division that the column would round.
-            rows.update(avg_response_time=Floor(F("total_response_time") / F("call_count")))
     except Exception:
         logger.exception("Could not count the call of tool %s (request %s)",
                          tool.pk, context.request_id)

@@ -14,14 +14,19 @@ A caller sees, and may call, exactly the tools that are
 
 ``tools/list`` and ``tools/call`` both go through ``visible_tools``/``find_tool``, so a
 tool outside the policy is exactly as unknown to the caller as a tool that does not exist.
-The order is stable: by name.
+The order is stable: by name. The candidate tools of a tenant are cached (one cache round
+trip per request, see ``_candidates``); every write of a tool or a registry row makes the
+cache stale.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 
 from gateway.choices import CallerType, ToolType
@@ -30,6 +35,11 @@ from rbac.api.permissions import AUTHENTICATED
 from rbac.catalogue import platform_codes
 
 OFFERED_TYPES = (ToolType.API, ToolType.EXTERNAL)
+CACHE_PREFIX = "mcp:tools"
+VERSION_KEY = "mcp:tools:version"
+# With the per-process cache of development, another process sees an edit within this
+# many seconds; with a shared cache (CACHE_URL=redis://...) every process sees it at once.
+CACHE_TIMEOUT = 30  # seconds
 
 
 @dataclass(frozen=True)
@@ -65,16 +75,47 @@ class Caller:
         return frozenset(self.api_key.scopes)
 
 
-def _candidates(caller: Caller):
-    """Return the enabled live tools of the caller's tenant and the public ones (one query)."""
+def _query(tenant_id):
+    """Return the enabled live tools of ``tenant_id`` and the public ones (one query)."""
     from gateway.models import McpTool
 
     return (
         McpTool.objects.all_tenants()
-        .filter(Q(tenant_id=caller.tenant_id) | Q(is_public=True))
+        .filter(Q(tenant_id=tenant_id) | Q(is_public=True))
         .filter(is_enabled=True, tool_type__in=OFFERED_TYPES)
         .select_related("endpoint")
+        # Never cached: an external tool's credentials are loaded when it is called.
+        .defer("auth_config")
     )
+
+
+def _candidates(caller: Caller) -> list:
+    """Return the tools that may concern ``caller``, from the cache when it is current.
+
+    One cache round trip: the catalogue's version and the tenant's snapshot are read
+    together, and the snapshot serves only when taken at the current version. Any write
+    of a tool or a registry row moves the version (``invalidate``). Counters change by
+    ``QuerySet.update`` and do not; a snapshot's counters are not read.
+    """
+    tenant_key = f"{CACHE_PREFIX}:{caller.tenant_id}"
+    found = cache.get_many([VERSION_KEY, tenant_key])
+    version = found.get(VERSION_KEY)
+    snapshot = found.get(tenant_key)
+    if version is not None and snapshot is not None and snapshot[0] == version:
+        return snapshot[1]
+    tools = list(_query(caller.tenant_id))
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.add(VERSION_KEY, version, CACHE_TIMEOUT)
+        version = cache.get(VERSION_KEY, version)
+    cache.set(tenant_key, (version, tools), CACHE_TIMEOUT)
+    return tools
+
+
+def invalidate(using: str = "default") -> None:
+    """Make every cached snapshot stale, now and again once the transaction commits."""
+    cache.delete(VERSION_KEY)
+    transaction.on_commit(lambda: cache.delete(VERSION_KEY), using=using)
 
 
 def permission_code(tool) -> str:
@@ -148,7 +189,8 @@ def find_tool(caller: Caller, name: str):
     """Return the tool named exactly ``name`` that ``caller`` may call, or ``None``."""
     if not isinstance(name, str) or not name or len(name) > 128:
         return None
-    tool = _resolve(caller, _candidates(caller).filter(name__iexact=name)).get(name.lower())
+    key = name.lower()
+    tool = _resolve(caller, [t for t in _candidates(caller) if t.name.lower() == key]).get(key)
     if tool is None or tool.name != name or not allows(caller, tool):
         return None
     return tool

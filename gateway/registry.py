@@ -164,6 +164,7 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
     ``required_scopes``) of existing rows are kept; rows of vanished routes are marked
     inactive, not deleted, so their settings survive a route's return.
     """
+    from gateway import policy
     from gateway.enforcement import invalidate
     from gateway.models import ApiEndpoint
 
@@ -214,4 +215,5 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
         )
         report.deactivated = [str(row) for row in vanished]
     invalidate(using=using)
+    policy.invalidate(using=using)
     return report

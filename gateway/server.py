@@ -8,9 +8,9 @@ JSON-RPC, answers malformed messages with the specification's codes, and calls t
 handlers here.
 
 ``gateway.views.mcp_endpoint`` (a plain Django view, so the platform's WSGI and ASGI apps
-serve it alike) authenticates the API key, then hands the request to ``serve`` through
-``asgiref.async_to_sync``. The handlers run their Django work with ``sync_to_async``
-(thread-sensitive): back on the request's own thread, with its database connection,
+serve it alike) authenticates the API key, then hands the request to ``serve`` on the
+process's event loop (``gateway.bridge.run``). The handlers run their Django work with
+``bridge.run_sync``: back on the request's own thread, with its database connection,
 transaction and tenant context. The per-request state travels in a ``ContextVar``.
 """
 
@@ -23,7 +23,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 import mcp_types as types
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
 from mcp.server.caching import CacheHint
@@ -31,7 +30,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 
-from gateway import calls, policy
+from gateway import bridge, calls, policy
 
 SERVER_NAME = "atrium"
 SERVER_VERSION = "1.0"
@@ -162,13 +161,13 @@ def call(state: GatewayRequest, name: str, arguments, protocol_version: str,
 async def on_list_tools(ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
     state = current()
     cursor = params.cursor if params is not None else None
-    return await sync_to_async(list_page)(state, cursor)
+    return await bridge.run_sync(list_page, state, cursor)
 
 
 async def on_call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
     state = current()
-    return await sync_to_async(call)(state, params.name, params.arguments,
-                                     ctx.protocol_version, ctx.request_id)
+    return await bridge.run_sync(call, state, params.name, params.arguments,
+                                 ctx.protocol_version, ctx.request_id)
 
 
 _server: Server | None = None

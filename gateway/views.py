@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -30,7 +29,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.api.authentication import authenticate_bearer
 from accounts.services import client_ip
-from gateway import server
+from gateway import bridge, server
 from gateway.policy import Caller
 from logs import audit
 
@@ -153,7 +152,7 @@ def _exchange(state: server.GatewayRequest, scope: dict, body: bytes) -> HttpRes
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    async_to_sync(server.serve)(state, scope, receive, send)
+    bridge.run(server.serve, state, scope, receive, send)
     response = HttpResponse(b"".join(chunks), status=status)
     for name, value in response_headers:
         key = name.decode("latin-1")

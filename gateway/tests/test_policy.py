@@ -77,7 +77,8 @@ def test_a_tenants_own_tool_shadows_a_public_one(tenant_a, platform, admin_a):
     caller = policy.Caller(user=admin_a)
     assert [tool.pk for tool in policy.visible_tools(caller)] == [own.pk]
     assert policy.find_tool(caller, "people").pk == own.pk
-    McpTool.objects.all_tenants().filter(pk=own.pk).update(is_enabled=False)
+    own.is_enabled = False
+    own.save()
     assert [tool.pk for tool in policy.visible_tools(caller)] == [public.pk]
     assert policy.find_tool(caller, "people").pk == public.pk
 
