@@ -340,6 +340,16 @@ MCP_RATE_LIMIT_REDIS_URL = env.str("MCP_RATE_LIMIT_REDIS_URL", env.required_in_p
 MCP_RATE_LIMIT_KEY_PREFIX = env.str("MCP_RATE_LIMIT_KEY_PREFIX", "atrium:mcp:rl")
 # Seconds to connect and per command before falling back to per-process limits.
 MCP_RATE_LIMIT_REDIS_TIMEOUT = env.float("MCP_RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.001)
+# Outbound calls of external tools (gateway/outbound.py): private networks (CIDR) they may
+# call even so (empty: public addresses only), the largest answer read (bytes), the
+# redirects followed (each hop checked again), and a PEM bundle of CAs to trust for https
+# targets (empty: the system's).
+MCP_OUTBOUND_ALLOWED_NETWORKS = env.list("MCP_OUTBOUND_ALLOWED_NETWORKS", [])
+MCP_OUTBOUND_MAX_RESPONSE_BYTES = env.int(
+    "MCP_OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1024
+)
+MCP_OUTBOUND_MAX_REDIRECTS = env.int("MCP_OUTBOUND_MAX_REDIRECTS", 5, minimum=0)
+MCP_OUTBOUND_CA_BUNDLE = env.str("MCP_OUTBOUND_CA_BUNDLE", "") or None
 # Browser origins allowed to call /mcp/ (agents send no Origin; a browser page must be listed).
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", [])
 

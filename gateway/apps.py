@@ -37,6 +37,12 @@ class McpConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from gateway import limits
         from gateway import signals  # noqa: F401  (drops cached endpoint rules on change)
+
+        # A malformed MCP_RATE_LIMITS stops start-up, not the first call.
+        checks.register(limits.check_settings)
 
         post_migrate.connect(sync_registry, sender=self, dispatch_uid="mcp.sync_registry")

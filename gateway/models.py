@@ -241,6 +241,14 @@ class McpTool(TenantModel):
         if self.auth_type != AuthType.NONE and self.tool_type != ToolType.EXTERNAL:
             errors.setdefault("auth_type", []).append(
                 _("Only external tools authenticate to their target."))
+        elif self.tool_type == ToolType.EXTERNAL:
+            from gateway.outbound import validate_auth_config
+
+            try:
+                validate_auth_config(self.auth_type, self.auth_config)
+            except ValidationError as exc:
+                for name, messages in exc.message_dict.items():
+                    errors.setdefault(name, []).extend(messages)
         if self.name and self.tenant_id:
             clash = (
                 McpTool.objects.all_tenants()
