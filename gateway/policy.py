@@ -133,11 +133,15 @@ def required_scopes(tool) -> set[str]:
     return scopes
 
 
-def allows(caller: Caller, tool, access=None) -> bool:
-    """Return whether ``caller`` may see and call ``tool`` (see the module docstring)."""
+def allows(caller: Caller, tool, access=None, *, any_tenant: bool = False) -> bool:
+    """Return whether ``caller`` may see and call ``tool`` (see the module docstring).
+
+    ``any_tenant`` skips the tenant condition: the admin's "try this tool" page for
+    platform operators, whose data scope is every tenant.
+    """
     if not tool.is_enabled or tool.is_deleted or tool.tool_type not in OFFERED_TYPES:
         return False
-    if tool.tenant_id != caller.tenant_id and not tool.is_public:
+    if tool.tenant_id != caller.tenant_id and not tool.is_public and not any_tenant:
         return False
     if tool.tool_type == ToolType.API:
         endpoint = tool.endpoint
