@@ -1,22 +1,66 @@
-"""Admin of the API endpoint registry: operators switch routes off and narrow API keys.
+"""Admin of the MCP gateway: the endpoint registry, MCP tools and their call log.
 
-Everything the code declares is read-only here (a sync would overwrite it); only
-``is_enabled`` and ``required_scopes`` are operators' to edit. Rows come from the sync,
-so there is no adding or deleting.
+Registry
+    Everything the code declares is read-only here (a sync would overwrite it); only
+    ``is_enabled`` and ``required_scopes`` are operators' to edit. Rows come from the sync,
+    so there is no adding or deleting. The action "Make MCP tools of the selected endpoints"
+    asks on an intermediate page which tenant gets the tools (the platform tenant by
+    default) and whether they are public (platform tools only). The registry's admin is
+    for operators only; a tenant's administrator makes an API tool on the tool's add page
+    by choosing the endpoint.
+
+Tools
+    Tenant-scoped like every tenant-owned admin (list, form, filters, recycle bin). Writes
+    go through ``gateway.tools`` (``McpToolForm`` validates with ``prepare_tool``), the path
+    the API takes too. What an API tool derives from its endpoint is read-only on its page.
+    ``auth_config`` is write-only (see ``gateway.forms``). The change page shows the counters and
+    charts of the last 30 days of calls (calls, error rate, average and 95th-percentile
+    response time), two aggregate queries for three charts (``tool_usage``); its
+    ``mcp_tool_actions`` template block is kept for a "try this tool" button.
+
+Call log
+    Read-only for everybody, scoped like the other logs (``logs.admin``); the error stack
+    only for platform operators.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
+import uuid
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Value
+from django.db.models.functions import Floor, Ln, TruncDate
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from gateway.models import ApiEndpoint
-from tenants.admin import OperatorOnlyAdmin
+from logs.admin import AppendOnlyLogAdmin
+from logs.charts import BarChart, Series, grouped_bars
+from logs.models import OperationStatus
+from gateway import tools
+from gateway.choices import AuthType, ToolType
+from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
+from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
+from tenants.context import get_current_tenant_id
+from tenants.models import Tenant
 
 EDITABLE_FIELDS = ("is_enabled", "required_scopes")
+
+
+# ---------------------------------------------------------------------------
+# The endpoint registry
+# ---------------------------------------------------------------------------
 
 
 @admin.register(ApiEndpoint)
@@ -24,7 +68,7 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
     """The registry's routes, for platform operators."""
 
     list_display = ["method", "path", "module", "permission_code", "is_enabled", "is_active",
-                    "operation_id"]
+                    "is_mcp_tool", "operation_id"]
     list_display_links = ["path"]
     list_filter = ["is_enabled", "is_active", "method", "module", "is_mcp_tool"]
     search_fields = ["path", "operation_id", "permission_code", "description"]
@@ -36,7 +80,7 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
         (_("Record"), {"fields": ["is_mcp_tool", "is_active", "last_synced_at", "created_at",
                                   "updated_at"]}),
     ]
-    actions = ["enable_selected", "disable_selected"]
+    actions = ["enable_selected", "disable_selected", "make_mcp_tools"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return [
@@ -48,6 +92,11 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_make_tools_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may make tools of endpoints (operators with
+        ``mcp_tool:create``)."""
+        return is_operator(request) and request.user.has_perm("mcp.add_mcptool")
 
     def _switch(self, request: HttpRequest, queryset: QuerySet, enabled: bool) -> None:
         changed = 0
@@ -73,3 +122,489 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
     def disable_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Disable the selected endpoints."""
         self._switch(request, queryset, False)
+
+    @admin.action(description=_("Make MCP tools of the selected endpoints"),
+                  permissions=["make_tools"])
+    def make_mcp_tools(self, request: HttpRequest, queryset: QuerySet):
+        """Ask for the tenant (and whether public), then make one tool per endpoint.
+
+        An endpoint that cannot become a tool (disabled, gone from the code, platform-only
+        for a tenant, name taken) is reported by name; the others are made.
+        """
+        endpoints = list(queryset.order_by("path", "method"))
+        if "apply" in request.POST:
+            form = MakeToolsForm(request.POST)
+            if form.is_valid():
+                self._make_tools(request, endpoints, form.cleaned_data["tenant"],
+                                 form.cleaned_data["is_public"])
+                return None
+        else:
+            platform = Tenant.objects.filter(is_platform=True).first()
+            form = MakeToolsForm(initial={"tenant": platform})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Make MCP tools of %(count)d endpoints") % {"count": len(endpoints)},
+            "opts": self.opts,
+            "form": form,
+            "endpoints": endpoints,
+            "action_name": "make_mcp_tools",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/mcp/apiendpoint/make_tools.html", context)
+
+    def _make_tools(self, request: HttpRequest, endpoints, tenant: Tenant, is_public: bool) -> None:
+        made = 0
+        for endpoint in endpoints:
+            try:
+                tool = tools.create_api_tool(endpoint=endpoint, tenant=tenant,
+                                             is_public=is_public, created_by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{endpoint}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.log_addition(request, tool, [{"added": {}}])
+                made += 1
+        if made:
+            self.message_user(
+                request,
+                ngettext("Made %(count)d tool of %(tenant)s.",
+                         "Made %(count)d tools of %(tenant)s.", made)
+                % {"count": made, "tenant": tenant},
+                messages.SUCCESS,
+            )
+
+
+# ---------------------------------------------------------------------------
+# Usage charts of one tool
+# ---------------------------------------------------------------------------
+
+USAGE_DAYS = 30
+# Latency histogram buckets per factor e: a bucket spans about 5 %, the precision of the
+# 95th percentile computed from it (one aggregate query on every backend; SQLite and
+# MySQL have no percentile function).
+BUCKETS_PER_E = 20
+COLOURS = {"ok": "#2f6fb0", "bad": "#c0392b", "avg": "#3c8d5a", "p95": "#b7791f"}
+
+
+@dataclass(frozen=True)
+class ToolUsage:
+    """The last days of one tool's calls, as charts and totals."""
+
+    start: dt.date
+    end: dt.date
+    calls: int
+    failures: int
+    charts: list[BarChart]
+
+
+def _bucket_edges(bucket: int) -> tuple[float, float]:
+    """Return the response times (ms) at the lower and upper edge of a histogram bucket."""
+    return math.exp(bucket / BUCKETS_PER_E) - 1, math.exp((bucket + 1) / BUCKETS_PER_E) - 1
+
+
+def percentile(histogram: dict[int, int], fraction: float, low: int, high: int) -> int:
+    """Return the ``fraction`` percentile of the latencies counted in ``histogram``
+    (bucket -> count), interpolated inside its bucket and kept within ``[low, high]``."""
+    total = sum(histogram.values())
+    if not total:
+        return 0
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        if seen + count >= rank:
+            lower, upper = _bucket_edges(bucket)
+            value = lower + (upper - lower) * (rank - seen) / count
+            return int(round(min(max(value, low), high)))
+        seen += count
+    return high
+
+
+def tool_usage(tool: McpTool, *, days: int = USAGE_DAYS, today: dt.date | None = None) -> ToolUsage:
+    """Return the charts of ``tool``'s calls over the last ``days`` days (UTC, today included).
+
+    Two aggregate queries: one per day (calls, failures, average, minimum and maximum
+    response time) for the calls and error-rate charts and the average, one histogram of
+    response times per day for the 95th percentile.
+    """
+    end = today or timezone.now().astimezone(dt.timezone.utc).date()
+    start = end - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc)
+    # The manager keeps a tenant user to their tenant; the filter names the tool's.
+    calls = McpToolCallLog.objects.filter(tenant_id=tool.tenant_id, tool_id=tool.pk,
+                                          created_at__gte=since)
+    day = TruncDate("created_at", tzinfo=dt.timezone.utc)
+    daily = {
+        _as_date(row["day"]): row
+        for row in calls.annotate(day=day).values("day").annotate(
+            calls=Count("id"),
+            failures=Count("id", filter=Q(status=OperationStatus.FAILED)),
+            average=Avg("response_time"),
+            low=Min("response_time"),
+            high=Max("response_time"),
+        ).order_by()
+    }
+    histograms: dict[dt.date, dict[int, int]] = {}
+    bucket = Floor(Ln(F("response_time") + Value(1)) * Value(BUCKETS_PER_E))
+    for row in calls.annotate(day=day, bucket=bucket).values("day", "bucket").annotate(
+        n=Count("id")
+    ).order_by():
+        histograms.setdefault(_as_date(row["day"]), {})[int(row["bucket"])] = row["n"]
+
+    dates = [start + dt.timedelta(days=n) for n in range(days)]
+    labels = [date.strftime("%m-%d") for date in dates]
+    empty = {"calls": 0, "failures": 0, "average": 0, "low": 0, "high": 0}
+    rows = [daily.get(date, empty) for date in dates]
+    successes = [row["calls"] - row["failures"] for row in rows]
+    failures = [row["failures"] for row in rows]
+    error_rates = [round(100 * row["failures"] / row["calls"]) if row["calls"] else 0
+                   for row in rows]
+    averages = [round(row["average"] or 0) for row in rows]
+    p95 = [percentile(histograms.get(date, {}), 0.95, row["low"] or 0, row["high"] or 0)
+           for date, row in zip(dates, rows)]
+    charts = [
+        grouped_bars(_t("Calls per day"), labels, [
+            Series(_t("Successes"), successes, COLOURS["ok"]),
+            Series(_t("Failures"), failures, COLOURS["bad"]),
+        ]),
+        grouped_bars(_t("Error rate per day (%)"), labels, [
+            Series(_t("Error rate (%)"), error_rates, COLOURS["bad"]),
+        ]),
+        grouped_bars(_t("Response time per day (ms)"), labels, [
+            Series(_t("Average"), averages, COLOURS["avg"]),
+            Series(_t("95th percentile"), p95, COLOURS["p95"]),
+        ]),
+    ]
+    return ToolUsage(start=start, end=end, calls=sum(row["calls"] for row in rows),
+                     failures=sum(failures), charts=charts)
+
+
+def _as_date(value) -> dt.date:
+    # SQLite answers TruncDate with text.
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------
+
+
+def _pretty_json(value) -> str:
+    if value in (None, {}, []):
+        return "—"
+    return format_html("<pre class=\"mcp-json\">{}</pre>",
+                       json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False))
+
+
+@admin.register(McpTool)
+class McpToolAdmin(TenantScopedAdmin):
+    """MCP tools of the tenant (every tenant for operators)."""
+
+    form = McpToolForm
+    change_form_template = "admin/mcp/mcptool/change_form.html"
+    list_display = ["name", "title", "tool_type", "target", "is_enabled", "is_public",
+                    "call_count", "success_rate_display", "avg_response_time"]
+    list_filter = ["tool_type", "is_enabled", "is_public", "auth_type"]
+    search_fields = ["name", "title", "description", "api_path", "external_url"]
+    ordering = ["name"]
+    actions = ["restore_selected", "enable_selected", "disable_selected", "refresh_selected"]
+
+    USAGE = ["call_count", "success_count", "failure_count", "success_rate_display",
+             "avg_response_time"]
+    RECORD = ["created_at", "created_by", "updated_at", "updated_by"]
+    API_DERIVED = ["api_method", "api_path", "api_module", "permission_code",
+                   "input_schema_display", "output_schema_display", "annotations_display"]
+
+    # -- pages ---------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        head = ["name", "title", "description", "tool_type", "is_enabled", "is_public"]
+        calls = (_("Calls"), {"fields": ["timeout", "max_retries"]})
+        if obj is None:
+            fieldsets = [
+                (None, {"fields": head}),
+                (_("Target"), {
+                    "fields": ["endpoint", "external_url", "api_method"],
+                    "description": _("An API tool calls a registered endpoint, and takes its "
+                                     "method, permission, schemas and annotations from it. An "
+                                     "external tool calls a URL with a method."),
+                }),
+                (_("Authentication (external tools)"), {"fields": ["auth_type", CREDENTIALS]}),
+                (_("Access"), {"fields": ["permission_code", "required_scopes"]}),
+                (_("Schemas (external tools)"), {"fields": ["input_schema", "output_schema",
+                                                            "annotations"]}),
+                calls,
+            ]
+            if is_operator(request):
+                fieldsets.insert(0, (None, {"fields": [self.tenant_field]}))
+            return fieldsets
+        if is_operator(request):
+            head = [self.tenant_field, *head]
+        if obj.tool_type == ToolType.API:
+            middle = [
+                (_("Endpoint"), {"fields": ["endpoint", "api_method", "api_path", "api_module",
+                                            "permission_code"]}),
+                (_("Access"), {"fields": ["required_scopes"]}),
+                (_("Schemas (from the endpoint)"), {"fields": ["input_schema_display",
+                                                               "output_schema_display",
+                                                               "annotations_display"]}),
+            ]
+        else:
+            credentials = ["auth_type", "stored_credentials"]
+            if self.has_change_permission(request, obj):
+                credentials += [CREDENTIALS, CLEAR_CREDENTIALS]
+            middle = [
+                (_("Target"), {"fields": ["external_url", "api_method"]}),
+                (_("Authentication"), {"fields": credentials}),
+                (_("Access"), {"fields": ["permission_code", "required_scopes"]}),
+                (_("Schemas"), {"fields": ["input_schema", "output_schema", "annotations"]}),
+            ]
+        return [
+            (None, {"fields": head}),
+            *middle,
+            calls,
+            (_("Usage"), {"fields": self.USAGE}),
+            (_("Record"), {"fields": self.RECORD, "classes": ["collapse"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly
+        readonly += ["tool_type", "stored_credentials", *self.USAGE, *self.RECORD]
+        if obj.tool_type == ToolType.API:
+            readonly += ["endpoint", *self.API_DERIVED]
+        return readonly
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "external_url":
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "endpoint":
+            # Only endpoints a tool can be made of: live, enabled and, for a tenant, not
+            # platform-only (the registry is not tenant-owned: this is its scoping).
+            from rbac.catalogue import platform_codes
+
+            endpoints = ApiEndpoint.objects.filter(is_active=True, is_enabled=True)
+            if not is_operator(request):
+                endpoints = endpoints.exclude(permission_code__in=platform_codes())
+            kwargs["queryset"] = endpoints.order_by("path", "method")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "endpoint":
+            field.label_from_instance = lambda endpoint: (
+                f"{endpoint.method} {endpoint.path}"
+                + (f" ({endpoint.operation_id})" if endpoint.operation_id else "")
+            )
+        return field
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context["usage"] = tool_usage(obj)
+        return super().render_change_form(request, context, add=add, change=change,
+                                          form_url=form_url, obj=obj)
+
+    # -- writes, all through gateway.tools --------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: McpTool, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        tools.save_tool(tool=obj, auth_config=form.credentials_change(), sent=form.sent())
+
+    def delete_model(self, request: HttpRequest, obj: McpTool) -> None:
+        self._delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self._delete(request, obj)
+
+    def _delete(self, request: HttpRequest, obj: McpTool) -> None:
+        try:
+            tools.delete_tool(tool=obj)
+        except ValidationError as exc:
+            self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
+    def restore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Restore soft-deleted tools, reporting those whose name a live tool has taken."""
+        restored = 0
+        for obj in queryset:
+            try:
+                tools.restore_tool(tool=obj)
+            except ValidationError as exc:
+                self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.log_change(request, obj, [{"restored": {}}])
+                restored += 1
+        if restored:
+            self.message_user(
+                request,
+                ngettext("Restored %(count)d row.", "Restored %(count)d rows.", restored)
+                % {"count": restored},
+                messages.SUCCESS,
+            )
+
+    def _switch(self, request: HttpRequest, queryset: QuerySet, enabled: bool) -> None:
+        changed = 0
+        for tool in queryset.exclude(is_enabled=enabled):
+            tools.set_enabled(tool=tool, enabled=enabled)
+            self.log_change(request, tool, [{"changed": {"fields": ["is_enabled"]}}])
+            changed += 1
+        self.message_user(
+            request,
+            ngettext("Switched %(count)d tool.", "Switched %(count)d tools.", changed)
+            % {"count": changed},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Enable selected tools"), permissions=["change"])
+    def enable_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Offer the selected tools to agents again."""
+        self._switch(request, queryset, True)
+
+    @admin.action(description=_("Disable selected tools"), permissions=["change"])
+    def disable_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Stop offering the selected tools to agents."""
+        self._switch(request, queryset, False)
+
+    @admin.action(description=_("Derive the schemas of the selected API tools again"),
+                  permissions=["change"])
+    def refresh_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Derive the selected API tools' schemas and annotations from the API again."""
+        refreshed = 0
+        for tool in queryset.filter(tool_type=ToolType.API):
+            try:
+                tools.refresh_api_tool(tool=tool)
+            except ValidationError as exc:
+                self.message_user(request, f"{tool}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.log_change(request, tool, [{"changed": {"fields": ["input_schema",
+                                                                        "output_schema",
+                                                                        "annotations"]}}])
+                refreshed += 1
+        self.message_user(
+            request,
+            ngettext("Derived the schemas of %(count)d tool again.",
+                     "Derived the schemas of %(count)d tools again.", refreshed)
+            % {"count": refreshed},
+            messages.SUCCESS if refreshed else messages.WARNING,
+        )
+
+    # -- columns -------------------------------------------------------------
+
+    @admin.display(description=_("target"))
+    def target(self, obj: McpTool) -> str:
+        """Return what the tool calls: its route, or its method and URL."""
+        if obj.tool_type == ToolType.API:
+            return f"{obj.api_method} {obj.api_path}"
+        return f"{obj.api_method} {obj.external_url}"
+
+    @admin.display(description=_("success rate"))
+    def success_rate_display(self, obj: McpTool) -> str:
+        """Return the share of successful calls as a percentage, "—" before any call."""
+        rate = obj.success_rate
+        return "—" if rate is None else f"{rate * 100:.1f} %"
+
+    @admin.display(description=_("stored credentials"))
+    def stored_credentials(self, obj: McpTool) -> str:
+        """Say whether credentials are stored, never what they are."""
+        if obj.auth_type == AuthType.NONE:
+            return _t("None needed")
+        return _t("Stored (encrypted)") if obj.auth_config is not None else _t("None stored")
+
+    @admin.display(description=_("input schema"))
+    def input_schema_display(self, obj: McpTool) -> str:
+        return _pretty_json(obj.input_schema)
+
+    @admin.display(description=_("output schema"))
+    def output_schema_display(self, obj: McpTool) -> str:
+        return _pretty_json(obj.output_schema)
+
+    @admin.display(description=_("annotations"))
+    def annotations_display(self, obj: McpTool) -> str:
+        return _pretty_json(obj.annotations)
+
+
+# ---------------------------------------------------------------------------
+# The call log
+# ---------------------------------------------------------------------------
+
+CALLER_CHOICES_LIMIT = 200
+
+
+class CallerListFilter(admin.SimpleListFilter):
+    """Calls of one caller: a user (signed in) or an API key (by its prefix).
+
+    The choices are the users and keys of the tenant in scope; an operator first picks a
+    tenant with the tenant filter.
+    """
+
+    title = _("caller")
+    parameter_name = "caller_id"
+
+    def _tenant_id(self, request: HttpRequest):
+        tenant_id = get_current_tenant_id()
+        if tenant_id is None and is_operator(request):
+            try:
+                tenant_id = uuid.UUID(request.GET.get("tenant__id__exact", ""))
+            except ValueError:
+                return None
+        return tenant_id
+
+    def lookups(self, request: HttpRequest, model_admin):
+        from accounts.models import ApiKey, User
+
+        tenant_id = self._tenant_id(request)
+        if tenant_id is None:
+            return []
+        users = (User.objects.all_tenants(include_deleted=True).filter(tenant_id=tenant_id)
+                 .order_by("username").values_list("pk", "username")[:CALLER_CHOICES_LIMIT])
+        keys = (ApiKey.objects.all_tenants(include_deleted=True).filter(tenant_id=tenant_id)
+                .order_by("prefix").values_list("prefix", "name")[:CALLER_CHOICES_LIMIT])
+        return [
+            *((str(pk), _t("User %(name)s") % {"name": name}) for pk, name in users),
+            *((prefix, _t("API key %(prefix)s (%(name)s)") % {"prefix": prefix, "name": name})
+              for prefix, name in keys),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(caller_id=value) if value else queryset
+
+
+@admin.register(McpToolCallLog)
+class McpToolCallLogAdmin(AppendOnlyLogAdmin):
+    """Every tools/call: who called which tool with what, and how it ended."""
+
+    list_display = ["created_at", "tool_name", "caller_type", "username", "status",
+                    "response_status", "response_time"]
+    list_filter = ["status", "caller_type", "tool", CallerListFilter, "created_at"]
+    search_fields = ["tool_name", "username", "caller_id", "request_id", "trace_id",
+                     "jsonrpc_id"]
+    fields = readonly_fields = [
+        "created_at", "tenant", "tool", "tool_name", "caller_type", "caller_id", "user",
+        "username", "operator_tenant", "ip_address", "user_agent", "protocol_version",
+        "jsonrpc_id", "request_id", "trace_id", "status", "response_status", "response_time",
+        "error_message", "error_stack", "request_headers", "exchange",
+    ]
+
+    def _hide_stack(self, request: HttpRequest, names) -> list:
+        # The stack is the operators' to read (issue 5 item 5), never a tenant's.
+        return [name for name in names if is_operator(request) or name != "error_stack"]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return self._hide_stack(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self._hide_stack(request, super().get_readonly_fields(request, obj))
+
+    @admin.display(description=_("arguments and response"))
+    def exchange(self, obj: McpToolCallLog) -> str:
+        """Return the arguments and the response side by side."""
+        return format_html(
+            '<table class="mcp-exchange"><thead><tr><th>{}</th><th>{}</th></tr></thead>'
+            '<tbody><tr><td style="vertical-align: top">{}</td>'
+            '<td style="vertical-align: top">{}</td></tr></tbody></table>',
+            _("arguments"), _("response"),
+            _pretty_json(obj.request_params), _pretty_json(obj.response_data),
+        )

@@ -7,7 +7,7 @@ from accounts.api.api_keys import ApiKeyViewSet
 from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
 from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
-from gateway.api.viewsets import ApiEndpointViewSet
+from gateway.api.viewsets import ApiEndpointViewSet, McpToolCallLogViewSet, McpToolViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import (
     DictionaryItemViewSet,
@@ -37,6 +37,8 @@ router.register("inbox", InboxViewSet, basename="inbox")
 router.register("dictionaries", DictionaryViewSet, basename="dictionary")
 router.register("dictionary-items", DictionaryItemViewSet, basename="dictionaryitem")
 router.register("endpoints", ApiEndpointViewSet, basename="endpoint")
+router.register("mcp-tools", McpToolViewSet, basename="mcptool")
+router.register("mcp-tool-calls", McpToolCallLogViewSet, basename="mcptoolcall")
 
 urlpatterns = [
     path("", include("accounts.api.urls")),
