@@ -193,6 +193,7 @@ SPECTACULAR_SETTINGS = {
         "PermissionTypeEnum": "rbac.models.PermissionType",
         "OutcomeEnum": "logs.models.LoginStatus",
         "NotificationStatusEnum": "accounts.models.notifications.NotificationStatus",
+        "HttpMethodEnum": "gateway.choices.HttpMethod",
     },
 }
 

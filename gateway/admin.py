@@ -16,7 +16,8 @@ Tools
     ``auth_config`` is write-only (see ``gateway.forms``). The change page shows the counters and
     charts of the last 30 days of calls (calls, error rate, average and 95th-percentile
     response time), two aggregate queries for three charts (``tool_usage``); its
-    ``mcp_tool_actions`` template block is kept for a "try this tool" button.
+    ``mcp_tool_actions`` template block links the "try this tool" page
+    (``gateway.try_tool``), a real call as the signed-in person.
 
 Call log
     Read-only for everybody, scoped like the other logs (``logs.admin``); the error stack
@@ -398,9 +399,25 @@ class McpToolAdmin(TenantScopedAdmin):
             )
         return field
 
+    def get_urls(self):
+        from django.urls import path
+
+        from gateway.try_tool import try_tool_view
+
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            path("<path:object_id>/try/", self.admin_site.admin_view(
+                lambda request, object_id: try_tool_view(self, request, object_id)),
+                name="%s_%s_try" % info),
+            *super().get_urls(),
+        ]
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None:
+            from gateway.try_tool import allowed
+
             context["usage"] = tool_usage(obj)
+            context["can_try"] = allowed(request.user, obj)
         return super().render_change_form(request, context, add=add, change=change,
                                           form_url=form_url, obj=obj)
 

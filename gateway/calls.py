@@ -45,8 +45,8 @@ logger = logging.getLogger("atrium.mcp")
 
 # Words that send a payload through the full masking walk: every name logs.audit masks
 # (SECRET_FIELD_RE), the API key prefix and the Authorization header (config.logging).
-SECRET_WORDS = ("password", "key_hash", "secret", "token", "credential", "api_key", "atr_",
-                "authorization")
+SECRET_WORDS = ("password", "key_hash", "secret", "token", "credential", "api_key",
+                "auth_config", "atr_", "authorization")
 # Request headers worth keeping with a call; everything else (Authorization above all)
 # is never stored.
 LOGGED_HEADERS = ("user-agent", "mcp-protocol-version", "content-type", "accept",
