@@ -7,15 +7,17 @@ from django.core.management import call_command
 from accounts.models import Department, Position, User
 from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.services import Credentials, sign_in
+from gateway.models import McpTool
 from tenants.models import Tenant
 
 
-def counts() -> tuple[int, int, int, int]:
+def counts() -> tuple[int, int, int, int, int]:
     return (
         Tenant.objects.count(),
         User.objects.all_tenants().count(),
         Department.objects.all_tenants().count(),
         Position.objects.all_tenants().count(),
+        McpTool.objects.all_tenants().filter(is_public=True).count(),
     )
 
 
@@ -24,7 +26,7 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
     call_command("seed_demo")
     first = counts()
     call_command("seed_demo")
-    assert counts() == first == (3, 5, 7, 6)
+    assert counts() == first == (3, 5, 7, 6, 3)
     output = capsys.readouterr().out
     assert "tenant 'acme'" in output and DEMO_PASSWORD in output
     for tenant_code, username in [("platform", "admin"), ("acme", "admin"), ("acme", "alice"),

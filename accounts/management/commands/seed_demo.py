@@ -57,6 +57,12 @@ MENUS = [
     ("administration", "Administration", "", None, None),
     ("admin-site", "Administration site", "/admin/", "administration", "user:update"),
 ]
+# Public MCP tools of the platform: (name, GET route of the registry).
+DEMO_TOOLS = (
+    ("users_list", "/api/v1/users/"),
+    ("departments_list", "/api/v1/departments/"),
+    ("me", "/api/v1/me/"),
+)
 MEMBER_MENUS = ("workspace", "home", "notifications", "developers", "api-docs")
 
 
@@ -79,6 +85,7 @@ class Command(BaseCommand):
         platform = Tenant.objects.get(is_platform=True)
         with tenant_context(platform):
             self._user(platform, "admin", name="Platform Operator", superuser=True)
+            self._demo_tools(platform)
         ensure_admin_role(platform)
         for spec in TENANTS:
             tenant, _ = Tenant.objects.get_or_create(
@@ -121,6 +128,18 @@ class Command(BaseCommand):
                 f"  {spec['name']}: tenant '{spec['code']}', users 'admin' (administrator) "
                 f"and 'alice', password '{DEMO_PASSWORD}'"
             )
+
+    def _demo_tools(self, platform: Tenant) -> None:
+        """Offer a few read-only API tools to every tenant's agents (public platform tools)."""
+        from gateway.models import ApiEndpoint, McpTool
+        from gateway.tools import create_api_tool
+
+        for name, path in DEMO_TOOLS:
+            if McpTool.objects.filter(name=name).exists():
+                continue
+            endpoint = ApiEndpoint.objects.filter(path=path, method="GET", is_active=True).first()
+            if endpoint is not None:
+                create_api_tool(endpoint=endpoint, tenant=platform, name=name, is_public=True)
 
     def _user(self, tenant: Tenant, username: str, *, name: str, superuser: bool = False,
               staff: bool = False, **fields) -> User:
