@@ -54,6 +54,22 @@ def platform(db) -> Tenant:
     return Tenant.objects.get(is_platform=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Start every test with empty caches and rate-limit buckets.
+
+    A test's database changes are rolled back, but what it cached (permission decisions,
+    endpoint rules, the MCP tool catalogue) would outlive it and mislead the next test.
+    """
+    from django.core.cache import cache
+
+    from gateway import limits
+
+    cache.clear()
+    limits.reset()
+    yield
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     return Tenant.objects.create(code="alpha", name="Alpha Ltd", package=full_package())

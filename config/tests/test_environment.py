@@ -199,6 +199,8 @@ def test_settings_in_production_turn_on_the_secure_defaults(monkeypatch, tmp_pat
         DJANGO_ALLOWED_HOSTS="atrium.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/atrium",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        FIELD_ENCRYPTION_KEYS="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        MCP_RATE_LIMIT_REDIS_URL="redis://127.0.0.1:6379/2",
     )
     assert namespace["PRODUCTION"] is True
     assert namespace["DEBUG"] is False
@@ -207,6 +209,26 @@ def test_settings_in_production_turn_on_the_secure_defaults(monkeypatch, tmp_pat
     assert namespace["SECURE_SSL_REDIRECT"] is True
     assert namespace["SECURE_HSTS_SECONDS"] >= 31536000
     assert namespace["DATABASE_ROUTE_FALLBACK"] is False
+
+
+@pytest.mark.parametrize("missing", ["FIELD_ENCRYPTION_KEYS", "MCP_RATE_LIMIT_REDIS_URL"])
+def test_production_requires_the_mcp_gateways_secrets_and_shared_limits(
+    monkeypatch, tmp_path, missing
+):
+    """Production refuses to start without encryption keys or the shared rate-limit store."""
+    values = {
+        "FIELD_ENCRYPTION_KEYS": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        "MCP_RATE_LIMIT_REDIS_URL": "redis://127.0.0.1:6379/2",
+    }
+    values.pop(missing)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        load_settings(
+            monkeypatch, tmp_path, ATRIUM_ENV="production", DJANGO_SECRET_KEY=PRODUCTION_SECRET,
+            DJANGO_ALLOWED_HOSTS="atrium.example.com",
+            DATABASE_URL="postgres://postgres@127.0.0.1:5432/atrium",
+            CELERY_BROKER_URL="redis://127.0.0.1:6379/0", **values,
+        )
+    assert missing in str(excinfo.value)
 
 
 def test_settings_without_environment_run_the_embedded_default(monkeypatch, tmp_path):

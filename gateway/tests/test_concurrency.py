@@ -13,7 +13,7 @@ from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from tenants.context import all_tenants
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 CALLS = 200
 THREADS = 16

@@ -16,7 +16,7 @@ from gateway.models import McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from tenants.context import all_tenants
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def session(live_server, key: str, mode: str):
