@@ -441,25 +441,9 @@ class McpToolAdmin(TenantScopedAdmin):
         except ValidationError as exc:
             self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
 
-    @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
-    def restore_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """Restore soft-deleted tools, reporting those whose name a live tool has taken."""
-        restored = 0
-        for obj in queryset:
-            try:
-                tools.restore_tool(tool=obj)
-            except ValidationError as exc:
-                self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", messages.ERROR)
-            else:
-                self.log_change(request, obj, [{"restored": {}}])
-                restored += 1
-        if restored:
-            self.message_user(
-                request,
-                ngettext("Restored %(count)d row.", "Restored %(count)d rows.", restored)
-                % {"count": restored},
-                messages.SUCCESS,
-            )
+    def restore_object(self, request: HttpRequest, obj: McpTool) -> None:
+        """Restore through the tool service, which refuses a name a live tool has taken."""
+        tools.restore_tool(tool=obj)
 
     def _switch(self, request: HttpRequest, queryset: QuerySet, enabled: bool) -> None:
         changed = 0
