@@ -38,6 +38,11 @@ def partitioned_backend(settings):
     maintain_partitions()
 
 
+def of_table(report):
+    """Return the part of a maintenance report about TABLE (every log table is maintained)."""
+    return next(entry for entry in report.tables if entry.table == TABLE)
+
+
 def months_from_now(months: int, day: int = 15) -> dt.datetime:
     """Return the ``day`` of the month ``months`` from the current one, at noon UTC."""
     return p.shift_months(p.month_start(timezone.now()), months).replace(day=day, hour=12)
@@ -143,7 +148,7 @@ def test_maintenance_keeps_three_future_months():
     months = p.read_partitions(connection, TABLE).months
     for ahead in range(4):
         assert p.shift_months(p.month_start(now), ahead) in months
-    assert name_of(p.shift_months(now, 3)) in report.tables[0].created
+    assert name_of(p.shift_months(now, 3)) in of_table(report).created
 
 
 def test_maintenance_moves_catch_all_rows_into_their_month():
@@ -153,7 +158,7 @@ def test_maintenance_moves_catch_all_rows_into_their_month():
     assert partition_of(row) == catch_all()
     report = maintain_partitions(now=month)
     assert partition_of(row) == name_of(month)
-    assert report.tables[0].moved_rows >= 1
+    assert of_table(report).moved_rows >= 1
     with all_tenants():
         assert LoginLog.objects.filter(id=row).count() == 1
 
@@ -165,7 +170,7 @@ def test_maintenance_drops_months_past_retention():
     row = insert_row(two_years_ago)
     assert partition_of(row) == name_of(two_years_ago)
     report = maintain_partitions()
-    assert name_of(two_years_ago) in report.tables[0].dropped
+    assert name_of(two_years_ago) in of_table(report).dropped
     assert p.month_start(two_years_ago) not in p.read_partitions(connection, TABLE).months
     assert partition_of(row) is None
     assert p.read_partitions(connection, TABLE).catch_all == catch_all()
@@ -208,7 +213,7 @@ def test_concurrent_inserts_are_not_lost():
     finally:
         worker.join(60)
     assert not worker.is_alive() and not errors, errors
-    assert report.tables[0].created
+    assert of_table(report).created
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*) FROM login_logs WHERE created_at >= %s",
