@@ -41,7 +41,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -263,16 +263,16 @@ def tool_usage(tool: McpTool, *, days: int = USAGE_DAYS, today: dt.date | None =
     p95 = [percentile(histograms.get(date, {}), 0.95, row["low"] or 0, row["high"] or 0)
            for date, row in zip(dates, rows)]
     charts = [
-        grouped_bars(_t("Calls per day"), labels, [
-            Series(_t("Successes"), successes, COLOURS["ok"]),
-            Series(_t("Failures"), failures, COLOURS["bad"]),
+        grouped_bars(gettext("Calls per day"), labels, [
+            Series(gettext("Successes"), successes, COLOURS["ok"]),
+            Series(gettext("Failures"), failures, COLOURS["bad"]),
         ]),
-        grouped_bars(_t("Error rate per day (%)"), labels, [
-            Series(_t("Error rate (%)"), error_rates, COLOURS["bad"]),
+        grouped_bars(gettext("Error rate per day (%)"), labels, [
+            Series(gettext("Error rate (%)"), error_rates, COLOURS["bad"]),
         ]),
-        grouped_bars(_t("Response time per day (ms)"), labels, [
-            Series(_t("Average"), averages, COLOURS["avg"]),
-            Series(_t("95th percentile"), p95, COLOURS["p95"]),
+        grouped_bars(gettext("Response time per day (ms)"), labels, [
+            Series(gettext("Average"), averages, COLOURS["avg"]),
+            Series(gettext("95th percentile"), p95, COLOURS["p95"]),
         ]),
     ]
     return ToolUsage(start=start, end=end, calls=sum(row["calls"] for row in rows),
@@ -510,8 +510,8 @@ class McpToolAdmin(TenantScopedAdmin):
     def stored_credentials(self, obj: McpTool) -> str:
         """Say whether credentials are stored, never what they are."""
         if obj.auth_type == AuthType.NONE:
-            return _t("None needed")
-        return _t("Stored (encrypted)") if obj.auth_config is not None else _t("None stored")
+            return gettext("None needed")
+        return gettext("Stored (encrypted)") if obj.auth_config is not None else gettext("None stored")
 
     @admin.display(description=_("input schema"))
     def input_schema_display(self, obj: McpTool) -> str:
@@ -563,8 +563,8 @@ class CallerListFilter(admin.SimpleListFilter):
         keys = (ApiKey.objects.all_tenants(include_deleted=True).filter(tenant_id=tenant_id)
                 .order_by("prefix").values_list("prefix", "name")[:CALLER_CHOICES_LIMIT])
         return [
-            *((str(pk), _t("User %(name)s") % {"name": name}) for pk, name in users),
-            *((prefix, _t("API key %(prefix)s (%(name)s)") % {"prefix": prefix, "name": name})
+            *((str(pk), gettext("User %(name)s") % {"name": name}) for pk, name in users),
+            *((prefix, gettext("API key %(prefix)s (%(name)s)") % {"prefix": prefix, "name": name})
               for prefix, name in keys),
         ]
 

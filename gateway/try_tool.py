@@ -19,7 +19,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gateway import calls, policy
@@ -99,7 +99,7 @@ def try_tool_view(model_admin: admin.ModelAdmin, request, object_id: str):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": McpTool._meta,
-        "title": _t("Try %(name)s") % {"name": tool.name},
+        "title": gettext("Try %(name)s") % {"name": tool.name},
         "tool": tool,
         "form": form,
         "outcome": outcome,
