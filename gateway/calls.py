@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -77,7 +77,8 @@ class CallOutcome:
     error_stack: str = ""
     structured: dict | None = None
     attempts: int = 1
-    extra_meta: dict = field(default_factory=dict)
+    # The answer's text as received, when there is one: handed to the agent as is.
+    text: str = ""
 
 
 def validate_arguments(tool, arguments: Any) -> str | None:
@@ -140,7 +141,7 @@ def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
     if response.status >= 400:
         return CallOutcome(ok=False, status=response.status, data=response.data,
                            message=api_error_message(response.status, response.data))
-    return CallOutcome(ok=True, status=response.status, data=response.data)
+    return CallOutcome(ok=True, status=response.status, data=response.data, text=response.text)
 
 
 def _run_external(tool, arguments, caller, context: CallContext) -> CallOutcome:
@@ -241,7 +242,8 @@ def _isolated(alias: str):
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise.
 
-    Two statements in autocommit: the insert, and one UPDATE of relative increments. The
+    Two statements in autocommit: the insert (``bulk_create`` of one row: a log row has no
+    signals to send), and one UPDATE of relative increments. The
     average is assigned first from the old values, (total + t) / (count + 1): MariaDB
     evaluates SET assignments left to right on the updated row, PostgreSQL and SQLite on
     the old one, and with the average first both read the same old values. The UPDATE
@@ -252,7 +254,7 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     alias = audit.log_alias()
     try:
         with _isolated(alias):
-            McpToolCallLog.objects.create(
+            McpToolCallLog.objects.bulk_create([McpToolCallLog(
                 tenant_id=caller.tenant_id,
                 user_id=caller.user.pk,
                 username=caller.user.get_username()[:150],
@@ -277,14 +279,15 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
                 status="success" if outcome.ok else "failed",
                 error_message="" if outcome.ok else audit.truncate_text(outcome.message),
                 error_stack=outcome.error_stack,
-            )
+            )])
     except Exception:
         logger.exception("Could not write the call log of tool %s (request %s)",
                          tool.pk, context.request_id)
     elapsed = outcome.elapsed_ms
     try:
         with _isolated(McpTool.objects.db):
-            McpTool.objects.all_tenants().filter(pk=tool.pk).update(
+            # The base manager: the row is known by its key, no tenant filter to add.
+            McpTool._base_manager.filter(pk=tool.pk).update(
                 # Floor: MariaDB's "/" is a decimal division that the column would round.
                 avg_response_time=Floor(
                     (F("total_response_time") + elapsed) / (F("call_count") + 1)),
@@ -302,6 +305,8 @@ def result_text(outcome: CallOutcome) -> str:
     """Return the text content of a call's MCP result."""
     if not outcome.ok:
         return outcome.message
+    if outcome.text:
+        return outcome.text
     if isinstance(outcome.data, str):
         return outcome.data
     return json.dumps(outcome.data, ensure_ascii=False, default=str)

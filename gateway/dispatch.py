@@ -43,6 +43,7 @@ class ApiResponse:
     status: int
     data: Any
     content_type: str
+    text: str = ""  # the answer as sent, decoded (the agent's text content)
 
 
 def max_result_bytes() -> int:
@@ -162,4 +163,6 @@ def call_api(tool, arguments: dict[str, Any], *, caller, request_id: str, host: 
             data = raw.decode(errors="replace")
     else:
         data = raw.decode(errors="replace")
-    return ApiResponse(status=response.status_code, data=data, content_type=content_type)
+    text = data if isinstance(data, str) else raw.decode(errors="replace")
+    return ApiResponse(status=response.status_code, data=data, content_type=content_type,
+                       text=text)

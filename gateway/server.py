@@ -16,8 +16,10 @@ transaction and tenant context. The per-request state travels in a ``ContextVar`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextvars
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -189,15 +191,45 @@ def server() -> Server:
     return _server
 
 
-async def serve(state: GatewayRequest, scope: dict, receive, send) -> None:
-    """Answer one HTTP request with the SDK's stateless, JSON-only transport."""
-    token = _current.set(state)
-    try:
+# One running session manager per event loop (gateway.bridge keeps one loop per process).
+_managers: dict[asyncio.AbstractEventLoop, tuple[asyncio.Event, list]] = {}
+
+
+async def _session_manager() -> StreamableHTTPSessionManager:
+    """Return the loop's session manager, running for the life of the loop.
+
+    Stateless mode keeps no session between requests, so one manager serves them all;
+    starting it once spares every request a task group and the server's lifespan.
+    """
+    loop = asyncio.get_running_loop()
+    entry = _managers.get(loop)
+    if entry is None:
+        ready, holder = asyncio.Event(), []
+        entry = _managers[loop] = (ready, holder)
         manager = StreamableHTTPSessionManager(
             app=server(), stateless=True, json_response=True,
             max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
         )
-        async with manager.run():
-            await manager.handle_request(scope, receive, send)
+
+        async def keep_running() -> None:
+            async with manager.run():
+                holder.insert(0, manager)
+                ready.set()
+                await asyncio.Event().wait()
+
+        # Not tied to the request's context: the manager outlives every request. The loop
+        # keeps only a weak reference to a task; the holder keeps it alive.
+        holder.append(loop.create_task(keep_running(), context=contextvars.Context()))
+    ready, holder = entry
+    await ready.wait()
+    return holder[0]
+
+
+async def serve(state: GatewayRequest, scope: dict, receive, send) -> None:
+    """Answer one HTTP request with the SDK's stateless, JSON-only transport."""
+    token = _current.set(state)
+    try:
+        manager = await _session_manager()
+        await manager.handle_request(scope, receive, send)
     finally:
         _current.reset(token)
