@@ -242,8 +242,9 @@ def _isolated(alias: str):
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise.
 
-    Two statements in autocommit: the insert (``bulk_create`` of one row: a log row has no
-    signals to send), and one UPDATE of relative increments. The
+    Two statements in autocommit (no BEGIN/COMMIT: ``create`` of a single-table row, not
+    ``bulk_create``, which opens a transaction): the insert, and one UPDATE of relative
+    increments. The
     average is assigned first from the old values, (total + t) / (count + 1): MariaDB
     evaluates SET assignments left to right on the updated row, PostgreSQL and SQLite on
     the old one, and with the average first both read the same old values. The UPDATE
@@ -254,7 +255,7 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     alias = audit.log_alias()
     try:
         with _isolated(alias):
-            McpToolCallLog.objects.bulk_create([McpToolCallLog(
+            McpToolCallLog.objects.create(
                 tenant_id=caller.tenant_id,
                 user_id=caller.user.pk,
                 username=caller.user.get_username()[:150],
@@ -279,7 +280,7 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
                 status="success" if outcome.ok else "failed",
                 error_message="" if outcome.ok else audit.truncate_text(outcome.message),
                 error_stack=outcome.error_stack,
-            )])
+            )
     except Exception:
         logger.exception("Could not write the call log of tool %s (request %s)",
                          tool.pk, context.request_id)
