@@ -319,6 +319,9 @@ LOG_PAYLOAD_LIMIT = env.int("LOG_PAYLOAD_LIMIT", 64 * 1024, minimum=1024)
 MCP_MAX_REQUEST_BYTES = env.int("MCP_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 # Largest tool answer handed to an agent whole (bytes); longer ones are cut with a marker.
 MCP_TOOL_RESULT_MAX_BYTES = env.int("MCP_TOOL_RESULT_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Bytes of a tool's answer kept in its call log row (six months of calls: enough to see
+# what came back, not a copy of every answer); longer ones keep a marked preview.
+MCP_CALL_LOG_RESPONSE_BYTES = env.int("MCP_CALL_LOG_RESPONSE_BYTES", 4096, minimum=256)
 # Tools per tools/list page, and how long (milliseconds) a client may reuse a listing.
 MCP_TOOLS_PAGE_SIZE = env.int("MCP_TOOLS_PAGE_SIZE", 100, minimum=1)
 MCP_TOOLS_LIST_TTL_MS = env.int("MCP_TOOLS_LIST_TTL_MS", 60_000, minimum=0)

@@ -7,13 +7,14 @@ this tool" form:
    for the caller's tenant, so two tenants' tools of one name never share a schema); a
    failure is an ``isError`` result naming the field;
 2. the tool runs: an ``api`` tool in-process (``gateway.dispatch``), an ``external`` tool over
-   HTTP (``gateway.outbound``). Idempotent calls (read-only or idempotent by annotation) that
-   fail in a retryable way are retried up to ``max_retries`` times with exponential
-   backoff, within the tool's timeout;
+   HTTP (``gateway.outbound``). Idempotent external calls (read-only or idempotent by
+   annotation) that fail in a retryable way are retried up to ``max_retries`` times with
+   exponential backoff, within the tool's timeout;
 3. the call is logged in ``McpToolCallLog``: caller, tenant, arguments (secrets masked,
-   truncated), allow-listed request headers only, status, the response truncated at the
-   payload limit, time, the error and, for operators only, its stack. A failure to write
-   the log is reported to the application log and never breaks the call;
+   truncated), allow-listed request headers only, status, the response truncated at
+   ``MCP_CALL_LOG_RESPONSE_BYTES``, time, the error and, for operators only, its stack.
+   A failure to write the log is reported to the application log and never breaks the
+   call;
 4. the tool's counters move in one UPDATE of relative increments, exact under concurrent
    calls (``record_call``).
 
@@ -210,25 +211,29 @@ def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutc
     return outcome
 
 
-def loggable(payload: Any) -> Any:
-    """Return ``payload`` as the log keeps it: secrets masked, truncated at the payload limit.
+def loggable(payload: Any, limit: int | None = None) -> Any:
+    """Return ``payload`` as the log keeps it: secrets masked, truncated at ``limit`` bytes.
 
     Most answers hold nothing secret-looking: a scan of their JSON text for the words the
     masking reacts to proves it, and they are kept as they are. Anything else takes the
-    full masking walk of ``logs.audit``, as every other log does.
+    full masking walk of ``logs.audit``, as every other log does. ``limit`` defaults to
+    the payload limit of every log.
     """
     if payload is None:
         return None
+    limit = audit.payload_limit() if limit is None else limit
     try:
         text = json.dumps(payload, ensure_ascii=False)
     except (TypeError, ValueError):
-        return audit.truncate(audit.jsonable(payload))
+        return audit.truncate(audit.jsonable(payload), limit)
     lowered = text.lower()
     if any(word in lowered for word in SECRET_WORDS):
-        return audit.truncate(audit.jsonable(payload))
-    if len(text.encode()) <= audit.payload_limit():
+        return audit.truncate(audit.jsonable(payload), limit)
+    size = len(text.encode())
+    if size <= limit:
         return payload
-    return audit.truncate(payload)
+    preview = text.encode()[: max(limit // 2, 0)].decode(errors="ignore")
+    return {audit.TRUNCATED_KEY: True, "size": size, "limit": limit, "preview": preview}
 
 
 def _isolated(alias: str):
@@ -275,7 +280,7 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
                     if name in LOGGED_HEADERS
                 } or None,
                 response_status=outcome.status,
-                response_data=loggable(outcome.data),
+                response_data=loggable(outcome.data, settings.MCP_CALL_LOG_RESPONSE_BYTES),
                 response_time=outcome.elapsed_ms,
                 status="success" if outcome.ok else "failed",
                 error_message="" if outcome.ok else audit.truncate_text(outcome.message),
