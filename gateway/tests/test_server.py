@@ -427,3 +427,14 @@ def test_tools_of_another_tenant_are_unknown(client, key_a, tenant_b):
     assert call(client, key_a, "beta_only", {})["error"]["code"] == -32602
     with tenant_context(tenant_b):
         assert McpTool.objects.get().call_count == 0
+
+
+def test_the_call_log_keeps_a_marked_preview_of_a_long_answer(client, key_a, tenant_a, org_a,
+                                                              settings):
+    """An answer over MCP_CALL_LOG_RESPONSE_BYTES is logged as a marked preview, never refused."""
+    settings.MCP_CALL_LOG_RESPONSE_BYTES = 300
+    api_tool(tenant_a)
+    assert call(client, key_a, "users_list", {})["result"]["isError"] is False
+    logged = McpToolCallLog.objects.all_tenants().get().response_data
+    assert logged["__truncated__"] is True and logged["limit"] == 300
+    assert logged["size"] > 300 and len(logged["preview"].encode()) <= 150
