@@ -354,6 +354,9 @@ MCP_OUTBOUND_MAX_RESPONSE_BYTES = env.int(
 )
 MCP_OUTBOUND_MAX_REDIRECTS = env.int("MCP_OUTBOUND_MAX_REDIRECTS", 5, minimum=0)
 MCP_OUTBOUND_CA_BUNDLE = env.str("MCP_OUTBOUND_CA_BUNDLE", "") or None
+# OAuth authorization servers to name in /mcp/'s protected-resource metadata (RFC 9728);
+# empty: agents use the platform's API keys, issued in the admin or the API.
+MCP_AUTHORIZATION_SERVERS = env.list("MCP_AUTHORIZATION_SERVERS", [])
 # Browser origins allowed to call /mcp/ (agents send no Origin; a browser page must be listed).
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", [])
 

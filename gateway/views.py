@@ -216,7 +216,7 @@ def resource_metadata(request: HttpRequest) -> JsonResponse:
         "bearer_methods_supported": ["header"],
         "resource_documentation": request.build_absolute_uri("/api/docs/"),
     }
-    servers = getattr(settings, "MCP_AUTHORIZATION_SERVERS", [])
+    servers = settings.MCP_AUTHORIZATION_SERVERS
     if servers:
         metadata["authorization_servers"] = list(servers)
     response = JsonResponse(metadata)
