@@ -7,9 +7,20 @@ The habits are NetBox's change logging (``core/signals.py``, ``netbox/context.py
   the Celery task base class (``tenants.celery``) for every task run. Outside an audit
   context (migrations, shell, fixtures) nothing is captured and the signal handlers cost
   one ``ContextVar`` read.
-* ``pre_save`` snapshots the row as stored, ``post_save`` diffs it field by field;
+* ``pre_save`` takes the row's old values, ``post_save`` diffs them field by field;
   ``post_delete`` records hard deletes. A soft delete or restore is a save that flips
   ``is_deleted``, recorded with the action ``delete`` or ``restore``.
+* The old values come from the instance itself when it was loaded (or saved, or refreshed)
+  inside the current audit context: audited models' ``from_db`` and ``refresh_from_db``
+  remember the loaded columns (``install``), as NetBox's ``snapshot()`` does, so an update
+  costs no extra ``SELECT``. Otherwise (loaded outside the context, pickled, deep-copied,
+  another primary key or database, a column not loaded, a row changed by the audited
+  ``QuerySet.update`` since) ``pre_save`` reads the stored row, as it always did. JSON
+  values are copied when loaded, so changing them in place still shows in the diff. The
+  old values are what the request or task saw: should another process change the row
+  between this one's load and its save, that change is in the other's audit row, and a
+  value this save writes back over it is not in this one's diff (a lost update, which a
+  read just before the save would not have prevented either).
 * Association rows (the ``through`` tables of many-to-many fields, seed 004 V12) are no
   entities of their own: ``m2m_changed`` and their own ``post_save``/``post_delete`` are
   recorded as ``m2m_add``/``m2m_remove``/``m2m_clear`` on the parent row.
@@ -30,7 +41,11 @@ The habits are NetBox's change logging (``core/signals.py``, ``netbox/context.py
 * Payloads bigger than ``settings.LOG_PAYLOAD_LIMIT`` bytes are replaced by a truncation
   marker with a preview, never rejected.
 * Writing a log never breaks the work being logged: a failure is reported with
-  ``logger.exception`` and swallowed.
+  ``logger.exception`` and swallowed. Log rows are written with one ``INSERT`` per kind
+  (``write_log_rows``; on PostgreSQL the operation row and the audit rows of a request in
+  one statement): a single statement is atomic by itself, so in autocommit it needs no
+  ``BEGIN``/``COMMIT`` of its own; inside a transaction it runs in a savepoint, so that its
+  failure cannot break the enclosing transaction.
 
 Log tables (the ``logs`` app, tables named ``*_logs``) and models declaring
 ``audit_exclude = True`` are not audited.
@@ -38,6 +53,7 @@ Log tables (the ``logs`` app, tables named ``*_logs``) and models declaring
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 import json
@@ -52,7 +68,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
+from django.db.models import sql
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from config.logging import MASK, redact
@@ -116,6 +133,13 @@ class AuditState:
     entries: list[Entry] = field(default_factory=list)
     m2m_depth: dict = field(default_factory=dict)
     overflow: dict = field(default_factory=dict)
+    # Marks the row snapshots taken in this context (``remember_loaded``): a plain object,
+    # so a pickled or deep-copied model instance carries a different one and is re-read.
+    token: object = field(default_factory=object)
+    # Rows (model, pk) and models changed by QuerySet.update in this context: their
+    # instances' loaded values may be stale, so their old values are read from the row.
+    stale_rows: set = field(default_factory=set)
+    stale_models: set = field(default_factory=set)
 
     def add(self, entry: Entry) -> None:
         """Queue ``entry`` and mark it committed when its transaction commits."""
@@ -193,13 +217,22 @@ def is_secret_name(name: Any) -> bool:
     return isinstance(name, str) and bool(SECRET_FIELD_RE.search(name))
 
 
-def secret_fields(model: type[models.Model]) -> set[str]:
+_secret_fields: dict[tuple, frozenset[str]] = {}
+
+
+def secret_fields(model: type[models.Model]) -> frozenset[str]:
     """Return the field names (and attnames) of ``model`` whose values are masked."""
-    names = set(getattr(model, "audit_secret_fields", ()))
+    declared = tuple(getattr(model, "audit_secret_fields", ()))
+    key = (model, declared)
+    cached = _secret_fields.get(key)
+    if cached is not None:
+        return cached
+    names = set(declared)
     for model_field in model._meta.concrete_fields:
         if model_field.name in names or is_secret_name(model_field.name):
             names.update({model_field.name, model_field.attname})
-    return names
+    _secret_fields[key] = result = frozenset(names)
+    return result
 
 
 def jsonable(value: Any) -> Any:
@@ -305,6 +338,126 @@ def _column_names(model: type[models.Model], names: set[str] | None = None) -> l
     ]
 
 
+# ---------------------------------------------------------------------------
+# Loaded values: the old values of an update without reading the row again
+# ---------------------------------------------------------------------------
+
+LOADED_ATTR = "_audit_loaded"
+_MISSING = object()
+_mutable: dict[type, frozenset[str]] = {}
+
+
+def mutable_columns(model: type[models.Model]) -> frozenset[str]:
+    """Return the attnames of ``model`` whose loaded values may be changed in place.
+
+    Django's plain fields load immutable values; a field that converts what it loads
+    (``from_db_value``: JSON, encrypted JSON, ...) may hand out a dict or a list.
+    """
+    cached = _mutable.get(model)
+    if cached is None:
+        cached = _mutable[model] = frozenset(
+            f.attname for f in model._meta.concrete_fields if hasattr(f, "from_db_value")
+        )
+    return cached
+
+
+def _copied(model: type[models.Model], values: dict) -> dict:
+    mutable = mutable_columns(model)
+    if not mutable:
+        return values
+    return {
+        name: copy.deepcopy(value) if name in mutable else value for name, value in values.items()
+    }
+
+
+def remember_loaded(instance: models.Model, values: dict, *, merge: bool = True) -> None:
+    """Keep ``values`` (attname -> value as stored) as the row ``instance`` reflects now.
+
+    Only inside an audit context, and marked with its token: a snapshot never outlives the
+    request or task that took it.
+    """
+    state = _state.get()
+    if state is None:
+        instance.__dict__.pop(LOADED_ATTR, None)
+        return
+    values = _copied(type(instance), values)
+    loaded = instance.__dict__.get(LOADED_ATTR)
+    if merge and loaded is not None and loaded[0] is state.token:
+        values = {**_loaded_dict(loaded), **values}
+    instance.__dict__[LOADED_ATTR] = (state.token, values)
+
+
+def _loaded_dict(loaded: tuple) -> dict:
+    # From from_db: (token, attnames, values); once used or merged: (token, dict).
+    if len(loaded) == 3:
+        return dict(zip(loaded[1], loaded[2]))
+    return loaded[1]
+
+
+def loaded_values(model: type[models.Model], instance: models.Model, using: str,
+                  names: set[str] | None) -> dict | None:
+    """Return the old values of ``names`` (all columns if ``None``) as ``instance`` was
+    loaded in this audit context, or ``None`` when they must be read from the database."""
+    loaded = instance.__dict__.get(LOADED_ATTR)
+    state = _state.get()
+    if loaded is None or state is None or loaded[0] is not state.token:
+        return None
+    if instance._state.db != using:
+        return None
+    concrete = model._meta.concrete_model
+    if state.stale_rows or state.stale_models:
+        if concrete in state.stale_models or (concrete, instance.pk) in state.stale_rows:
+            return None
+    values = _loaded_dict(loaded)
+    if values.get(model._meta.pk.attname, _MISSING) != instance.pk:
+        return None  # the instance now stands for another row
+    try:
+        return {name: values[name] for name in _column_names(model, names)}
+    except KeyError:
+        return None  # a column was not loaded (deferred)
+
+
+def _wrap_from_db(original):
+    """Return ``from_db`` that remembers the loaded columns inside an audit context."""
+
+    def from_db(cls, db, field_names, values):
+        instance = original(cls, db, field_names, values)
+        state = _state.get()
+        if state is not None:
+            # Outside an audit context nothing is captured, so nothing is kept either.
+            mutable = mutable_columns(cls)
+            if mutable:
+                values = [
+                    copy.deepcopy(value) if name in mutable else value
+                    for name, value in zip(field_names, values)
+                ]
+            instance.__dict__[LOADED_ATTR] = (state.token, field_names, values)
+        return instance
+
+    from_db._audit_wrapped = True
+    return from_db
+
+
+def _wrap_refresh_from_db(original):
+    """Return ``refresh_from_db`` that takes the reloaded columns as the loaded values."""
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        original(self, using=using, fields=fields, from_queryset=from_queryset)
+        if _state.get() is None:
+            self.__dict__.pop(LOADED_ATTR, None)
+            return
+        deferred = self.get_deferred_fields()
+        names = _column_names(type(self), set(fields) if fields is not None else None)
+        remember_loaded(self, {
+            name: self.__dict__[name]
+            for name in names
+            if name not in deferred and name in self.__dict__
+        })
+
+    refresh_from_db._audit_wrapped = True
+    return refresh_from_db
+
+
 def action_for(old: dict, new: dict) -> str:
     """Return ``delete``/``restore`` when the soft-delete flag flipped, else ``update``."""
     if "is_deleted" in old and "is_deleted" in new and old["is_deleted"] != new["is_deleted"]:
@@ -360,12 +513,15 @@ def on_pre_save(sender, instance, raw=False, using=None, update_fields=None, **k
     if instance._state.adding or instance.pk is None:
         return
     names = set(update_fields) if update_fields is not None else None
-    instance._audit_before = (
-        sender._base_manager.using(using)
-        .filter(pk=instance.pk)
-        .values(*_column_names(sender, names))
-        .first()
-    )
+    before = loaded_values(sender, instance, using, names)
+    if before is None:
+        before = (
+            sender._base_manager.using(using)
+            .filter(pk=instance.pk)
+            .values(*_column_names(sender, names))
+            .first()
+        )
+    instance._audit_before = before
 
 
 def on_post_save(sender, instance, created, raw=False, using=None, update_fields=None,
@@ -381,14 +537,18 @@ def on_post_save(sender, instance, created, raw=False, using=None, update_fields
     before = getattr(instance, "_audit_before", None)
     instance._audit_before = None
     if created or before is None:
-        record(sender, instance.pk, CREATE, None, snapshot(instance), using=using)
+        after = snapshot(instance)
+        record(sender, instance.pk, CREATE, None, after, using=using)
+        remember_loaded(instance, after, merge=False)
         return
-    after = snapshot(instance, set(before))
+    after = {name: getattr(instance, name, None) for name in before}
+    remember_loaded(instance, after)
     action = action_for(before, after)
     old, new = diff(before, after)
     if old or new:
-        record(sender, instance.pk, action, old, new,
-               tenant_id=after.get("tenant_id"), using=using)
+        # With update_fields the tenant may not be among the saved columns.
+        tenant_id = after.get("tenant_id", getattr(instance, "tenant_id", None))
+        record(sender, instance.pk, action, old, new, tenant_id=tenant_id, using=using)
 
 
 def on_post_delete(sender, instance, using=None, **kwargs) -> None:
@@ -491,10 +651,14 @@ def _wrap_update(original):
             self._resolved()
             before = list(self.values("pk", *names)[: limit + 1])
             count = original(self, **kwargs)
+            # Instances of these rows loaded earlier no longer show what is stored.
+            state, concrete = _state.get(), model._meta.concrete_model
             if len(before) > limit:
+                state.stale_models.add(concrete)
                 record(model, "*", BULK_UPDATE, None,
                        {"rows": count, "fields": sorted(kwargs)}, using=using)
                 return count
+            state.stale_rows.update((concrete, row["pk"]) for row in before)
             after = {
                 row.pop("pk"): row
                 for row in model._base_manager.using(using)
@@ -574,6 +738,11 @@ def install() -> None:
             pre_save.connect(on_pre_save, sender=model, dispatch_uid="logs.audit")
             post_save.connect(on_post_save, sender=model, dispatch_uid="logs.audit")
             post_delete.connect(on_post_delete, sender=model, dispatch_uid="logs.audit")
+            # Loaded values stand in for the read of the old row (see the module docstring).
+            if not getattr(model.from_db, "_audit_wrapped", False):
+                model.from_db = classmethod(_wrap_from_db(model.from_db.__func__))
+            if not getattr(model.refresh_from_db, "_audit_wrapped", False):
+                model.refresh_from_db = _wrap_refresh_from_db(model.refresh_from_db)
 
     from tenants.managers import TenantQuerySet
 
@@ -643,26 +812,145 @@ def audit_rows(state: AuditState, entries: list[Entry], actor_id: Any) -> list:
     return rows
 
 
+# Rows per INSERT statement of log rows: bounds the statement's size (MariaDB's
+# max_allowed_packet, SQLite's variable limit) when a request itemises thousands of changes.
+INSERT_BATCH = 500
+_insert_plans: dict[tuple, tuple] = {}
+
+
+def _insert_plan(model: type[models.Model], connection) -> tuple:
+    """Return ``(fields, one-row statement)`` of ``model`` on ``connection``.
+
+    The statement is ``None`` when a field writes its own placeholder: the compiler must
+    write each statement then.
+    """
+    key = (model, connection.alias, connection.vendor)
+    plan = _insert_plans.get(key)
+    if plan is None:
+        fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk]
+        statement = None
+        if not any(hasattr(f, "get_placeholder") for f in fields):
+            qn = connection.ops.quote_name
+            statement = "INSERT INTO {} ({}) VALUES ({})".format(
+                qn(model._meta.db_table),
+                ", ".join(qn(f.column) for f in fields),
+                ", ".join(["%s"] * len(fields)),
+            )
+        plan = _insert_plans[key] = (fields, statement)
+    return plan
+
+
+def insert_statements(rows: list[models.Model], using: str) -> list[tuple[str, tuple]]:
+    """Return the ``INSERT`` statements (SQL, parameters) of log rows of one model.
+
+    At most ``INSERT_BATCH`` rows each; no ids are read back, no signals are sent: log rows
+    are append-only and nothing follows them up. Django's insert compiler writes them; a
+    single row (the usual request: one operation row, one audit row) takes the statement
+    the compiler writes for one row, built once per model and database, with its values
+    prepared as the compiler prepares them (``pre_save`` with ``add``, so ``auto_now_add``
+    holds, then ``get_db_prep_save``): compiling it again for every request is most of
+    the capture's own CPU time.
+    """
+    model = type(rows[0])
+    connection = connections[using]
+    fields, one_row = _insert_plan(model, connection)
+    if len(rows) == 1 and one_row is not None:
+        row = rows[0]
+        return [(one_row, tuple(f.get_db_prep_save(f.pre_save(row, True), connection)
+                                for f in fields))]
+    size = max(min(INSERT_BATCH, connection.ops.bulk_batch_size(fields, rows)), 1)
+    statements = []
+    for start in range(0, len(rows), size):
+        query = sql.InsertQuery(model)
+        query.insert_values(fields, rows[start:start + size])
+        statements.extend(query.get_compiler(using=using).as_sql())
+    return statements
+
+
+def execute_statements(statements: list[tuple[str, tuple]], using: str) -> None:
+    """Run ``statements`` all or nothing, with as few round trips as that allows.
+
+    One statement is atomic by itself: in autocommit it is sent alone, with no
+    ``BEGIN``/``COMMIT`` (``atomic`` would add those, and on MariaDB two ``SET autocommit``
+    round trips besides). Inside a transaction it runs in a savepoint, so that a failure
+    cannot break the enclosing transaction. Several statements share one transaction.
+    """
+    connection = connections[using]
+    if len(statements) == 1 and connection.get_autocommit() and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(*statements[0])
+        return
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for statement, params in statements:
+            cursor.execute(statement, params)
+
+
+def insert_rows(rows: list[models.Model], using: str | None = None) -> None:
+    """Insert log rows of one model (``insert_statements``, ``execute_statements``)."""
+    if rows:
+        using = using or router.db_for_write(type(rows[0]))
+        execute_statements(insert_statements(rows, using), using)
+
+
+def write_log_rows(writes: list[tuple[list[models.Model], tuple]], using: str) -> None:
+    """Insert several groups of log rows; a group that fails is reported, never raised.
+
+    ``writes`` holds ``(rows, failure)`` pairs, one model per group; ``failure`` is the
+    message and arguments reported with ``logger.exception`` when its rows cannot be
+    written. On PostgreSQL the groups go in one statement when they fit in one each
+    (``INSERT`` in data-modifying ``WITH`` clauses: one round trip, one commit). Should it
+    fail, every group is written again on its own, so that one group's failure never
+    costs another its rows.
+    """
+    writes = [(rows, failure) for rows, failure in writes if rows]
+    if len(writes) > 1 and connections[using].vendor == "postgresql":
+        try:
+            groups = [insert_statements(rows, using) for rows, _failure in writes]
+            if all(len(group) == 1 for group in groups):
+                execute_statements([_one_statement([group[0] for group in groups])], using)
+                return
+        except Exception:
+            logger.warning("Could not write log rows together; writing them one by one",
+                           exc_info=True)
+    for rows, failure in writes:
+        try:
+            insert_rows(rows, using)
+        except Exception:
+            logger.exception(*failure)
+
+
+def _one_statement(statements: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+    """Return PostgreSQL ``INSERT`` statements as one: all but the last in ``WITH`` clauses."""
+    *first, (last, last_params) = statements
+    clauses = ", ".join(f"w{n} AS ({statement})" for n, (statement, _params) in enumerate(first))
+    params = [param for _statement, params in first for param in params]
+    return f"WITH {clauses} {last}", (*params, *last_params)
+
+
+def take_surviving(state: AuditState) -> list[Entry]:
+    """Return the entries of ``state`` whose changes were not rolled back, and forget all."""
+    entries = state.surviving()
+    state.entries = []
+    return entries
+
+
 def flush_audit(state: AuditState, actor_id: Any = None) -> list[Entry]:
-    """Write the surviving entries of ``state`` in one bulk insert; return them.
+    """Write the surviving entries of ``state`` in one insert; return them.
 
     A failure is reported to the application log, never raised.
     """
-    entries = state.surviving()
-    state.entries = []
+    entries = take_surviving(state)
     if not entries:
         return []
     if actor_id is None:
         actor_id = get_current_actor_id()
+    failure = ("Could not write %d audit log row(s) of request %s", len(entries), state.request_id)
     try:
-        from logs.models import AuditLog
-
         rows = audit_rows(state, entries, actor_id)
-        with transaction.atomic(using=log_alias()):
-            AuditLog.objects.bulk_create(rows)
     except Exception:
-        logger.exception("Could not write %d audit log row(s) of request %s",
-                         len(entries), state.request_id)
+        logger.exception(*failure)
+        return entries
+    write_log_rows([(rows, failure)], log_alias())
     return entries
 
 

@@ -19,19 +19,31 @@ router gives it:
 
 Running it twice changes nothing (the second report has no change). Inserts that arrive
 while it runs wait for its lock (PostgreSQL) or metadata lock (MariaDB) and are never lost.
-Until the operation log exists the report goes to the application logger and is returned.
+
+Every run, whatever it changed, is recorded as one ``OperationLog`` row (``record_run``):
+module ``logs``, operation ``maintain_partitions``, the method and URI of what started it
+(``TASK`` and the task's name, ``COMMAND`` and the command line, ``CALL`` for a direct
+call), the report as the new value (partitions created and dropped, rows moved and dropped
+per table, and a summary that says "nothing to do" when nothing changed), the status, the
+error of a failed run with the report as far as it got, the execute time and the request id
+(the task's, else a new one). The row names no tenant: this is platform work. Writing that
+row never breaks the maintenance; a failure to write it goes to the application log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+import uuid
 from dataclasses import asdict, dataclass, field
 
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from logs import audit
 from logs import partitioning as p
+from tenants.context import get_current_actor_id
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +60,7 @@ class TableReport:
     dropped_rows: int = 0  # rows that went with dropped partitions
     purged_rows: int = 0  # rows of expired months deleted from the catch-all
     skipped: str = ""  # why nothing was looked at (plain table)
+    failed: str = ""  # the error that stopped the run at this table
 
     @property
     def changed(self) -> bool:
@@ -59,7 +72,7 @@ class TableReport:
         if self.skipped:
             return f"{head} skipped, {self.skipped}"
         if not self.changed:
-            return f"{head} nothing to do"
+            return f"{head} failed, {self.failed}" if self.failed else f"{head} nothing to do"
         parts = []
         if self.created:
             parts.append(f"created {', '.join(self.created)}")
@@ -69,6 +82,8 @@ class TableReport:
             parts.append(f"dropped {', '.join(self.dropped)} ({self.dropped_rows} rows)")
         if self.purged_rows:
             parts.append(f"deleted {self.purged_rows} expired rows from the catch-all")
+        if self.failed:
+            parts.append(f"then failed, {self.failed}")
         return f"{head} {'; '.join(parts)}"
 
 
@@ -89,6 +104,7 @@ class Report:
         return {
             "now": self.now.isoformat(),
             "changed": self.changed,
+            "summary": str(self),
             "tables": [asdict(table) for table in self.tables],
         }
 
@@ -111,10 +127,75 @@ class Plan:
         return not (self.missing or self.expired)
 
 
-def maintain_partitions(now: dt.datetime | None = None) -> Report:
-    """Create, fill and drop monthly partitions of every declared model; return a report."""
-    now = now or timezone.now()
-    report = Report(now=now)
+MODULE = "logs"
+OPERATION = "maintain_partitions"
+
+
+def maintain_partitions(
+    now: dt.datetime | None = None,
+    *,
+    method: str = "CALL",
+    uri: str = "logs.maintenance.maintain_partitions",
+) -> Report:
+    """Create, fill and drop monthly partitions of every declared model; return a report.
+
+    The run is recorded in the operation log under ``method`` and ``uri`` (what started
+    it), also when it fails; the failure is raised after that.
+    """
+    started = time.monotonic()
+    report = Report(now=now or timezone.now())
+    error = None
+    try:
+        _maintain(report)
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        record_run(
+            report, method=method, uri=uri, error=error, explicit_now=now is not None,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+    return report
+
+
+def record_run(report: Report, *, method: str, uri: str, elapsed_ms: int,
+               error: BaseException | None = None, explicit_now: bool = False) -> None:
+    """Write one operation log row for a maintenance run; report a failure, never raise it."""
+    from logs.models import BusinessType, OperationLog, OperationStatus
+
+    failure = ("Could not record partition maintenance (%s) in the operation log", uri)
+    try:
+        actor_id = get_current_actor_id()
+        username = audit.actor_details(audit.current(), actor_id)[0] if actor_id else ""
+        row = OperationLog(
+            tenant_id=None,  # platform work: every tenant's log tables at once
+            user_id=actor_id,
+            username=username,
+            request_id=audit.current_request_id() or str(uuid.uuid4()),
+            module=MODULE,
+            operation=OPERATION,
+            business_type=BusinessType.OTHER,
+            method=method[:10],
+            uri=audit.jsonable(uri)[:500],
+            request_params={"now": report.now.isoformat()} if explicit_now else None,
+            response_status=0,  # no HTTP response: the status says how it ended
+            new_value=audit.truncate(audit.jsonable(report.as_dict())),
+            execute_time=max(elapsed_ms, 0),
+            status=OperationStatus.FAILED if error is not None else OperationStatus.SUCCESS,
+            error_message=(
+                audit.truncate_text(audit.jsonable(f"{type(error).__name__}: {error}"))
+                if error is not None else ""
+            ),
+        )
+    except Exception:
+        logger.exception(*failure)
+        return
+    audit.write_log_rows([([row], failure)], audit.log_alias())
+
+
+def _maintain(report: Report) -> None:
+    """Maintain every declared model's partitions, adding to ``report`` as it goes."""
+    now = report.now
     for model in p.partitioned_models():
         alias = router.db_for_write(model)
         table_report = TableReport(table=model._meta.db_table, alias=alias)
@@ -123,14 +204,24 @@ def maintain_partitions(now: dt.datetime | None = None) -> Report:
             table_report.skipped = f"{connection.vendor} keeps plain tables"
         elif not p.read_partitions(connection, model._meta.db_table).partitioned:
             table_report.skipped = "the table is not partitioned (migrations not applied?)"
-        elif connection.vendor == "postgresql":
-            _maintain_postgres(connection, model, now, table_report)
-        else:
-            _maintain_mysql(connection, model, now, table_report)
+        report.tables.append(table_report)
+        if table_report.skipped:
+            continue
+        try:
+            if connection.vendor == "postgresql":
+                _maintain_postgres(connection, model, now, table_report)
+            else:
+                _maintain_mysql(connection, model, now, table_report)
+        except Exception as exc:
+            if connection.vendor == "postgresql":
+                # One transaction per table on PostgreSQL: none of it happened.
+                table_report.created, table_report.dropped = [], []
+                table_report.moved_rows = table_report.dropped_rows = 0
+                table_report.purged_rows = 0
+            table_report.failed = f"{type(exc).__name__}: {exc}"
+            raise
         if table_report.changed:
             logger.info("Partition maintenance: %s", table_report)
-        report.tables.append(table_report)
-    return report
 
 
 def _plan(connection, model, now: dt.datetime) -> Plan:

@@ -12,9 +12,11 @@ is back, outside any transaction of the view:
    parameters, module and operation from the resolved URL, business type and id, the
    error of a 4xx/5xx answer, and the old/new values of what changed.
 
-Both writes run in their own ``transaction.atomic`` on the log alias and never break the
-request: a failure is reported with ``logger.exception``. Reads with ``LOG_READS`` off cost
-nothing beyond the request id (no query).
+Both go to the log alias with as few round trips as the guarantees allow
+(``logs.audit.write_log_rows``): one ``INSERT`` each, with no transaction of their own in
+autocommit, and on PostgreSQL one statement for both. Either may fail without costing the
+other its row or breaking the request: a failure is reported with ``logger.exception``.
+Reads with ``LOG_READS`` off cost nothing beyond the request id (no query).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from logs import audit
@@ -214,7 +215,11 @@ class OperationLogMiddleware:
             return None
 
     def write_logs(self, request, response, state, body, elapsed: int) -> None:
-        """Flush the committed audit entries, then write the operation log row."""
+        """Write the audit rows of the committed changes and the operation log row.
+
+        Both go to the log alias together (``logs.audit.write_log_rows``); either may fail
+        without costing the other its row.
+        """
         from logs.models import OperationLog
 
         user = getattr(request, "user", None)
@@ -225,46 +230,53 @@ class OperationLogMiddleware:
             actor_id = get_current_actor_id()
         view = describe_view(request)
         state.source = view["source"]
-        entries = audit.flush_audit(state, actor_id)
-
-        username, actor_tenant_id, operator = audit.actor_details(state, actor_id)
-        tenants = {entry.tenant_id for entry in entries if entry.tenant_id is not None}
-        tenant_id = (
-            next(iter(tenants)) if len(tenants) == 1
-            else get_current_tenant_id() or actor_tenant_id
-        )
-        old, new = audit.summary(entries)
+        entries = audit.take_surviving(state)
         status = response.status_code
+        audit_failure = ("Could not write %d audit log row(s) of request %s",
+                         len(entries), state.request_id)
+        operation_failure = ("Could not write the operation log of request %s (%s %s -> %s)",
+                             state.request_id, request.method, request.path, status)
+        audit_rows, operation_rows = [], []
         try:
-            with transaction.atomic(using=audit.log_alias()):
-                OperationLog.objects.create(
-                    tenant_id=tenant_id,
-                    user_id=actor_id,
-                    username=username,
-                    operator_tenant_id=(
-                        actor_tenant_id
-                        if operator and tenant_id and str(tenant_id) != str(actor_tenant_id)
-                        else None
-                    ),
-                    request_id=state.request_id,
-                    module=view["module"][:50],
-                    operation=view["operation"][:100],
-                    business_type=view["business_type"],
-                    business_id=business_id(request, entries),
-                    method=(request.method or "")[:10],
-                    uri=audit.jsonable(request.get_full_path())[:500],
-                    ip_address=state.ip,
-                    user_agent=state.user_agent,
-                    request_params=request_params(request, body),
-                    response_status=status,
-                    old_value=audit.truncate(old),
-                    new_value=audit.truncate(new),
-                    execute_time=max(elapsed, 0),
-                    status="success" if status < 400 else "failed",
-                    error_message=error_message(response, request._audit_exception),
-                )
+            audit_rows = audit.audit_rows(state, entries, actor_id) if entries else []
         except Exception:
-            logger.exception(
-                "Could not write the operation log of request %s (%s %s -> %s)",
-                state.request_id, request.method, request.path, status,
+            logger.exception(*audit_failure)
+        try:
+            username, actor_tenant_id, operator = audit.actor_details(state, actor_id)
+            tenants = {entry.tenant_id for entry in entries if entry.tenant_id is not None}
+            tenant_id = (
+                next(iter(tenants)) if len(tenants) == 1
+                else get_current_tenant_id() or actor_tenant_id
             )
+            old, new = audit.summary(entries)
+            operation_rows.append(OperationLog(
+                tenant_id=tenant_id,
+                user_id=actor_id,
+                username=username,
+                operator_tenant_id=(
+                    actor_tenant_id
+                    if operator and tenant_id and str(tenant_id) != str(actor_tenant_id)
+                    else None
+                ),
+                request_id=state.request_id,
+                module=view["module"][:50],
+                operation=view["operation"][:100],
+                business_type=view["business_type"],
+                business_id=business_id(request, entries),
+                method=(request.method or "")[:10],
+                uri=audit.jsonable(request.get_full_path())[:500],
+                ip_address=state.ip,
+                user_agent=state.user_agent,
+                request_params=request_params(request, body),
+                response_status=status,
+                old_value=audit.truncate(old),
+                new_value=audit.truncate(new),
+                execute_time=max(elapsed, 0),
+                status="success" if status < 400 else "failed",
+                error_message=error_message(response, request._audit_exception),
+            ))
+        except Exception:
+            logger.exception(*operation_failure)
+        audit.write_log_rows(
+            [(audit_rows, audit_failure), (operation_rows, operation_failure)], audit.log_alias()
+        )

@@ -9,8 +9,12 @@ from logs import maintenance
 
 @shared_task(tenant_scoped=False)
 def maintain_partitions() -> dict:
-    """Keep the monthly partitions of every log table; return the report."""
-    return maintenance.maintain_partitions().as_dict()
+    """Keep the monthly partitions of every log table; return the report.
+
+    The run is recorded in the operation log (method ``TASK``, the task's name as URI,
+    the task's request id).
+    """
+    return maintenance.maintain_partitions(method="TASK", uri=maintain_partitions.name).as_dict()
 
 
 # Days before yesterday that the daily rollup re-checks and fills in when missing.

@@ -1,9 +1,10 @@
 """Daily usage rollups per tenant (issue 4 item 6; seed 003 section 6.3, seed 000 section 4.2).
 
-``rollup_day`` counts one UTC day of the log tables on ``default`` for every tenant and
-upserts one ``UsageDaily`` row per tenant on the analytics datasource (the alias the router
-gives ``analytics_data``: ``postgres_db`` when configured). Re-running a day replaces its
-numbers. ``usage_for`` reads one tenant's rows back, filtered by tenant id explicitly.
+``rollup_day`` counts one UTC day of the log tables on ``default`` (sign-ins, logged
+operations, MCP tool calls) for every tenant and upserts one ``UsageDaily`` row per tenant
+on the analytics datasource (the alias the router gives ``analytics_data``: ``postgres_db``
+when configured). Re-running a day replaces its numbers. ``usage_for`` reads one tenant's
+rows back, filtered by tenant id explicitly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from logs.models import (
     OperationStatus,
     UsageDaily,
 )
+from mcp.models import McpToolCallLog
 from tenants.context import all_tenants
 from tenants.models import Tenant
 
@@ -35,11 +37,17 @@ COUNTED_FIELDS = ("logins", "failed_logins", "active_users", "writes", "errors",
 def count_mcp_calls(start: dt.datetime, end: dt.datetime) -> dict[uuid.UUID, int]:
     """Return MCP tool calls per tenant id in ``[start, end)``.
 
-    Hook for the MCP call log (``mcp_tool_call_logs``, retention already configured in
-    ``LOG_PARTITION_RETENTION``): it does not exist yet, so every tenant counts 0 until it
-    does. Replace the body with an aggregate over that table; nothing else changes.
+    One per row of the call log (``mcp_tool_call_logs``), whatever its outcome: a refused
+    or failed call was still made. Calls that name no tenant are not counted.
     """
-    return {}
+    rows = (
+        McpToolCallLog.objects.all_tenants()
+        .filter(created_at__gte=start, created_at__lt=end)
+        .values("tenant_id")
+        .annotate(calls=Count("id"))
+        .order_by()
+    )
+    return _per_tenant(rows, "calls")
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from logs import partitioning as p
 from logs.maintenance import maintain_partitions
-from logs.models import LoginLog
+from logs.models import LoginLog, OperationLog
 from logs.operations import PartitionTableByMonth
 from tenants.context import all_tenants
 
@@ -80,6 +80,12 @@ def partition_of(row_id: int) -> str | None:
 
 def name_of(month: dt.datetime) -> str:
     return p.partition_name(TABLE, p.month_start(month), connection.vendor)
+
+
+def of_table(report):
+    """Return the part of a maintenance report about login_logs (other log tables join)."""
+    [table] = [table for table in report.tables if table.table == TABLE]
+    return table
 
 
 def catch_all() -> str:
@@ -184,6 +190,11 @@ def test_maintenance_twice_changes_nothing():
     second = maintain_partitions(now=now)
     assert not second.changed, str(second)
     assert p.read_partitions(connection, TABLE) == before
+    # The run is still recorded, saying so.
+    with all_tenants():
+        recorded = OperationLog.objects.filter(operation="maintain_partitions").latest("id")
+    assert recorded.new_value["changed"] is False
+    assert f"{TABLE} (default): nothing to do" in recorded.new_value["summary"]
     maintain_partitions()
     assert not maintain_partitions().changed
 

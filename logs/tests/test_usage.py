@@ -30,7 +30,9 @@ from logs.models import (
     UsageDaily,
 )
 from logs.tasks import rollup_usage
-from logs.usage import rollup_day, usage_for
+from logs.usage import count_mcp_calls, day_bounds, rollup_day, usage_for
+from mcp.choices import CallerType
+from mcp.models import McpToolCallLog
 
 ROUTED_ALIAS = "postgres_db"
 ANALYTICS_ALIAS = route_for_table("analytics_data")
@@ -112,6 +114,22 @@ def activity(tenant_a, tenant_b, admin_a, admin_b, platform, operator):
         operation(tenant, user, after, business_type=BusinessType.CREATE, response_status=500)
 
 
+def mcp_call(tenant, user, when: dt.datetime, status=OperationStatus.SUCCESS) -> McpToolCallLog:
+    """Record one MCP tool call at ``when``."""
+    row = McpToolCallLog.objects.create(
+        tenant=tenant,
+        user=user,
+        username=user.username if user else "",
+        request_id="req",
+        tool_name="list_users",
+        caller_id=str(user.pk) if user else "anonymous",
+        caller_type=CallerType.USER,
+        status=status,
+    )
+    McpToolCallLog.objects.all_tenants().filter(pk=row.pk).update(created_at=when)
+    return row
+
+
 def numbers(tenant) -> dict:
     """Return ``tenant``'s counters of DAY as stored."""
     return usage_for(tenant, DAY, DAY).values(
@@ -139,6 +157,29 @@ def test_rollup_counts_each_tenant_of_the_utc_day(activity, tenant_a, tenant_b, 
     assert numbers(platform) == dict.fromkeys(
         ("logins", "failed_logins", "active_users", "writes", "errors", "mcp_calls"), 0
     )
+
+
+def test_rollup_counts_each_tenants_mcp_calls_of_the_day(tenant_a, tenant_b, admin_a, admin_b,
+                                                         platform):
+    """One per call-log row of the tenant and UTC day, failed calls included."""
+    for minute in range(3):
+        mcp_call(tenant_a, admin_a, at(DAY, 10, minute))
+    mcp_call(tenant_a, admin_a, at(DAY, 23, 59), status=OperationStatus.FAILED)
+    mcp_call(tenant_b, admin_b, at(DAY, 0, 0))
+    # Just outside the day, for both tenants.
+    before, after = at(DAY, 0) - dt.timedelta(seconds=1), at(DAY + dt.timedelta(days=1), 0)
+    for tenant, user in ((tenant_a, admin_a), (tenant_b, admin_b)):
+        mcp_call(tenant, user, before)
+        mcp_call(tenant, user, after)
+
+    assert count_mcp_calls(*day_bounds(DAY)) == {tenant_a.pk: 4, tenant_b.pk: 1}
+    rollup_day(DAY)
+    assert numbers(tenant_a)["mcp_calls"] == 4
+    assert numbers(tenant_b)["mcp_calls"] == 1
+    assert numbers(platform)["mcp_calls"] == 0
+    next_day = DAY + dt.timedelta(days=1)
+    rollup_day(next_day)
+    assert usage_for(tenant_b, next_day, next_day).get().mcp_calls == 1
 
 
 def test_rerunning_a_day_replaces_its_numbers(activity, tenant_a, tenant_b, admin_a):

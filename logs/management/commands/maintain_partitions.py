@@ -1,4 +1,7 @@
-"""Keep the monthly partitions of the log tables (also run daily by Celery beat)."""
+"""Keep the monthly partitions of the log tables (also run daily by Celery beat).
+
+Each run is recorded in the operation log (method ``COMMAND``, the command line as URI).
+"""
 
 from __future__ import annotations
 
@@ -30,5 +33,10 @@ class Command(BaseCommand):
                 raise CommandError(f"--now: {exc}") from exc
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.timezone.utc)
-        report = maintain_partitions(now=moment)
+        command = "manage.py maintain_partitions" + (f" --now {now}" if now else "")
+        try:
+            report = maintain_partitions(now=moment, method="COMMAND", uri=command)
+        except Exception as exc:
+            # Already recorded in the operation log, with the report as far as it got.
+            raise CommandError(f"Partition maintenance failed: {exc}") from exc
         self.stdout.write(str(report))
