@@ -78,7 +78,9 @@ from tenants.context import get_current_actor_id, get_current_tenant_id
 logger = logging.getLogger("atrium.audit")
 
 PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing")
-SECRET_FIELD_RE = re.compile(r"password|key_hash|secret|token|credential|api_key|auth_config", re.I)
+SECRET_FIELD_RE = re.compile(
+    r"password|key_hash|secret|token|credential|api_key|auth_config", re.I
+)
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
 # Noise of every save: the stamp of the save itself, not a change someone made.
 NOISE_FIELDS = frozenset({"updated_at", "updated_by", "updated_by_id", "alive"})

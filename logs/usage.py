@@ -26,7 +26,7 @@ from logs.models import (
     OperationStatus,
     UsageDaily,
 )
-from mcp.models import McpToolCallLog
+from gateway.models import McpToolCallLog
 from tenants.context import all_tenants
 from tenants.models import Tenant
 

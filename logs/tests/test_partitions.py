@@ -38,11 +38,6 @@ def partitioned_backend(settings):
     maintain_partitions()
 
 
-def of_table(report):
-    """Return the part of a maintenance report about TABLE (every log table is maintained)."""
-    return next(entry for entry in report.tables if entry.table == TABLE)
-
-
 def months_from_now(months: int, day: int = 15) -> dt.datetime:
     """Return the ``day`` of the month ``months`` from the current one, at noon UTC."""
     return p.shift_months(p.month_start(timezone.now()), months).replace(day=day, hour=12)

@@ -31,8 +31,8 @@ from logs.models import (
 )
 from logs.tasks import rollup_usage
 from logs.usage import count_mcp_calls, day_bounds, rollup_day, usage_for
-from mcp.choices import CallerType
-from mcp.models import McpToolCallLog
+from gateway.choices import CallerType
+from gateway.models import McpToolCallLog
 
 ROUTED_ALIAS = "postgres_db"
 ANALYTICS_ALIAS = route_for_table("analytics_data")
