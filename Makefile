@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/api_key_verify.py
 	$(BIN)/python bench/api_users.py
 	$(BIN)/python bench/log_capture.py
+	$(BIN)/python bench/log_range_query.py
 	$(BIN)/python bench/mcp_gateway.py
 
 clean:
