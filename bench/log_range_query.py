@@ -146,7 +146,7 @@ def main() -> None:
                         ("day", "every row of a day, counted by status")):
         for table, name in ((PLAIN, "plain table (baseline)"), (TABLE, "partitioned by month")):
             p50, p95 = percentiles(samples[(kind, table)])
-            print(f"{label + ', ' + name:<58} {p50 * 1e3:>7.2f}ms {p95 * 1e3:>7.2f}ms")
+            print(f"{label + ', ' + name:<64} {p50 * 1e3:>7.2f}ms {p95 * 1e3:>7.2f}ms")
 
 
 if __name__ == "__main__":
