@@ -297,7 +297,7 @@ class McpToolCallLog(ActorLog):
         verbose_name_plural = _("MCP tool calls")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["tenant", "created_at"], name="mcp_calls_tenant_time_idx"),
+            models.Index(fields=["tenant", "created_at", "id"], name="mcp_calls_tenant_time_idx"),
             models.Index(fields=["tenant", "tool", "created_at"], name="mcp_calls_tool_idx"),
             models.Index(fields=["tenant", "caller_id", "created_at"], name="mcp_calls_caller_idx"),
         ]
