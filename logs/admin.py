@@ -81,12 +81,10 @@ class LoginLogAdmin(AppendOnlyLogAdmin):
     list_display = ["created_at", "tenant_code", "username", "login_status", "reason", "ip_address"]
     list_filter = ["login_status", "reason"]
     search_fields = ["username", "ip_address"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "created_at", "tenant", "user", "tenant_code", "username", "ip_address",
         "user_agent", "login_status", "reason", "error_message",
     ]
-    show_full_result_count = False
 
 
 @admin.register(OperationLog)
