@@ -8,10 +8,10 @@ JSON-RPC, answers malformed messages with the specification's codes, and calls t
 handlers here.
 
 ``gateway.views.mcp_endpoint`` (a plain Django view, so the platform's WSGI and ASGI apps
-serve it alike) authenticates the API key, then hands the request to ``serve`` on the
-process's event loop (``gateway.bridge.run``). The handlers run their Django work with
-``bridge.run_sync``: back on the request's own thread, with its database connection,
-transaction and tenant context. The per-request state travels in a ``ContextVar``.
+serve it alike) authenticates the API key, then runs ``serve`` on the thread's event loop
+(``gateway.bridge.run``). The handlers run their Django work with ``bridge.run_sync``:
+outside the loop, on the request's own thread, with its database connection, transaction
+and tenant context. The per-request state travels in a ``ContextVar``.
 """
 
 from __future__ import annotations
@@ -191,21 +191,18 @@ def server() -> Server:
     return _server
 
 
-# One running session manager per event loop (gateway.bridge keeps one loop per process).
-_managers: dict[asyncio.AbstractEventLoop, tuple[asyncio.Event, list]] = {}
-
-
 async def _session_manager() -> StreamableHTTPSessionManager:
     """Return the loop's session manager, running for the life of the loop.
 
     Stateless mode keeps no session between requests, so one manager serves them all;
-    starting it once spares every request a task group and the server's lifespan.
+    starting it once spares every request a task group and the server's lifespan. It
+    lives in the loop's state (``gateway.bridge.loop_state``): one per thread's loop.
     """
-    loop = asyncio.get_running_loop()
-    entry = _managers.get(loop)
+    state = bridge.loop_state()
+    entry = state.get("session_manager")
     if entry is None:
         ready, holder = asyncio.Event(), []
-        entry = _managers[loop] = (ready, holder)
+        entry = state["session_manager"] = (ready, holder)
         manager = StreamableHTTPSessionManager(
             app=server(), stateless=True, json_response=True,
             max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
@@ -219,7 +216,9 @@ async def _session_manager() -> StreamableHTTPSessionManager:
 
         # Not tied to the request's context: the manager outlives every request. The loop
         # keeps only a weak reference to a task; the holder keeps it alive.
-        holder.append(loop.create_task(keep_running(), context=contextvars.Context()))
+        task = asyncio.get_running_loop().create_task(keep_running(), context=contextvars.Context())
+        holder.append(task)
+        bridge.resident(task)
     ready, holder = entry
     await ready.wait()
     return holder[0]
