@@ -32,9 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Floor
+from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -211,29 +209,31 @@ def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutc
     return outcome
 
 
-def loggable(payload: Any, limit: int | None = None) -> Any:
+def loggable(payload: Any, limit: int | None = None, text: str = "") -> Any:
     """Return ``payload`` as the log keeps it: secrets masked, truncated at ``limit`` bytes.
 
     Most answers hold nothing secret-looking: a scan of their JSON text for the words the
     masking reacts to proves it, and they are kept as they are. Anything else takes the
     full masking walk of ``logs.audit``, as every other log does. ``limit`` defaults to
-    the payload limit of every log.
+    the payload limit of every log. ``text`` is the payload's JSON as received, when the
+    caller has it: it spares encoding the payload again.
     """
     if payload is None:
         return None
     limit = audit.payload_limit() if limit is None else limit
-    try:
-        text = json.dumps(payload, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return audit.truncate(audit.jsonable(payload), limit)
+    if not text:
+        try:
+            text = json.dumps(payload, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return audit.truncate(audit.jsonable(payload), limit)
     lowered = text.lower()
     if any(word in lowered for word in SECRET_WORDS):
         return audit.truncate(audit.jsonable(payload), limit)
-    size = len(text.encode())
-    if size <= limit:
+    encoded = text.encode()
+    if len(encoded) <= limit:
         return payload
-    preview = text.encode()[: max(limit // 2, 0)].decode(errors="ignore")
-    return {audit.TRUNCATED_KEY: True, "size": size, "limit": limit, "preview": preview}
+    preview = encoded[: max(limit // 2, 0)].decode(errors="ignore")
+    return {audit.TRUNCATED_KEY: True, "size": len(encoded), "limit": limit, "preview": preview}
 
 
 def _isolated(alias: str):
@@ -244,64 +244,117 @@ def _isolated(alias: str):
         alias).in_atomic_block else nullcontext()
 
 
+_count_sql: dict[str, str] = {}
+
+
+def count_statement(tool_pk, ok: bool, elapsed_ms: int, alias: str) -> tuple[str, tuple]:
+    """Return the UPDATE that counts one call of the tool ``tool_pk`` (SQL, parameters).
+
+    Relative increments, so concurrent calls never lose one: the UPDATE holds the row
+    lock and they serialise on it. The average is assigned first from the old values,
+    (total + t) / (count + 1): MariaDB evaluates SET assignments left to right on the
+    updated row, PostgreSQL and SQLite on the old one, and with the average first both
+    read the same old values. ``FLOOR``: MariaDB's ``/`` is a decimal division that the
+    integer column would round. The text is built once per database.
+    """
+    from gateway.models import McpTool
+
+    connection = connections[alias]
+    sql = _count_sql.get(alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        column = {name: quote(McpTool._meta.get_field(name).column) for name in (
+            "avg_response_time", "call_count", "success_count", "failure_count",
+            "total_response_time")}
+        sql = _count_sql[alias] = (
+            f"UPDATE {quote(McpTool._meta.db_table)} SET "
+            f"{column['avg_response_time']} = FLOOR(({column['total_response_time']} + %s)"
+            f" / ({column['call_count']} + 1)), "
+            f"{column['call_count']} = {column['call_count']} + 1, "
+            f"{column['success_count']} = {column['success_count']} + %s, "
+            f"{column['failure_count']} = {column['failure_count']} + %s, "
+            f"{column['total_response_time']} = {column['total_response_time']} + %s "
+            f"WHERE {quote(McpTool._meta.pk.column)} = %s"
+        )
+    pk = McpTool._meta.pk.get_db_prep_value(tool_pk, connection)
+    return sql, (elapsed_ms, 1 if ok else 0, 0 if ok else 1, elapsed_ms, pk)
+
+
+def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext):
+    """Return the call log row of a call, not yet saved."""
+    from gateway.models import McpToolCallLog
+
+    return McpToolCallLog(
+        tenant_id=caller.tenant_id,
+        user_id=caller.user.pk,
+        username=caller.user.get_username()[:150],
+        request_id=context.request_id,
+        ip_address=caller.ip,
+        user_agent=(caller.user_agent or "")[:500],
+        tool_id=tool.pk,
+        tool_name=tool.name,
+        caller_id=caller.caller_id,
+        caller_type=caller.caller_type,
+        protocol_version=context.protocol_version[:20],
+        jsonrpc_id=str(context.jsonrpc_id)[:100],
+        trace_id=context.trace_id[:64],
+        request_params=loggable(arguments),
+        request_headers={
+            name: value[:500] for name, value in caller.headers.items()
+            if name in LOGGED_HEADERS
+        } or None,
+        response_status=outcome.status,
+        response_data=loggable(outcome.data, settings.MCP_CALL_LOG_RESPONSE_BYTES,
+                               text=outcome.text if not isinstance(outcome.data, str) else ""),
+        response_time=outcome.elapsed_ms,
+        status="success" if outcome.ok else "failed",
+        error_message="" if outcome.ok else audit.truncate_text(outcome.message),
+        error_stack=outcome.error_stack,
+    )
+
+
+def _execute(alias: str, statement: tuple[str, tuple]) -> None:
+    with _isolated(alias), connections[alias].cursor() as cursor:
+        cursor.execute(*statement)
+
+
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise.
 
-    Two statements in autocommit (no BEGIN/COMMIT: ``create`` of a single-table row, not
-    ``bulk_create``, which opens a transaction): the insert, and one UPDATE of relative
-    increments. The
-    average is assigned first from the old values, (total + t) / (count + 1): MariaDB
-    evaluates SET assignments left to right on the updated row, PostgreSQL and SQLite on
-    the old one, and with the average first both read the same old values. The UPDATE
-    holds the row lock, so concurrent calls serialise on it and no increment is lost.
+    Both writes run in autocommit, each a single statement (no ``BEGIN``/``COMMIT``), or
+    in a savepoint inside a transaction. On PostgreSQL, with the log and the tools in one
+    database, they are one statement (the ``INSERT`` in a ``WITH`` clause of the
+    ``UPDATE``): one round trip, one commit. Should it fail, each is written again on its
+    own, so that a log row that cannot be written never costs the call its count.
     """
     from gateway.models import McpTool, McpToolCallLog
 
-    alias = audit.log_alias()
+    log_alias = router.db_for_write(McpToolCallLog)
+    count_alias = router.db_for_write(McpTool)
+    insert = None
     try:
-        with _isolated(alias):
-            McpToolCallLog.objects.create(
-                tenant_id=caller.tenant_id,
-                user_id=caller.user.pk,
-                username=caller.user.get_username()[:150],
-                request_id=context.request_id,
-                ip_address=caller.ip,
-                user_agent=(caller.user_agent or "")[:500],
-                tool_id=tool.pk,
-                tool_name=tool.name,
-                caller_id=caller.caller_id,
-                caller_type=caller.caller_type,
-                protocol_version=context.protocol_version[:20],
-                jsonrpc_id=str(context.jsonrpc_id)[:100],
-                trace_id=context.trace_id[:64],
-                request_params=loggable(arguments),
-                request_headers={
-                    name: value[:500] for name, value in caller.headers.items()
-                    if name in LOGGED_HEADERS
-                } or None,
-                response_status=outcome.status,
-                response_data=loggable(outcome.data, settings.MCP_CALL_LOG_RESPONSE_BYTES),
-                response_time=outcome.elapsed_ms,
-                status="success" if outcome.ok else "failed",
-                error_message="" if outcome.ok else audit.truncate_text(outcome.message),
-                error_stack=outcome.error_stack,
-            )
+        insert = audit.insert_statements(
+            [log_row(tool, arguments, outcome, caller=caller, context=context)], log_alias)[0]
     except Exception:
-        logger.exception("Could not write the call log of tool %s (request %s)",
+        logger.exception("Could not prepare the call log of tool %s (request %s)",
                          tool.pk, context.request_id)
-    elapsed = outcome.elapsed_ms
+    count = count_statement(tool.pk, outcome.ok, outcome.elapsed_ms, count_alias)
+    if (insert is not None and log_alias == count_alias
+            and connections[log_alias].vendor == "postgresql"):
+        try:
+            _execute(log_alias, (f"WITH log AS ({insert[0]}) {count[0]}", (*insert[1], *count[1])))
+            return
+        except Exception:
+            logger.warning("Could not write the call log and the count together (request %s); "
+                           "writing them apart", context.request_id, exc_info=True)
+    if insert is not None:
+        try:
+            _execute(log_alias, insert)
+        except Exception:
+            logger.exception("Could not write the call log of tool %s (request %s)",
+                             tool.pk, context.request_id)
     try:
-        with _isolated(McpTool.objects.db):
-            # The base manager: the row is known by its key, no tenant filter to add.
-            McpTool._base_manager.filter(pk=tool.pk).update(
-                # Floor: MariaDB's "/" is a decimal division that the column would round.
-                avg_response_time=Floor(
-                    (F("total_response_time") + elapsed) / (F("call_count") + 1)),
-                call_count=F("call_count") + 1,
-                success_count=F("success_count") + (1 if outcome.ok else 0),
-                failure_count=F("failure_count") + (0 if outcome.ok else 1),
-                total_response_time=F("total_response_time") + elapsed,
-            )
+        _execute(count_alias, count)
     except Exception:
         logger.exception("Could not count the call of tool %s (request %s)",
                          tool.pk, context.request_id)
