@@ -1,0 +1,444 @@
+"""Bound the database work of a block of code in time, on every backend.
+
+::
+
+    with deadlines.deadline(5) as limit:   # every alias in settings.DATABASES
+        ...                                # code that runs queries on this thread
+    limit.rolled_back                      # was the block's savepoint rolled back?
+    deadlines.expired()                    # has the innermost active deadline passed?
+    with deadlines.exempt():               # e.g. the operation/audit rows of a cut request
+        ...
+
+Design
+------
+* **State** lives in a ``ContextVar`` holding the innermost scope, so code run by asyncio
+  helpers that copy the context sees the same deadline. A nested deadline ends no later than
+  the one around it (the earlier wins); ``exempt()`` pushes a marker that suspends every
+  enclosing deadline until it ends.
+* **Refusal.** ``deadline()`` installs one guard per covered connection of this thread with
+  ``connection.execute_wrapper`` (nested deadlines share it). Before each statement the guard
+  finds the innermost scope covering that connection, marks the statement in flight and
+  compares the clock with the deadline; once it has passed, the statement is not sent and
+  ``DeadlineExceeded`` is raised. Without an active deadline no guard is installed.
+* **Interruption.** One watchdog daemon thread per process (started lazily, started again in
+  a forked child, found by its pid) keeps a heap of the active scopes: a scope is registered
+  once when the block starts, never per statement. When a deadline passes, the watchdog
+  interrupts the statements of that scope still in flight:
+
+  - PostgreSQL: the raw psycopg connection's ``cancel_safe()`` (``cancel()`` on older
+    psycopg); the pooled connection is a plain ``psycopg.Connection``.
+  - MariaDB/MySQL: ``KILL QUERY <thread_id>`` over a fresh, short-lived MySQLdb connection
+    made with ``connection.get_connection_params()``. The server needs no extra privilege:
+    the same account may kill its own threads.
+  - SQLite: ``sqlite3.Connection.interrupt()``.
+  - Any other backend whose raw connection has ``cancel()`` (python-oracledb): that, untested.
+
+  The watchdog sends an interrupt only while holding the statement's slot lock and only
+  while the statement is in flight; the guard takes the same lock to mark the statement
+  done, so no interrupt can be sent after the statement has returned to the caller. An
+  interrupt that lands between the statement's end on the server and that mark hits an
+  idle connection, which every backend ignores for the next statement (PostgreSQL drops a
+  cancel while reading a command, MariaDB clears ``KILL QUERY`` when the next command
+  starts, SQLite clears ``interrupt()`` when the next statement starts); the tests force
+  this race on each backend. A statement that checked the clock a moment before the
+  deadline but had not yet reached the server when interrupted is interrupted again, with
+  back-off, for as long as it stays in flight. A statement during which an interrupt was
+  sent raises ``DeadlineExceeded``, chained to the driver's error when there was one: its
+  result cannot be trusted (MariaDB's ``BENCHMARK()`` answers 0 when killed).
+* **Transactions.** When the block starts inside an atomic block of a covered connection,
+  it runs inside a savepoint (``transaction.atomic``) that is rolled back when the deadline
+  has passed by the end of the block, even if every statement finished: an interrupted
+  statement aborts a PostgreSQL transaction, and a cut-short block leaves no half of its
+  writes behind. The savepoint statements themselves are exempt. Outside a transaction
+  nothing is wrapped: writes committed in autocommit before the deadline stay, as with any
+  request cut short.
+
+Limits
+------
+* Pure-Python work between statements is not interrupted; the next statement is refused.
+* Only statements sent through Django's cursor ``execute``/``executemany`` are covered:
+  fetching rows of a server-side cursor (``QuerySet.iterator()`` on PostgreSQL), opening a
+  connection or waiting for a pooled one are not bounded.
+* Only the connections of the thread that entered the block are covered; work handed to
+  another thread (``sync_to_async``) uses that thread's connections, which the guard does
+  not watch.
+* One watchdog serves the process: a slow interrupt (a MariaDB ``KILL QUERY`` has to
+  connect first) delays the next one by as much, and a statement that ends while its
+  interrupt is being sent waits for it (at most ``KILL_CONNECT_TIMEOUT`` or
+  ``CANCEL_TIMEOUT``).
+* SQLite keeps an interrupt pending while any statement of the connection is still active:
+  rows of an interrupted ``SELECT`` left unfetched on a cursor that stays open fail to fetch
+  until the cursor is closed (Django's own cursors are closed on error).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connections, transaction
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+CANCEL_TIMEOUT = 5.0  # seconds a PostgreSQL cancel request may take
+KILL_CONNECT_TIMEOUT = 5  # seconds to open the connection that sends KILL QUERY
+RETRY_FIRST = 0.05  # seconds before a statement still in flight is interrupted again
+RETRY_MAX = 1.0  # seconds, the longest wait between two interrupts of one statement
+
+_monotonic = time.monotonic
+
+
+class DeadlineExceeded(OperationalError):
+    """A statement refused, or interrupted, because its deadline had passed."""
+
+
+class _Slot:
+    """One covered connection of a scope: whether a statement is in flight on it."""
+
+    __slots__ = ("connection", "lock", "running", "interrupted", "raw", "thread_id")
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.lock = threading.Lock()
+        self.running = False
+        self.interrupted = False
+        self.raw = None  # the driver connection the statements run on
+        self.thread_id = None  # its server thread id (MySQL), read on the owning thread
+
+    def bind(self, raw: Any) -> None:
+        """Remember what the watchdog needs of a new driver connection.
+
+        mysqlclient refuses ``thread_id()`` from another thread while a query runs, so the
+        id is read here, before the statement, on the thread that owns the connection.
+        """
+        self.thread_id = raw.thread_id() if self.connection.vendor == "mysql" else None
+        self.raw = raw
+
+    def finish(self) -> bool:
+        """Mark the statement done; return whether an interrupt was sent during it."""
+        with self.lock:
+            self.running = False
+            interrupted = self.interrupted
+            self.interrupted = False
+        return interrupted
+
+
+class Deadline:
+    """An active deadline: its covered connections and when it passes (monotonic clock)."""
+
+    exempt = False
+
+    def __init__(self, when: float, slots: dict[Any, _Slot], parent: Any) -> None:
+        self.when = when
+        self.slots = slots  # DatabaseWrapper -> _Slot
+        self.parent = parent  # the enclosing Deadline or _Exempt, or None
+        self.closed = False
+        self.queued = False  # in the watchdog's heap (guarded by the watchdog's lock)
+        self.retry = RETRY_FIRST
+        self.interrupts = 0  # interrupts the watchdog sent for this scope
+        self.rolled_back = False  # the savepoint(s) of the block were rolled back
+
+    def expired(self) -> bool:
+        """Return whether the deadline has passed."""
+        return _monotonic() >= self.when
+
+    def remaining(self) -> float:
+        """Return the seconds left before the deadline (negative once it has passed)."""
+        return self.when - _monotonic()
+
+    def interrupt_running(self) -> bool:
+        """Interrupt the statements in flight; return whether there was any."""
+        busy = False
+        for slot in self.slots.values():
+            if not slot.running:
+                continue
+            with slot.lock:
+                if not slot.running:
+                    continue
+                busy = True
+                slot.interrupted = True  # the statement is past its deadline either way
+                try:
+                    _interrupt(slot)
+                except Exception:
+                    logger.warning(
+                        "could not interrupt a statement on %s",
+                        slot.connection.alias,
+                        exc_info=True,
+                    )
+                else:
+                    self.interrupts += 1
+        return busy
+
+
+class _Exempt:
+    """The marker ``exempt()`` pushes: statements run as if no deadline were active."""
+
+    exempt = True
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+
+
+_current: ContextVar[Deadline | _Exempt | None] = ContextVar("atrium_db_deadline", default=None)
+
+
+def expired() -> bool:
+    """Return whether the innermost active deadline of this context has passed.
+
+    Inside ``exempt()`` the deadline around it still counts: exemption lets statements run,
+    it does not stop the clock.
+    """
+    scope = _current.get()
+    while scope is not None and scope.exempt:
+        scope = scope.parent
+    return scope is not None and _monotonic() >= scope.when
+
+
+@contextmanager
+def exempt() -> Iterator[None]:
+    """Run the block's statements without refusal or interruption by any active deadline."""
+    token = _current.set(_Exempt(_current.get()))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _refused() -> DeadlineExceeded:
+    return DeadlineExceeded(_("The database work ran past its time limit."))
+
+
+def _guard(execute, sql, params, many, context):
+    """Refuse a statement once its deadline has passed; mark it in flight otherwise."""
+    scope = _current.get()
+    connection = context["connection"]
+    while scope is not None:
+        if scope.exempt:
+            return execute(sql, params, many, context)
+        slot = scope.slots.get(connection)
+        if slot is not None:
+            break
+        scope = scope.parent
+    else:
+        return execute(sql, params, many, context)
+    # In flight before the clock is read: a watchdog that saw no statement in flight had
+    # already seen the deadline pass, so this statement is refused below.
+    raw = connection.connection
+    if raw is not slot.raw:
+        slot.bind(raw)
+    slot.running = True
+    if _monotonic() >= scope.when:
+        slot.finish()
+        raise _refused()
+    try:
+        result = execute(sql, params, many, context)
+    except Exception as exc:
+        if slot.finish():
+            raise _refused() from exc
+        raise
+    except BaseException:
+        slot.finish()
+        raise
+    if slot.finish():
+        raise _refused()
+    return result
+
+
+def _interrupt(slot: _Slot) -> None:
+    """Interrupt the statement running on the slot's driver connection, if any."""
+    raw = slot.raw
+    if raw is None:
+        return
+    vendor = slot.connection.vendor
+    if vendor == "sqlite":
+        raw.interrupt()
+    elif vendor == "postgresql":
+        cancel_safe = getattr(raw, "cancel_safe", None)
+        if cancel_safe is not None:
+            cancel_safe(timeout=CANCEL_TIMEOUT)
+        else:
+            raw.cancel()
+    elif vendor == "mysql":
+        _kill_query(slot.connection, slot.thread_id)
+    elif hasattr(raw, "cancel"):
+        raw.cancel()
+
+
+def _kill_query(connection: Any, thread_id: int) -> None:
+    """Send ``KILL QUERY`` for ``thread_id`` over a new connection with the same settings."""
+    import MySQLdb
+
+    params = connection.get_connection_params()
+    params.setdefault("connect_timeout", KILL_CONNECT_TIMEOUT)
+    killer = MySQLdb.connect(**params)
+    try:
+        cursor = killer.cursor()
+        try:
+            cursor.execute("KILL QUERY %d" % int(thread_id))
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] == 1094:  # unknown thread id: already gone
+                return
+            raise
+    finally:
+        killer.close()
+
+
+class _Watchdog:
+    """The process's thread that interrupts statements still running past their deadline."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.cond = threading.Condition(threading.Lock())
+        self.heap: list[tuple[float, int, Deadline]] = []
+        self.stale = 0  # heap entries whose scope is closed
+        self.sequence = itertools.count()
+        self.thread = threading.Thread(target=self.run, name="atrium-db-deadlines", daemon=True)
+        self.thread.start()
+
+    def register(self, scope: Deadline) -> None:
+        """Watch ``scope`` until it is unregistered."""
+        with self.cond:
+            self._push(scope, scope.when)
+
+    def unregister(self, scope: Deadline) -> None:
+        """Stop watching ``scope``; drop closed entries once they are half of the heap."""
+        with self.cond:
+            scope.closed = True
+            if scope.queued:
+                self.stale += 1
+                if self.stale > 32 and 2 * self.stale > len(self.heap):
+                    self.heap = [entry for entry in self.heap if not entry[2].closed]
+                    heapq.heapify(self.heap)
+                    self.stale = 0
+
+    def _push(self, scope: Deadline, when: float) -> None:
+        entry = (when, next(self.sequence), scope)
+        heapq.heappush(self.heap, entry)
+        scope.queued = True
+        if self.heap[0] is entry:
+            self.cond.notify()
+
+    def _next_due(self) -> Deadline:
+        with self.cond:
+            while True:
+                while self.heap and self.heap[0][2].closed:
+                    heapq.heappop(self.heap)[2].queued = False
+                    self.stale -= 1
+                if self.heap:
+                    wait = self.heap[0][0] - _monotonic()
+                    if wait <= 0:
+                        scope = heapq.heappop(self.heap)[2]
+                        scope.queued = False
+                        return scope
+                    self.cond.wait(wait)
+                else:
+                    self.cond.wait()
+
+    def run(self) -> None:
+        while True:
+            scope = self._next_due()
+            try:
+                busy = scope.interrupt_running()
+            except Exception:  # never let the watchdog die
+                logger.exception("deadline watchdog failed")
+                busy = True
+            if busy:
+                with self.cond:
+                    if not scope.closed:
+                        self._push(scope, _monotonic() + scope.retry)
+                        scope.retry = min(scope.retry * 2, RETRY_MAX)
+
+
+_watchdog: _Watchdog | None = None
+_watchdog_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _watchdog_lock
+    _watchdog_lock = threading.Lock()  # another thread of the parent may have held it
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _get_watchdog() -> _Watchdog:
+    """Return this process's watchdog, starting it on first use and again after a fork."""
+    global _watchdog
+    watchdog = _watchdog
+    if watchdog is None or watchdog.pid != os.getpid():
+        with _watchdog_lock:
+            watchdog = _watchdog
+            if watchdog is None or watchdog.pid != os.getpid():
+                watchdog = _watchdog = _Watchdog()
+    return watchdog
+
+
+class _Savepoint:
+    """The savepoint around a block started inside a transaction; rolled back once expired."""
+
+    def __init__(self, alias: str, scope: Deadline) -> None:
+        self.alias = alias
+        self.scope = scope
+        self.atomic = transaction.atomic(using=alias)
+
+    def __enter__(self) -> None:
+        with exempt():
+            self.atomic.__enter__()
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        expired_now = self.scope.expired()
+        with exempt():
+            if expired_now:
+                transaction.set_rollback(True, using=self.alias)
+                self.scope.rolled_back = True
+            try:
+                self.atomic.__exit__(exc_type, exc, traceback)
+            except DatabaseError:
+                if not expired_now:
+                    raise
+                # The transaction was aborted by the interruption; the outer block learns
+                # it from Django's needs_rollback, the caller from DeadlineExceeded.
+                logger.info("savepoint of an expired deadline failed on exit", exc_info=True)
+        return False
+
+
+@contextmanager
+def deadline(seconds: float, using: Iterable[str] | None = None) -> Iterator[Deadline]:
+    """Refuse and interrupt this thread's statements on ``using`` after ``seconds``.
+
+    ``using`` names the aliases covered (every alias in ``settings.DATABASES`` when None).
+    Yield the active ``Deadline``; exceptions of the block are never swallowed.
+    """
+    parent = _current.get()
+    when = _monotonic() + seconds
+    if parent is not None and not parent.exempt:
+        when = min(when, parent.when)
+    aliases = list(settings.DATABASES if using is None else using)
+    wrappers = [connections[alias] for alias in aliases]
+    scope = Deadline(when, {connection: _Slot(connection) for connection in wrappers}, parent)
+    with ExitStack() as stack:
+        for alias, connection in zip(aliases, wrappers):
+            # A transaction already marked for rollback refuses every statement anyway.
+            if connection.in_atomic_block and not connection.needs_rollback:
+                stack.enter_context(_Savepoint(alias, scope))
+        for connection in wrappers:
+            if _guard not in connection.execute_wrappers:
+                stack.enter_context(connection.execute_wrapper(_guard))
+        watchdog = _get_watchdog()
+        token = _current.set(scope)
+        watchdog.register(scope)
+        try:
+            yield scope
+        finally:
+            watchdog.unregister(scope)
+            _current.reset(token)
