@@ -37,8 +37,9 @@ from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from logs import audit
+from config import deadlines
 from gateway.choices import ToolType
+from logs import audit
 
 logger = logging.getLogger("atrium.mcp")
 
@@ -129,14 +130,26 @@ def api_error_message(status: int, data: Any) -> str:
 
 
 def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
+    """Call the tool's endpoint in-process within the tool's timeout.
+
+    The timeout bounds the call's database work (``config.deadlines``): once it has
+    passed, the statement running is interrupted and no further one is sent, and the view
+    fails; inside a transaction the call's writes are rolled back. The agent is told the
+    tool timed out, whatever the view answered after its deadline.
+    """
     from gateway.dispatch import ArgumentError, call_api
 
     try:
-        response = call_api(tool, arguments, caller=caller, request_id=context.request_id,
-                            host=context.host, secure=context.secure)
+        with deadlines.deadline(tool.timeout) as limit:
+            response = call_api(tool, arguments, caller=caller, request_id=context.request_id,
+                                host=context.host, secure=context.secure)
     except ArgumentError as exc:
         return CallOutcome(ok=False, status=400, message=_(
             "Invalid argument %(field)s: a value is required.") % {"field": exc.args[0]})
+    if limit.expired():
+        return CallOutcome(ok=False, status=504, message=_(
+            "The tool did not finish within its time limit of %(seconds)s s.") % {
+                "seconds": tool.timeout})
     if response.status >= 400:
         return CallOutcome(ok=False, status=response.status, data=response.data,
                            message=api_error_message(response.status, response.data))

@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from config import deadlines
 from logs import audit
 from tenants.context import get_current_actor_id, get_current_tenant_id
 
@@ -194,7 +195,10 @@ class OperationLogMiddleware:
             response = self.get_response(request)
             elapsed = int((time.monotonic() - started) * 1000)
             try:
-                self.write_logs(request, response, state, body, elapsed)
+                # A request cut short by a deadline (an MCP tool's timeout) is logged all
+                # the same.
+                with deadlines.exempt():
+                    self.write_logs(request, response, state, body, elapsed)
             except Exception:
                 logger.exception("Could not write the operation log of request %s", request_id)
         response[REQUEST_ID_HEADER] = request_id

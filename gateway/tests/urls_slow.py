@@ -1,0 +1,45 @@
+"""The project's URLconf plus one slow endpoint, for the tests of an ``api`` tool's timeout.
+
+``GET /api/v1/slow/`` runs one statement that takes 30 seconds; ``POST`` first renames the
+position named in the body, then runs it. A tool's timeout must cut both short.
+"""
+
+from django.db import connection
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Position
+from config.urls import urlpatterns as project_urlpatterns
+
+SLOW_SQL = {
+    "mysql": "SELECT SLEEP(30)",
+    "postgresql": "SELECT pg_sleep(30)",
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) "
+        "SELECT count(*) FROM c"
+    ),
+}
+
+
+def run_slow_statement() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(SLOW_SQL[connection.vendor])
+
+
+class SlowView(APIView):
+    """Take far longer than any tool's timeout."""
+
+    permission_code = "position:update"
+
+    def get(self, request):
+        run_slow_statement()
+        return Response({"done": True})
+
+    def post(self, request):
+        Position.objects.filter(pk=request.data["id"]).update(name=request.data["name"])
+        run_slow_statement()
+        return Response({"done": True})
+
+
+urlpatterns = [path("api/v1/slow/", SlowView.as_view()), *project_urlpatterns]
