@@ -23,6 +23,7 @@ API key.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -152,6 +153,7 @@ def throughput(key: str) -> None:
         return
     import httpx2
 
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "MCP_RATE_LIMITS": json.dumps(UNLIMITED),
            "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_ROUTE_FALLBACK": "true"}
