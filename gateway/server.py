@@ -23,6 +23,7 @@ import contextvars
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import mcp_types as types
 from django.conf import settings
@@ -53,6 +54,14 @@ class GatewayRequest:
     host: str
     secure: bool
     trace_id: str = ""
+    # (name, tool or None) of a tools/call, resolved by the view before the SDK runs.
+    called: tuple[str, Any] | None = None
+
+    def called_tool(self, name: str):
+        """Return the tool ``name`` the caller may call (resolved once per request)."""
+        if self.called is None or self.called[0] != name:
+            self.called = (name, policy.find_tool(self.caller, name))
+        return self.called[1]
 
 
 _current: ContextVar[GatewayRequest | None] = ContextVar("atrium_mcp_request", default=None)
@@ -135,7 +144,7 @@ def list_page(state: GatewayRequest, cursor: str | None) -> types.ListToolsResul
 def call(state: GatewayRequest, name: str, arguments, protocol_version: str,
          jsonrpc_id) -> types.CallToolResult:
     """Call the tool ``name`` for the caller; unknown and forbidden tools are one answer."""
-    tool = policy.find_tool(state.caller, name)
+    tool = state.called_tool(name)
     if tool is None:
         raise MCPError(code=types.INVALID_PARAMS, message=_("Unknown tool: %(name)s") % {
             "name": str(name)[:128]})
@@ -158,6 +167,22 @@ def call(state: GatewayRequest, name: str, arguments, protocol_version: str,
         structured_content=outcome.structured if outcome.ok else None,
         is_error=not outcome.ok,
     )
+
+
+def tool_input_schema(name: str) -> dict | None:
+    """Return the input schema of the tool ``name`` as the caller sees it, or ``None``.
+
+    The SDK checks a 2026-07-28 call's ``Mcp-Param-*`` headers against it, from inside
+    its event loop, before the call handler runs. Without this it would run the whole
+    ``tools/list`` handler for every call, and count the listing against the caller's
+    rate limit. The tool was resolved by the view; anything the caller may not call is
+    ``None``, and the call handler answers it as unknown.
+    """
+    state = _current.get()
+    if state is None or state.called is None or state.called[0] != name:
+        return None
+    tool = state.called[1]
+    return None if tool is None else (tool.input_schema or {"type": "object"})
 
 
 async def on_list_tools(ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -184,6 +209,7 @@ def server() -> Server:
             version=SERVER_VERSION,
             title="Atrium",
             instructions=INSTRUCTIONS,
+            get_tool_input_schema=tool_input_schema,
             on_list_tools=on_list_tools,
             on_call_tool=on_call_tool,
             cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},

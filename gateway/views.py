@@ -29,7 +29,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.api.authentication import authenticate_bearer
 from accounts.services import client_ip
-from gateway import bridge, server
+from gateway import bridge, policy, server
 from gateway.policy import Caller
 from logs import audit
 
@@ -37,6 +37,8 @@ TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$
 # Headers of the ASGI scope handed to the SDK: what the protocol needs, never credentials.
 FORWARDED_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-session-id",
                      "mcp-method", "mcp-name", "origin", "host", "last-event-id")
+# A 2026-07-28 call's argument headers (``Mcp-Param-<name>``), checked by the SDK.
+FORWARDED_PREFIXES = ("mcp-param-",)
 
 
 def resource_url(request: HttpRequest) -> str:
@@ -57,8 +59,8 @@ def jsonrpc_error(code: int, message: str, status: int, **headers: str) -> JsonR
     return response
 
 
-def envelope_error(body: bytes) -> JsonResponse | None:
-    """Return the answer to a body that is not one JSON-RPC 2.0 message, else ``None``.
+def parse_envelope(body: bytes) -> tuple[dict | None, JsonResponse | None]:
+    """Return ``(message, None)`` for one JSON-RPC 2.0 message, else ``(None, refusal)``.
 
     The SDK's handshake-era transport answers a malformed message with -32602 and a
     validation dump; the specification's answers are -32700 (not JSON) and -32600 (not a
@@ -68,9 +70,9 @@ def envelope_error(body: bytes) -> JsonResponse | None:
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):
-        return jsonrpc_error(-32700, "Parse error", 400)
+        return None, jsonrpc_error(-32700, "Parse error", 400)
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-        return jsonrpc_error(-32600, "Invalid Request", 400)
+        return None, jsonrpc_error(-32600, "Invalid Request", 400)
     if "method" in message:
         valid = isinstance(message["method"], str) and (
             "params" not in message or isinstance(message["params"], dict))
@@ -82,8 +84,16 @@ def envelope_error(body: bytes) -> JsonResponse | None:
         if isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
             response.content = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {
                 "code": -32600, "message": "Invalid Request"}}).encode()
-        return response
-    return None
+        return None, response
+    return message, None
+
+
+def called_tool_name(message: dict) -> str | None:
+    """Return the tool a ``tools/call`` message names, ``None`` for anything else."""
+    if message.get("method") != "tools/call":
+        return None
+    name = (message.get("params") or {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 def unauthorized(request: HttpRequest, error: str | None = None) -> JsonResponse:
@@ -112,7 +122,7 @@ def asgi_scope(request: HttpRequest) -> dict:
     headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1", errors="replace"))
         for name, value in request.headers.items()
-        if name.lower() in FORWARDED_HEADERS
+        if name.lower() in FORWARDED_HEADERS or name.lower().startswith(FORWARDED_PREFIXES)
     ]
     return {
         "type": "http",
@@ -198,9 +208,14 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         trace_id=trace_id(request),
     )
     body = request.body
-    refusal = envelope_error(body)
+    message, refusal = parse_envelope(body)
     if refusal is not None:
         return refusal
+    name = called_tool_name(message)
+    if name is not None:
+        # Resolved here, where the ORM may run: the SDK asks for the tool's input schema
+        # from inside its event loop (``server.tool_input_schema``), and the call reuses it.
+        state.called = (name, policy.find_tool(caller, name))
     return _exchange(state, asgi_scope(request), body)
 
 

@@ -385,6 +385,49 @@ def test_rate_limited_calls_get_a_readable_error_with_a_delay(client, admin_a, t
         assert McpToolCallLog.objects.filter(response_status=429).count() == 1
 
 
+def test_a_modern_call_counts_once_and_never_runs_the_listing(client, admin_a, tenant_a,
+                                                               settings, monkeypatch):
+    """A 2026-07-28 call with arguments: the SDK checks its Mcp-Param headers against the
+    tool's schema, which the gateway hands it; the listing does not run behind the call's
+    back, so the call takes one token of the caller's limit, not two."""
+    from gateway import server
+
+    settings.MCP_RATE_LIMITS = {"default": {"tenant": None, "key": "1/minute"}}
+    api_tool(tenant_a)
+    listings = []
+    monkeypatch.setattr(server, "list_page", lambda *args: listings.append(args))
+    headers = {"HTTP_MCP_METHOD": "tools/call", "HTTP_MCP_NAME": "users_list"}
+    answer = rpc(
+        client, key_of(admin_a), "tools/call",
+        {"name": "users_list", "arguments": {"page_size": 2}, "_meta": modern_meta()},
+        version=MODERN, **headers)
+    assert answer["result"]["isError"] is False, answer
+    assert listings == []
+
+
+def test_mcp_param_headers_are_checked_against_the_callers_tool(client, admin_a, admin_b,
+                                                                 tenant_a, tenant_b):
+    """The SDK checks ``Mcp-Param-*`` headers against the caller's own tool's schema: tenant
+    B's tool of the same name declares a header, tenant A's does not."""
+    api_tool(tenant_a)
+    api_tool(tenant_b, schema={"type": "object", "properties": {
+        "search": {"type": "string", "x-mcp-header": "Search"}}})
+    headers = {"HTTP_MCP_METHOD": "tools/call", "HTTP_MCP_NAME": "users_list",
+               "HTTP_MCP_PARAM_SEARCH": "bob"}
+
+    def send(admin, search):
+        params = {"name": "users_list", "arguments": {"search": search},
+                  "_meta": modern_meta()}
+        return post(client, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                             "params": params}, key=key_of(admin), version=MODERN, **headers)
+
+    refused = send(admin_b, "alice")
+    assert refused.status_code == 400, refused.content
+    assert "Mcp-Param-Search" in refused.json()["error"]["message"]
+    assert send(admin_b, "bob").json()["result"]["isError"] is False
+    assert send(admin_a, "alice").json()["result"]["isError"] is False
+
+
 def test_a_rate_limited_listing_is_a_json_rpc_error_with_a_delay(client, admin_a, tenant_a,
                                                                    settings):
     settings.MCP_RATE_LIMITS = {"default": {"tenant": "1/hour", "key": None}}
