@@ -23,19 +23,10 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 
 from config import deadlines
 from config.deadlines import DeadlineExceeded
+from config.tests.slow_sql import SLOW_SQL
 
-SLEEP_SECONDS = 5
 SHORT = 0.3  # seconds: the deadline of the interruption tests
 WELL_UNDER = 2.0  # seconds: an interrupted statement ends before this
-
-SLOW_SQL = {
-    "mysql": "SELECT SLEEP(5)",
-    "postgresql": "SELECT pg_sleep(5)",
-    "sqlite": (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "
-        "SELECT count(*) FROM c"
-    ),
-}
 
 
 def run_slow() -> None:

@@ -1,7 +1,8 @@
 """The project's URLconf plus one slow endpoint, for the tests of an ``api`` tool's timeout.
 
-``GET /api/v1/slow/`` runs one statement that takes 30 seconds; ``POST`` first renames the
-position named in the body, then runs it. A tool's timeout must cut both short.
+``GET /api/v1/slow/`` runs one statement that takes seconds (``config.tests.slow_sql``);
+``POST`` first renames the position named in the body, then runs it. A tool's timeout
+must cut both short.
 """
 
 from django.db import connection
@@ -10,17 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Position
+from config.tests.slow_sql import SLOW_SQL
 from config.urls import urlpatterns as project_urlpatterns
-
-SLOW_SQL = {
-    "mysql": "SELECT SLEEP(30)",
-    "postgresql": "SELECT pg_sleep(30)",
-    "sqlite": (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) "
-        "SELECT count(*) FROM c"
-    ),
-}
-
 
 def run_slow_statement() -> None:
     with connection.cursor() as cursor:
