@@ -48,16 +48,26 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def timed_pair(
     baseline: Callable[[], object], candidate: Callable[[], object], rounds: int, warmup: int = 50
 ) -> tuple[list[float], list[float]]:
-    """Return the wall times (seconds) of both functions, called alternately after a warm-up.
+    """Return the wall times (seconds) of both functions, called alternately after a warm-up."""
+    base, cand = timed_together([baseline, candidate], rounds, warmup)
+    return base, cand
 
-    Alternating gives both the same machine conditions (caches, frequency, other load).
+
+def timed_together(
+    functions: list[Callable[[], object]], rounds: int, warmup: int = 50
+) -> list[list[float]]:
+    """Return the wall times (seconds) of each function, called in turn round after round.
+
+    Taking turns gives every function the same machine conditions (caches, frequency,
+    other load): on a shared machine whose speed drifts over minutes, candidates timed in
+    separate runs are not comparable, and those timed together are.
     """
     for _ in range(min(warmup, rounds)):
-        baseline()
-        candidate()
-    samples: tuple[list[float], list[float]] = ([], [])
+        for fn in functions:
+            fn()
+    samples: list[list[float]] = [[] for _ in functions]
     for _ in range(rounds):
-        for fn, bucket in ((baseline, samples[0]), (candidate, samples[1])):
+        for fn, bucket in zip(functions, samples):
             start = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - start)
