@@ -184,3 +184,22 @@ def test_run_sync_and_loop_state_are_only_for_coroutines_run_by_the_bridge():
         asyncio.run(bridge.run_sync(lambda: None))
     with pytest.raises(RuntimeError):
         bridge.loop_state()
+
+
+def test_a_task_that_does_not_wind_down_is_reported_and_left(caplog, monkeypatch):
+    monkeypatch.setattr(bridge, "SETTLE_SECONDS", 0.05)
+    stuck = []
+
+    async def handler():
+        async def never():
+            await asyncio.Event().wait()
+
+        stuck.append(asyncio.get_running_loop().create_task(never(), name="stuck-task"))
+        return "answered"
+
+    assert bridge.run(handler) == "answered"
+    assert "stuck-task" in caplog.text
+    assert not stuck[0].done()
+    stuck[0].cancel()
+    bridge.run(_echo, None)  # the next run lets the cancellation finish
+    assert stuck[0].cancelled()
