@@ -168,6 +168,8 @@ class McpTool(TenantModel):
     timeout = models.PositiveIntegerField(
         _("timeout (seconds)"), default=30,
         validators=[MinValueValidator(1), MaxValueValidator(300)],
+        help_text=_("An external tool's HTTP exchange, retries included, or an API tool's "
+                    "database work must finish within this time."),
     )
     max_retries = models.PositiveSmallIntegerField(
         _("max retries"), default=3, validators=[MaxValueValidator(10)],
