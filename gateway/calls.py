@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -249,14 +249,6 @@ def loggable(payload: Any, limit: int | None = None, text: str = "") -> Any:
     return {audit.TRUNCATED_KEY: True, "size": len(encoded), "limit": limit, "preview": preview}
 
 
-def _isolated(alias: str):
-    """Return a savepoint when inside a transaction (a failed write must not break it)."""
-    from contextlib import nullcontext
-
-    return transaction.atomic(using=alias) if transaction.get_connection(
-        alias).in_atomic_block else nullcontext()
-
-
 _count_sql: dict[str, str] = {}
 
 
@@ -326,18 +318,14 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
     )
 
 
-def _execute(alias: str, statement: tuple[str, tuple]) -> None:
-    with _isolated(alias), connections[alias].cursor() as cursor:
-        cursor.execute(*statement)
-
-
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise.
 
-    Both writes run in autocommit, each a single statement (no ``BEGIN``/``COMMIT``), or
-    in a savepoint inside a transaction. On PostgreSQL, with the log and the tools in one
-    database, they are one statement (the ``INSERT`` in a ``WITH`` clause of the
-    ``UPDATE``): one round trip, one commit. Should it fail, each is written again on its
+    Both writes go through ``logs.audit.execute_statements``: in autocommit each is a single
+    statement (no ``BEGIN``/``COMMIT``), inside a transaction it runs in a savepoint. On
+    PostgreSQL, with the log and the tools in one database, they are one statement
+    (``logs.audit.one_statement``: the ``INSERT`` in a ``WITH`` clause of the ``UPDATE``):
+    one round trip, one commit. Should it fail, each is written again on its
     own, so that a log row that cannot be written never costs the call its count.
     """
     from gateway.models import McpTool, McpToolCallLog
@@ -355,19 +343,19 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     if (insert is not None and log_alias == count_alias
             and connections[log_alias].vendor == "postgresql"):
         try:
-            _execute(log_alias, (f"WITH log AS ({insert[0]}) {count[0]}", (*insert[1], *count[1])))
+            audit.execute_statements([audit.one_statement([insert, count])], log_alias)
             return
         except Exception:
             logger.warning("Could not write the call log and the count together (request %s); "
                            "writing them apart", context.request_id, exc_info=True)
     if insert is not None:
         try:
-            _execute(log_alias, insert)
+            audit.execute_statements([insert], log_alias)
         except Exception:
             logger.exception("Could not write the call log of tool %s (request %s)",
                              tool.pk, context.request_id)
     try:
-        _execute(count_alias, count)
+        audit.execute_statements([count], count_alias)
     except Exception:
         logger.exception("Could not count the call of tool %s (request %s)",
                          tool.pk, context.request_id)

@@ -909,7 +909,7 @@ def write_log_rows(writes: list[tuple[list[models.Model], tuple]], using: str) -
         try:
             groups = [insert_statements(rows, using) for rows, _failure in writes]
             if all(len(group) == 1 for group in groups):
-                execute_statements([_one_statement([group[0] for group in groups])], using)
+                execute_statements([one_statement([group[0] for group in groups])], using)
                 return
         except Exception:
             logger.warning("Could not write log rows together; writing them one by one",
@@ -921,8 +921,8 @@ def write_log_rows(writes: list[tuple[list[models.Model], tuple]], using: str) -
             logger.exception(*failure)
 
 
-def _one_statement(statements: list[tuple[str, tuple]]) -> tuple[str, tuple]:
-    """Return PostgreSQL ``INSERT`` statements as one: all but the last in ``WITH`` clauses."""
+def one_statement(statements: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+    """Return PostgreSQL statements as one: all but the last (``INSERT``s) in ``WITH`` clauses."""
     *first, (last, last_params) = statements
     clauses = ", ".join(f"w{n} AS ({statement})" for n, (statement, _params) in enumerate(first))
     params = [param for _statement, params in first for param in params]
