@@ -15,14 +15,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, User
-from accounts.models.api_keys import hash_secret, normalize_ip, parse_key
+from accounts.models.api_keys import hash_secret, normalize_ip, parse_key, parse_network
 from tenants.context import get_current_actor_id, get_scope, tenant_context
 
 # Seconds between two writes of last_used_at/last_used_ip for one key.
@@ -103,6 +103,62 @@ def save_new_api_key(*, api_key: ApiKey, allowed_scopes: set[str] | None = None)
     return plaintext
 
 
+def confine_to_parent(
+    parent: ApiKey,
+    scopes: Iterable[str],
+    expires_at: datetime.datetime | None,
+    allowed_ips: list[str],
+) -> tuple[datetime.datetime | None, list[str]]:
+    """Return the expiry and allow-list of a key issued by a request made with ``parent``.
+
+    Scopes only shrink, also across key creation (issue 10): the new key holds no scope
+    ``parent`` lacks (``PermissionDenied`` naming them, a 403), expires no later than
+    ``parent`` (its expiry when none is given) and is confined to ``parent``'s networks
+    (its allow-list when none is given). A later expiry or a wider network is a
+    ``ValidationError`` on the field.
+    """
+    over = sorted(set(scopes) - set(parent.scopes or []))
+    if over:
+        raise PermissionDenied(
+            _("The API key's scopes do not include %(codes)s: a key issued with an API key "
+              "can hold only that key's scopes.") % {"codes": ", ".join(over)}
+        )
+    errors: dict[str, list] = {}
+    if parent.expires_at is not None:
+        if expires_at is None:
+            expires_at = parent.expires_at
+        elif expires_at > parent.expires_at:
+            errors["expires_at"] = [
+                _("A key issued with an API key expires no later than that key (%(when)s).")
+                % {"when": parent.expires_at.isoformat()}
+            ]
+    if parent.allowed_ips:
+        if not allowed_ips:
+            allowed_ips = list(parent.allowed_ips)
+        else:
+            networks = [parse_network(entry) for entry in parent.allowed_ips]
+            wider = []
+            for entry in allowed_ips:
+                try:
+                    network = parse_network(entry)
+                except (ValueError, TypeError, AttributeError):
+                    continue  # the model's validation names it
+                if not any(
+                    network.version == outer.version and network.subnet_of(outer)
+                    for outer in networks
+                ):
+                    wider.append(str(entry))
+            if wider:
+                errors["allowed_ips"] = [
+                    _("A key issued with an API key is confined to that key's networks "
+                      "(%(networks)s); these lie outside: %(entries)s")
+                    % {"networks": ", ".join(parent.allowed_ips), "entries": ", ".join(wider)}
+                ]
+    if errors:
+        raise ValidationError(errors)
+    return expires_at, allowed_ips
+
+
 def issue_api_key(
     *,
     user: User,
@@ -111,19 +167,25 @@ def issue_api_key(
     expires_at: datetime.datetime | None = None,
     allowed_ips: Iterable[str] = (),
     allowed_scopes: set[str] | None = None,
+    parent: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for ``user``; return it with its plaintext, to be shown once.
 
     ``allowed_scopes`` are the codes the caller may grant (``None``: any well-formed code);
-    asking for others is a ``ValidationError`` on ``scopes``.
+    asking for others is a ``ValidationError`` on ``scopes``. ``parent`` is the API key
+    the request that issues this one was made with: see ``confine_to_parent``.
     """
+    scopes = list(scopes)
+    allowed_ips = list(allowed_ips)
+    if parent is not None:
+        expires_at, allowed_ips = confine_to_parent(parent, scopes, expires_at, allowed_ips)
     api_key = ApiKey(
         user=user,
         tenant_id=user.tenant_id,
         name=name,
-        scopes=list(scopes),
+        scopes=scopes,
         expires_at=expires_at,
-        allowed_ips=list(allowed_ips),
+        allowed_ips=allowed_ips,
     )
     plaintext = save_new_api_key(api_key=api_key, allowed_scopes=allowed_scopes)
     return api_key, plaintext

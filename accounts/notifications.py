@@ -119,21 +119,23 @@ def send_notification(
     tenant: Tenant,
     title: str,
     content: str,
-    audience: str,
+    audience: str = NotificationAudience.TENANT,
     users: Iterable[Any] = (),
     departments: Iterable[Any] = (),
     roles: Iterable[Any] = (),
     sender: User | None = None,
     type: str = NotificationType.ANNOUNCEMENT,
     level: str = NotificationLevel.INFO,
+    status: str = NotificationStatus.ACTIVE,
     published_at: datetime.datetime | None = None,
     expires_at: datetime.datetime | None = None,
 ) -> Notification:
     """Create a notification of ``tenant`` and its targets, or raise ``ValidationError``.
 
     The targets (instances or primary keys) must be live records of ``tenant`` and match
-    the audience: the tenant audience takes none, every other audience at least one of its
-    own kind and none of the others. Errors are keyed by field (the targets by argument
+    the audience: the tenant audience (the default) takes none, every other audience at
+    least one of its own kind and none of the others. An archived notification is stored
+    but reaches nobody until it is made active. Errors are keyed by field (the targets by argument
     name), so that a form or an API answers them as field errors (400).
     """
     scope = get_scope()
@@ -148,6 +150,7 @@ def send_notification(
         title=title,
         content=content,
         audience=audience,
+        status=status,
         sender=sender,
         expires_at=expires_at,
     )

@@ -1,7 +1,15 @@
 """The platform's configuration package as an app, so its system checks are registered."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
+
+
+class AtriumAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, on the platform's admin site (``config.admin_site``)."""
+
+    default = False  # named in INSTALLED_APPS; the platform's own config stays the default
+    default_site = "config.admin_site.AtriumAdminSite"
 
 
 class PlatformConfig(AppConfig):

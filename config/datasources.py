@@ -11,6 +11,12 @@ Connection defaults come from seed 000 section 6.3 (``pool_size=10``, ``max_over
   time (``CONN_MAX_AGE``) and are health-checked before reuse (``CONN_HEALTH_CHECKS``).
   Strict mode and utf8mb4 are always on.
 * Oracle uses persistent connections with health checks as well.
+* SQLite (the embedded default, where the web server, a worker and beat write to one file)
+  runs in WAL mode, so reads never wait for a writer; write transactions take the write
+  lock when they begin (``transaction_mode = IMMEDIATE``) and wait up to
+  ``SQLITE_BUSY_TIMEOUT`` seconds for it. A transaction that begins as a reader and then
+  writes would otherwise fail at once with "database is locked" whenever another
+  connection is writing, however long the timeout.
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ def read_pool_settings(env: Environment) -> PoolSettings:
     )
 
 
-def tune_connection(config: dict[str, Any], pool: PoolSettings) -> dict[str, Any]:
+def tune_connection(
+    config: dict[str, Any], pool: PoolSettings, *, sqlite_busy_timeout: float = 20
+) -> dict[str, Any]:
     """Return ``config`` with the connection settings of its backend applied."""
     config = dict(config)
     options = dict(config.get("OPTIONS") or {})
@@ -75,6 +83,10 @@ def tune_connection(config: dict[str, Any], pool: PoolSettings) -> dict[str, Any
     elif engine == ORACLE_ENGINE:
         config["CONN_MAX_AGE"] = pool.recycle
         config["CONN_HEALTH_CHECKS"] = True
+    elif engine == SQLITE_ENGINE:
+        options.setdefault("timeout", sqlite_busy_timeout)
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     config["OPTIONS"] = options
     return config
 
@@ -86,4 +98,8 @@ def build_databases(env: Environment, *, default_url: str) -> dict[str, dict[str
     for suffix in sorted(env.prefixed(EXTRA_DATABASE_PREFIX)):
         alias = suffix.lower()
         databases[alias] = env.database(EXTRA_DATABASE_PREFIX + suffix)
-    return {alias: tune_connection(config, pool) for alias, config in databases.items()}
+    busy = env.float("SQLITE_BUSY_TIMEOUT", 20, minimum=0)
+    return {
+        alias: tune_connection(config, pool, sqlite_busy_timeout=busy)
+        for alias, config in databases.items()
+    }

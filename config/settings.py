@@ -37,7 +37,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AtriumAdminConfig",  # django.contrib.admin on the platform's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,6 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every refusal under /api/ answers in the API's JSON error format, whichever
+    # layer refused (size, parse, routing, a server error).
+    "config.api.middleware.ApiErrorFormatMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -158,7 +161,17 @@ SILENCED_SYSTEM_CHECKS = [
 # REST API (config/api/): DRF under /api/v1/, OpenAPI 3 by drf-spectacular, docs served
 # from the sidecar's local assets.
 # ---------------------------------------------------------------------------
+# Deepest nesting of arrays and objects a JSON body of the API or of /mcp/ may have
+# (core/json.py); deeper bodies are a 400 before they are parsed.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", 64, minimum=8)
+# Largest request body (bytes) outside file uploads; bigger ones get 413 before reading.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The first class's challenge decides 401 over 403 for anonymous requests.
         "accounts.api.authentication.ApiKeyAuthentication",

@@ -9,9 +9,6 @@ from accounts.views import home_view
 from config import health
 from gateway import views as gateway_views
 
-admin.site.site_header = "Atrium"
-admin.site.site_title = "Atrium"
-
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -29,6 +29,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.api.authentication import authenticate_bearer
 from accounts.services import client_ip
+from core import json as safe_json
 from gateway import bridge, policy, server
 from gateway.policy import Caller
 from logs import audit
@@ -68,8 +69,8 @@ def parse_envelope(body: bytes) -> tuple[dict | None, JsonResponse | None]:
     too: MCP removed JSON-RPC batching in 2025-06-18.
     """
     try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
+        message = safe_json.loads(body, max_depth=settings.API_JSON_MAX_DEPTH)
+    except ValueError:  # malformed, or nested deeper than the cap (core.json.TooDeep)
         return None, jsonrpc_error(-32700, "Parse error", 400)
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return None, jsonrpc_error(-32600, "Invalid Request", 400)

@@ -2,13 +2,20 @@
 
 Used by the admin, the API and services alike. Each check raises ``ValidationError``
 naming what is over, so the caller shows it as a field error.
+
+A granter is a user, or a user acting through an API key (``Granter.of(request)``). A key
+acts as its user narrowed by its scopes, and scopes only shrink (issue 10): a request made
+with a key grants at most what both the user and the key hold, superusers included. Asking
+for more than the key's scopes is a ``PermissionDenied`` naming the codes (403): it is the
+credential that falls short, not the input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
 from rbac.access import get_access
@@ -23,6 +30,45 @@ SCOPE_RANK = {
     DataScope.CUSTOM: 4,
     DataScope.ALL: 5,
 }
+
+
+@dataclass(frozen=True)
+class Granter:
+    """Who grants: a user, narrowed by the scopes of the API key the request came with."""
+
+    user: object | None
+    key_scopes: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, request) -> Granter:
+        """Return the granter of a request (its user, and its API key's scopes if any)."""
+        if request is None:
+            return cls(None)
+        api_key = getattr(request, "auth", None) or getattr(request, "api_key", None)
+        scopes = getattr(api_key, "scopes", None)
+        return cls(request.user, None if scopes is None else frozenset(scopes))
+
+    def check_key_allows(self, codes: Iterable[str]) -> None:
+        """Refuse codes beyond the API key's scopes with ``PermissionDenied`` naming them."""
+        if self.key_scopes is None:
+            return
+        over = sorted(set(codes) - self.key_scopes)
+        if over:
+            raise PermissionDenied(
+                _("The API key's scopes do not include %(codes)s: a request made with a key "
+                  "can grant only the key's own scopes.") % {"codes": ", ".join(over)}
+            )
+
+    def user_codes(self) -> set[str] | None:
+        """Return the codes the user holds; ``None`` for a superuser (every code)."""
+        if self.user is None or self.user.is_superuser:
+            return None
+        return set(get_access(self.user).permissions)
+
+
+def as_granter(granter) -> Granter:
+    """Return ``granter`` (a ``Granter``, a user or ``None``) as a ``Granter``."""
+    return granter if isinstance(granter, Granter) else Granter(granter)
 
 
 def package_codes(tenant: Tenant) -> set[str] | None:
@@ -48,11 +94,14 @@ def check_within_package(tenant: Tenant, codes: Iterable[str], field: str = "per
 
 
 def check_within_granter(granter, codes: Iterable[str], field: str = "permissions") -> None:
-    """Refuse permission codes the granting user does not hold."""
-    if granter is None or granter.is_superuser:
+    """Refuse permission codes the granting user (or their API key) does not hold."""
+    granter = as_granter(granter)
+    codes = set(codes)
+    granter.check_key_allows(codes)
+    own = granter.user_codes()
+    if own is None:
         return
-    own = get_access(granter).permissions
-    over = sorted(set(codes) - own)
+    over = sorted(codes - own)
     if over:
         raise ValidationError(
             {field: _("You cannot grant permissions you do not hold: %(codes)s.")
@@ -62,6 +111,7 @@ def check_within_granter(granter, codes: Iterable[str], field: str = "permission
 
 def granter_scope_rank(granter) -> int:
     """Return how far the granter's own data scope reaches."""
+    granter = as_granter(granter).user
     if granter is None or granter.is_superuser:
         return SCOPE_RANK[DataScope.ALL]
     scopes = Role.objects.all_tenants().filter(
@@ -80,10 +130,15 @@ def check_scope_within_granter(granter, data_scope: str, field: str = "data_scop
 
 
 def check_role_assignment(granter, roles: Iterable[Role], field: str = "roles") -> None:
-    """Refuse handing out roles that carry more than the granter holds."""
-    if granter is None or granter.is_superuser:
+    """Refuse handing out roles that carry more than the granter (or their API key) holds."""
+    granter = as_granter(granter)
+    roles = list(roles)
+    if granter.key_scopes is not None:
+        for role in roles:
+            granter.check_key_allows(role.permissions.values_list("code", flat=True))
+    own = granter.user_codes()
+    if own is None:
         return
-    own = get_access(granter).permissions
     rank = granter_scope_rank(granter)
     for role in roles:
         over = sorted(set(role.permissions.values_list("code", flat=True)) - own)

@@ -66,8 +66,8 @@ class UserSerializer(PlatformSerializer):
             UserRole.objects.filter(user=self.instance).values_list("role_id", flat=True)
         )
         added = [role for role in roles if role.pk not in held]
-        request = self.context.get("request")
-        grants.check_role_assignment(request.user if request else None, added, field="roles")
+        grants.check_role_assignment(grants.Granter.of(self.context.get("request")), added,
+                                     field="roles")
         return roles
 
     def validate(self, attrs: dict) -> dict:

@@ -8,9 +8,7 @@ partitions it needs. ``GET .../export/`` streams the filtered rows as CSV.
 
 from __future__ import annotations
 
-import csv
 import datetime
-import json
 
 import django_filters
 from django.conf import settings
@@ -23,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 
 from config.api.base import PlatformReadOnlyViewSet
+from core.exports import csv_rows
 from logs.api.serializers import AuditLogSerializer, LoginLogSerializer, OperationLogSerializer
 from logs.models import AuditLog, LoginLog, OperationLog
 from tenants.context import get_scope, scope_context
@@ -93,36 +92,20 @@ class LogViewSet(PlatformReadOnlyViewSet):
         """Stream the filtered rows as CSV (UTF-8, header row first)."""
         queryset = self.filter_queryset(self.get_queryset()).order_by("-created_at", "-id")
         fields = self.export_fields
-        writer = csv.writer(_Echo())
         # The response streams after the view (and the middleware's tenant scope) returned:
         # the rows are read in the scope of the request that asked for them.
         scope = get_scope()
 
         def rows():
-            yield writer.writerow(fields)
             with scope_context(scope):
-                for row in queryset.values_list(*fields).iterator(chunk_size=2000):
-                    yield writer.writerow([_cell(value) for value in row])
+                yield from queryset.values_list(*fields).iterator(chunk_size=2000)
 
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            csv_rows(fields, rows()), content_type="text/csv; charset=utf-8"
+        )
         name = self.queryset.model._meta.db_table
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value):
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    return value
 
 
 class LoginLogViewSet(LogViewSet):

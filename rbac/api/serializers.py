@@ -45,9 +45,8 @@ class RoleSerializer(PlatformSerializer):
                   "created_at", "updated_at"]
         read_only_fields = ["is_system"]
 
-    def _granter(self):
-        request = self.context.get("request")
-        return request.user if request else None
+    def _granter(self) -> grants.Granter:
+        return grants.Granter.of(self.context.get("request"))
 
     def validate_data_scope(self, scope: str) -> str:
         if self.instance is None or scope != self.instance.data_scope:
