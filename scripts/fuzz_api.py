@@ -8,6 +8,11 @@ errors and for answers that the document does not describe, with a fixed seed an
 number of examples per operation so that the stage takes a couple of minutes. Any failure
 fails the run.
 
+Some operations can take the fuzzer's own access away: revoking, narrowing or deleting its
+key, deactivating or deleting its user, emptying its role, deactivating its tenant. Each of
+them is fuzzed in a pass of its own, with a key of its own, after the pass over every other
+operation, so that no operation is fuzzed with a key that an earlier case disabled.
+
 Environment: ``FUZZ_DATABASE_URL`` (default: a temporary SQLite file), ``FUZZ_EXAMPLES``
 (examples per operation, default 12), ``FUZZ_SEED`` (default 20261206), ``FUZZ_PORT``
 (default: a free port). The server is gunicorn with threads, the production server.
@@ -28,24 +33,41 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
-# Issue one key per caller with every scope its user holds; print "label key" lines.
+CALLERS = (("tenant-admin", "acme"), ("operator", "platform"))
+# The operator is fuzzed on what only operators may do; a tenant administrator's pass
+# covers every other route (an operator reaches them through the same views).
+OPERATOR_ROUTES = r"^/api/v1/(tenants|packages|menus)/"
+
+# Operations that can disable the key that calls them (see the module docstring).
+SELF_HARMING = (
+    "api_keys_partial_update", "api_keys_destroy", "api_keys_revoke_create",
+    "users_update", "users_partial_update", "users_destroy",
+    "roles_update", "roles_partial_update", "roles_destroy",
+    "tenants_update", "tenants_partial_update",
+    "packages_update", "packages_partial_update",
+)
+
+# Issue KEYS_PER_CALLER keys per caller with every scope its user holds; print
+# "label key" lines.
 ISSUE_KEYS = """
+import sys
 import django
 django.setup()
 from accounts import api_keys
 from accounts.models import User
 from rbac.access import get_access
-from tenants.context import all_tenants, tenant_context
+from tenants.context import tenant_context
 from tenants.models import Tenant
 
-for label, code in (("tenant-admin", "acme"), ("operator", "platform")):
+for label, code in %(callers)r:
     tenant = Tenant.objects.get(code=code)
     with tenant_context(tenant):
         user = User.objects.get(username="admin")
         scopes = sorted(get_access(user).permissions)
-        _, plaintext = api_keys.issue_api_key(user=user, name="fuzz", scopes=scopes)
-    print(label, plaintext)
-"""
+        for index in range(%(count)d):
+            _, plaintext = api_keys.issue_api_key(user=user, name=f"fuzz-{index}", scopes=scopes)
+            print(label, plaintext)
+""" % {"callers": CALLERS, "count": 1 + len(SELF_HARMING)}
 
 
 def free_port() -> int:
@@ -93,7 +115,10 @@ def main() -> int:
         env["DATABASE_ROUTE_FALLBACK"] = "true"
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
         run([PYTHON, "manage.py", "seed_demo"], env)
-        keys = dict(line.split() for line in run([PYTHON, "-c", ISSUE_KEYS], env).splitlines())
+        keys: dict[str, list[str]] = {}
+        for line in run([PYTHON, "-c", ISSUE_KEYS], env).splitlines():
+            label, key = line.split()
+            keys.setdefault(label, []).append(key)
         log = Path(tmp) / "server.log"
         with log.open("w") as server_log:
             server = subprocess.Popen(
@@ -105,23 +130,33 @@ def main() -> int:
         failed = []
         try:
             wait_until_up(f"{base}/healthz", server)
-            for label, key in keys.items():
-                print(f"\n=== schemathesis as the {label} ({examples} examples per operation, "
-                      f"seed {seed}) ===", flush=True)
-                completed = subprocess.run(
-                    [str(BIN / "st"), "run", f"{base}/api/schema/",
-                     "--url", base,
-                     "--header", f"Authorization: Bearer {key}",
-                     "--checks", "not_a_server_error,response_schema_conformance",
-                     "--max-examples", examples, "--seed", seed,
-                     "--phases", "examples,coverage,fuzzing",
-                     "--workers", "2", "--request-timeout", "30",
-                     "--suppress-health-check", "all",
-                     "--output-truncate", "true"],
-                    cwd=ROOT, env=env, check=False,
-                )
-                if completed.returncode != 0:
-                    failed.append(label)
+            for label, _code in CALLERS:
+                only = ["--include-path-regex", OPERATOR_ROUTES] if label == "operator" else []
+                harming = [op for op in SELF_HARMING
+                           if label != "operator" or op.startswith(("tenants_", "packages_"))]
+                passes = [("every other operation",
+                           [*only, *(arg for op in SELF_HARMING
+                                     for arg in ("--exclude-operation-id", op))])]
+                passes += [(op, ["--include-operation-id", op]) for op in harming]
+                for (title, selection), key in zip(passes, keys[label]):
+                    print(f"\n=== schemathesis as the {label}: {title} ({examples} examples "
+                          f"per operation, seed {seed}) ===", flush=True)
+                    completed = subprocess.run(
+                        [str(BIN / "st"), "run", f"{base}/api/schema/",
+                         "--url", base, *selection,
+                         "--header", f"Authorization: Bearer {key}",
+                         "--checks", "not_a_server_error,response_schema_conformance",
+                         "--max-examples", examples, "--seed", seed,
+                         "--phases", "examples,coverage,fuzzing",
+                         "--workers", "2", "--request-timeout", "30",
+                         "--suppress-health-check", "all",
+                         "--warnings", "off",
+                         "--report-dir", str(Path(tmp) / "reports"),
+                         "--output-truncate", "true"],
+                        cwd=tmp, env=env, check=False,
+                    )
+                    if completed.returncode != 0:
+                        failed.append(f"{label} ({title})")
         finally:
             server.terminate()
             try:

@@ -14,6 +14,11 @@ plus ``_mig``; a temporary file for SQLite), issue 4 item 7: ``migrate`` on ever
 ``check_schema``, every app migrated back to zero (nothing may be left but
 ``django_migrations``), ``migrate`` again and ``check_schema`` again.
 ``makemigrations --check`` runs once. Any step that fails fails the run.
+
+After the backends, the API is fuzzed (``scripts/fuzz_api.py``: schemathesis against a
+live server and the live OpenAPI document) on MariaDB, the primary backend, when it is
+among the backends, else on SQLite. ``FUZZ_API=0`` leaves the stage out (for a quick local
+run); CI always runs it.
 """
 
 from __future__ import annotations
@@ -228,6 +233,24 @@ def summarise(junit: Path) -> dict[str, int]:
     return counts
 
 
+def fuzz_api(backends: list[str]) -> bool:
+    """Run the API fuzzing stage on MariaDB (if tested) or SQLite; return success."""
+    env = dict(os.environ)
+    scratch = None
+    if "mysql" in backends:
+        scratch = with_database(MYSQL_URL, urlparse(MYSQL_URL).path.lstrip("/") + "_fuzz")
+        scratch_database("mysql", scratch, create=True)
+        env["FUZZ_DATABASE_URL"] = scratch
+    print(f"\n=== API fuzzing ({'MariaDB' if scratch else 'SQLite'}) ===", flush=True)
+    try:
+        completed = subprocess.run([PYTHON, "scripts/fuzz_api.py"], cwd=ROOT, env=env,
+                                   check=False)
+    finally:
+        if scratch:
+            scratch_database("mysql", scratch, create=False)
+    return completed.returncode == 0
+
+
 def main() -> int:
     backends, explicit = choose_backends()
     for backend, probe, url in (
@@ -276,6 +299,10 @@ def main() -> int:
             )
             results[backend] = (completed.returncode, summarise(junit))
 
+    fuzz_ok: bool | None = None
+    if os.environ.get("FUZZ_API", "1") != "0":
+        fuzz_ok = fuzz_api(backends)
+
     print("\n=== summary ===")
     failed_backends = []
     totals = {"passed": 0, "failed": 0, "skipped": 0}
@@ -292,6 +319,12 @@ def main() -> int:
               f"{'' if ok else f'  (pytest exit {code})'}"
               f"{'' if migrations_ok[backend] else '  (migrations/schema check FAILED)'}")
     print(f"Backends tested: {', '.join(results)}")
+    if fuzz_ok is None:
+        print("API fuzzing: left out (FUZZ_API=0)")
+    else:
+        print(f"API fuzzing: {'no failure' if fuzz_ok else 'FAILED'}")
+        if not fuzz_ok:
+            failed_backends.append("fuzz")
     print(f"total: {totals['passed']} passed, {totals['failed']} failed, "
           f"{totals['skipped']} skipped")
     return 1 if failed_backends else 0
