@@ -12,14 +12,17 @@ only, plus the surrogate id Django needs, with the pair unique (seed 004 V12).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
+from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 
 from accounts.choices import RecordStatus
 from tenants.ids import uuid7
-from tenants.models import CodeField, TenantModel, unique_live_per_tenant
+from tenants.models import CodeField, Tenant, TenantModel, unique_live_per_tenant
 
 
 class PermissionType(models.TextChoices):
@@ -68,6 +71,31 @@ class Permission(models.Model):
         return f"{self.code} ({self.name})"
 
 
+def lock_menu_trees() -> None:
+    """Hold a row lock on the platform tenant until the transaction ends: menus are the
+    platform's, so every menu tree write of every operator takes this one lock."""
+    Tenant.objects.select_for_update().filter(is_platform=True).exists()
+
+
+class MenuTreeManager(TreeManager):
+    """django-mptt's manager for menus, serialising tree writes.
+
+    django-mptt rewrites lft/rght with relative UPDATEs computed from values it has just
+    read, so two concurrent writes to one tree can corrupt it, and on MariaDB they
+    deadlock. As for departments, every menu tree write holds one row lock (the platform
+    tenant's); menus change rarely, so the cost is one lock per edit.
+    """
+
+    def _get_next_tree_id(self) -> int:
+        lock_menu_trees()
+        return super()._get_next_tree_id()
+
+    def move_node(self, node: Menu, target: Menu | None, position: str = "last-child"):
+        with transaction.atomic(using=self.db):
+            lock_menu_trees()
+            return super().move_node(node, target, position)
+
+
 class Menu(MPTTModel):
     """An entry of the navigation tree (seed 000 section 3.6), granted by packages and roles."""
 
@@ -99,6 +127,8 @@ class Menu(MPTTModel):
 
     rbac_platform_actions = ("create", "update", "delete")
 
+    objects = MenuTreeManager()
+
     class MPTTMeta:
         order_insertion_by = ["sort_order", "name"]
 
@@ -113,6 +143,18 @@ class Menu(MPTTModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save under the menu tree lock (``MenuTreeManager``)."""
+        with transaction.atomic():
+            lock_menu_trees()
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any):
+        """Delete under the menu tree lock (``MenuTreeManager``)."""
+        with transaction.atomic():
+            lock_menu_trees()
+            return super().delete(*args, **kwargs)
 
 
 class Role(TenantModel):
