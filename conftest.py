@@ -10,7 +10,7 @@ from accounts.models import Department, Position, User
 from rbac.catalogue import tenant_grantable_codes
 from rbac.models import Menu, Permission
 from rbac.services import assign_roles, ensure_admin_role
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant, TenantPackage
 
 PASSWORD = "Correct-horse-9"

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, User
 from accounts.models.api_keys import hash_secret, normalize_ip, parse_key, parse_network
-from tenants.context import get_current_actor_id, get_scope, tenant_context
+from core.context import get_current_actor_id, get_scope, tenant_context
 
 # Seconds between two writes of last_used_at/last_used_ip for one key.
 LAST_USED_INTERVAL = 60
@@ -233,7 +233,7 @@ def verify(raw_key: str, ip: str | None) -> ApiKey:
     """Return the live key ``raw_key`` names, its user and tenant loaded; raise
     ``ApiKeyError`` with the reason it is refused otherwise.
 
-    ``ip`` is the client address (``accounts.services.client_ip``).
+    ``ip`` is the client address (``core.context.client_ip``).
     """
     parsed = parse_key(raw_key)
     if parsed is None:

@@ -44,7 +44,7 @@ from accounts.models import (
     User,
 )
 from rbac.models import Role, UserRole
-from tenants.context import get_scope, tenant_context
+from core.context import get_scope, tenant_context
 from tenants.models import Tenant
 
 # The argument of send_notification that lists the targets of each audience.

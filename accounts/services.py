@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from accounts.choices import SignInRefusal, UserStatus
 from accounts.models import User
 from logs.models import LoginLog, LoginStatus
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, client_ip, tenant_context
 from tenants.models import Tenant
 
 
@@ -43,19 +43,6 @@ class SignInResult:
     @property
     def ok(self) -> bool:
         return self.refusal is None
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """Return the client IP, trusting ``TRUSTED_PROXY_COUNT`` hops of X-Forwarded-For."""
-    if request is None:
-        return None
-    hops = settings.TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def find_user(credentials: Credentials) -> tuple[Tenant | None, User | None]:

@@ -34,7 +34,7 @@ def seed():
     """Create a tenant, a user and KEYS keys; return the plaintext of one in the middle."""
     from accounts.models import ApiKey, User
     from accounts.models.api_keys import hash_secret
-    from tenants.context import tenant_context
+    from core.context import tenant_context
     from tenants.models import Tenant
 
     tenant = Tenant.objects.create(code="bench", name="Bench")

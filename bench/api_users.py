@@ -66,7 +66,7 @@ def seed():
     from accounts.models import Department, User
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import DataScope, Permission, Role, RolePermission, UserRole
-    from tenants.context import tenant_context
+    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     random.seed(7)

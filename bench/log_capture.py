@@ -33,7 +33,7 @@ def seed():
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
     from rbac.services import assign_roles, ensure_admin_role
-    from tenants.context import tenant_context
+    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     package = TenantPackage.objects.create(code="bench", name="Bench")

@@ -57,7 +57,7 @@ def seed() -> str:
     from rbac.services import ensure_admin_role, assign_roles
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
-    from tenants.context import tenant_context
+    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     package = TenantPackage.objects.create(code="bench", name="Bench")
@@ -203,7 +203,7 @@ def throughput(key: str) -> None:
         server.terminate()
         server.wait(10)
     from gateway.models import McpToolCallLog
-    from tenants.context import all_tenants
+    from core.context import all_tenants
 
     with all_tenants():
         logged = McpToolCallLog.objects.count()

@@ -35,7 +35,7 @@ def seed():
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
     from rbac.services import assign_roles, ensure_admin_role
-    from tenants.context import tenant_context
+    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     password = make_password("bench-password")
@@ -65,7 +65,7 @@ def seed():
 
 def main() -> None:
     from accounts.models import User
-    from tenants.context import tenant_context
+    from core.context import tenant_context
 
     with throwaway_database():
         tenant, admin, operator = seed()

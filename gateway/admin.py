@@ -53,7 +53,7 @@ from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
 from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
-from tenants.context import get_current_tenant_id
+from core.context import get_current_tenant_id
 from tenants.models import Tenant
 
 EDITABLE_FIELDS = ("is_enabled", "required_scopes")

@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 
 from gateway.choices import AuthType, ToolType
 from gateway.models import ApiEndpoint, McpTool
-from tenants.context import get_current_tenant_id, get_scope, tenant_context
+from core.context import get_current_tenant_id, get_scope, tenant_context
 from tenants.models import Tenant
 
 # Keep the stored auth_config (the default of every write).

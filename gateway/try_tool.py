@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gateway import calls, policy
 from gateway.models import McpTool
-from logs import audit
+from core.context import clean_request_id
 
 
 class TryToolForm(forms.Form):
@@ -78,7 +78,7 @@ def try_tool_view(model_admin: admin.ModelAdmin, request, object_id: str):
         form = TryToolForm(request.POST)
         if form.is_valid():
             context = calls.CallContext(
-                request_id=getattr(request, "request_id", None) or audit.clean_request_id(None),
+                request_id=getattr(request, "request_id", None) or clean_request_id(None),
                 protocol_version="admin", host=request.get_host(), secure=request.is_secure(),
             )
             caller = policy.Caller(

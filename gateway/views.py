@@ -28,11 +28,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.api.authentication import authenticate_bearer
-from accounts.services import client_ip
 from core import json as safe_json
+from core.context import clean_request_id, client_ip
 from gateway import bridge, policy, server
 from gateway.policy import Caller
-from logs import audit
 
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 # Headers of the ASGI scope handed to the SDK: what the protocol needs, never credentials.
@@ -203,7 +202,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
     )
     state = server.GatewayRequest(
         caller=caller,
-        request_id=getattr(request, "request_id", None) or audit.clean_request_id(None),
+        request_id=getattr(request, "request_id", None) or clean_request_id(None),
         host=request.get_host(),
         secure=request.is_secure(),
         trace_id=trace_id(request),

@@ -13,7 +13,10 @@ class LogsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Capture of the audit trail: signal handlers and TenantQuerySet wrappers.
+        # Capture of the audit trail: signal handlers and TenantQuerySet wrappers, and an
+        # audit context around every Celery task run.
         from logs import audit
+        from tenants.celery import register_run_wrapper
 
         audit.install()
+        register_run_wrapper(audit.task_audit)

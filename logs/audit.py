@@ -73,7 +73,7 @@ from django.db.models import sql
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from config.logging import MASK, redact
-from tenants.context import get_current_actor_id, get_current_tenant_id
+from core.context import clean_request_id, current_request_id, get_current_actor_id, get_current_tenant_id
 
 logger = logging.getLogger("atrium.audit")
 
@@ -81,7 +81,6 @@ PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing")
 SECRET_FIELD_RE = re.compile(
     r"password|key_hash|secret|token|credential|api_key|auth_config", re.I
 )
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
 # Noise of every save: the stamp of the save itself, not a change someone made.
 NOISE_FIELDS = frozenset({"updated_at", "updated_by", "updated_by_id", "alive"})
 TRUNCATED_KEY = "__truncated__"
@@ -180,23 +179,14 @@ def current() -> AuditState | None:
     return _state.get()
 
 
-def current_request_id() -> str | None:
-    """Return the id of the current request or task, or ``None``."""
-    state = _state.get()
-    return state.request_id if state is not None else None
-
-
-def clean_request_id(value: Any) -> str:
-    """Return ``value`` when it is a sane request id (an incoming X-Request-ID), else a new one."""
-    if isinstance(value, str) and REQUEST_ID_RE.match(value):
-        return value
-    return str(uuid.uuid4())
-
-
 @contextmanager
 def audit_context(request_id: Any = None, **fields: Any) -> Iterator[AuditState]:
-    """Collect audit entries for the block; the caller flushes them (``flush_audit``)."""
-    state = AuditState(request_id=clean_request_id(request_id), **fields)
+    """Collect audit entries for the block; the caller flushes them (``flush_audit``).
+
+    ``request_id`` defaults to the request context's (``core.context``).
+    """
+    state = AuditState(request_id=clean_request_id(request_id or current_request_id()),
+                       **fields)
     token = _state.set(state)
     try:
         yield state
@@ -970,3 +960,15 @@ def summary(entries: list[Entry]) -> tuple[Any, Any]:
         if entry.new is not None:
             new[key] = entry.new
     return old or None, new or None
+
+
+@contextmanager
+def task_audit() -> Iterator[AuditState]:
+    """Audit one Celery task run; write its audit rows if it succeeds.
+
+    Registered with ``tenants.celery.register_run_wrapper`` when the app starts; the
+    request id is the task's (the sender's request, else the task id).
+    """
+    with audit_context(source="celery") as state:
+        yield state
+        flush_audit(state)

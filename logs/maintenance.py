@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from logs import audit
 from logs import partitioning as p
-from tenants.context import get_current_actor_id
+from core.context import current_request_id, get_current_actor_id
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def record_run(report: Report, *, method: str, uri: str, elapsed_ms: int,
             tenant_id=None,  # platform work: every tenant's log tables at once
             user_id=actor_id,
             username=username,
-            request_id=audit.current_request_id() or str(uuid.uuid4()),
+            request_id=current_request_id() or str(uuid.uuid4()),
             module=MODULE,
             operation=OPERATION,
             business_type=BusinessType.OTHER,

@@ -1,9 +1,7 @@
 """One ``OperationLog`` row per write request, with the audit entries of what it changed.
 
 ``OperationLogMiddleware`` sits after ``TenantContextMiddleware`` so that it runs inside
-the request's tenant scope and actor. For every request it sets the request id (an
-incoming ``X-Request-ID`` when it is sane, else a new uuid4) and answers it in the
-response's ``X-Request-ID``. For unsafe methods (and for reads when ``settings.LOG_READS``
+the request context: the tenant scope, the actor and the request id. For unsafe methods (and for reads when ``settings.LOG_READS``
 is true) it opens an audit context (``logs.audit``) around the view and, once the response
 is back, outside any transaction of the view:
 
@@ -33,7 +31,7 @@ from django.http import HttpRequest, HttpResponse
 
 from config import deadlines
 from logs import audit
-from tenants.context import get_current_actor_id, get_current_tenant_id
+from core.context import client_ip, current_request_id, get_current_actor_id, get_current_tenant_id
 
 logger = logging.getLogger("atrium.audit")
 
@@ -41,7 +39,6 @@ logger = logging.getLogger("atrium.audit")
 # changes is logged by the in-process request that runs it (gateway.dispatch).
 UNLOGGED_PREFIXES = ("/mcp/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-REQUEST_ID_HEADER = "X-Request-ID"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CREATE_ACTIONS = {"add", "create"}
 UPDATE_ACTIONS = {"change", "update", "partial_update", "restore", "password"}
@@ -171,14 +168,11 @@ class OperationLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = audit.clean_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
         if (request.method in SAFE_METHODS and not getattr(settings, "LOG_READS", False)) or (
             request.path_info.startswith(UNLOGGED_PREFIXES)
         ):
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            return response
+            return self.get_response(request)
+        request_id = current_request_id()
         started = time.monotonic()
         user = getattr(request, "user", None)
         with audit.audit_context(
@@ -201,7 +195,6 @@ class OperationLogMiddleware:
                     self.write_logs(request, response, state, body, elapsed)
             except Exception:
                 logger.exception("Could not write the operation log of request %s", request_id)
-        response[REQUEST_ID_HEADER] = request_id
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
@@ -210,8 +203,6 @@ class OperationLogMiddleware:
 
     @staticmethod
     def _client_ip(request: HttpRequest) -> str | None:
-        from accounts.services import client_ip
-
         ip = client_ip(request)
         try:
             return str(ipaddress.ip_address(ip)) if ip else None

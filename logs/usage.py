@@ -27,7 +27,7 @@ from logs.models import (
     UsageDaily,
 )
 from gateway.models import McpToolCallLog
-from tenants.context import all_tenants
+from core.context import all_tenants
 from tenants.models import Tenant
 
 WRITE_TYPES = (BusinessType.CREATE, BusinessType.UPDATE, BusinessType.DELETE)

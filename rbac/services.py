@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from rbac import grants
 from rbac.access import invalidate_tenant, invalidate_user
 from rbac.models import DataScope, Menu, Permission, Role, RoleMenu, RolePermission, UserRole
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant
 
 ADMIN_ROLE_CODE = "admin"

@@ -57,7 +57,7 @@ django.setup()
 from accounts import api_keys
 from accounts.models import User
 from rbac.access import get_access
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant
 
 for label, code in %(callers)r:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from rbac.access import restrict
-from tenants.context import get_current_tenant_id
+from core.context import get_current_tenant_id
 from tenants.managers import is_soft_deletable
 from tenants.models import Tenant
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class TenantsConfig(AppConfig):
-    """Own Tenant, the current-tenant context (``tenants.context``), the fail-closed manager
+    """Own Tenant, the current-tenant context (``core.context``), the fail-closed manager
     and base models of every tenant-owned table (``tenants.models``), the middleware and the
     Celery task base class that set the context, and tenant dictionaries (issue 3)."""
 

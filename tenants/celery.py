@@ -6,24 +6,39 @@ the tenant of the code that sent it. A tenant-scoped task (the default) sent wit
 tenant in scope is refused at send time, and refused again by the worker if a message
 arrives without one. Platform-wide tasks declare ``tenant_scoped = False`` and run with
 every tenant in scope, explicitly.
+
+The worker runs the task inside ``core.context.request_context``, with the sender's request
+id (a request that queued the task), else the task id. Apps that wrap every task run (the
+audit trail of ``logs``) register a wrapper with ``register_run_wrapper`` when they start.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 from celery import Task
 
-from tenants.context import (
+from core.context import (
     ALL_TENANTS,
     TenantContextMissing,
     TenantScope,
-    actor_context,
+    current_request_id,
     get_current_actor_id,
     get_current_tenant_id,
-    scope_context,
+    request_context,
 )
+
+# Context managers entered around every task run, in registration order (AppConfig.ready).
+_run_wrappers: list[Callable[[], AbstractContextManager]] = []
+
+
+def register_run_wrapper(wrapper: Callable[[], AbstractContextManager]) -> None:
+    """Enter ``wrapper()`` around every task run from now on (once per wrapper)."""
+    if wrapper not in _run_wrappers:
+        _run_wrappers.append(wrapper)
 
 TENANT_HEADER = "atrium_tenant_id"
 ACTOR_HEADER = "atrium_actor_id"
@@ -59,8 +74,6 @@ class TenantAwareTask(Task):
         actor_id = headers.get(ACTOR_HEADER) or get_current_actor_id()
         if actor_id is not None:
             headers[ACTOR_HEADER] = str(actor_id)
-        from logs.audit import current_request_id
-
         request_id = headers.get(REQUEST_ID_HEADER) or current_request_id()
         if request_id is not None:
             headers[REQUEST_ID_HEADER] = request_id
@@ -100,19 +113,10 @@ class TenantAwareTask(Task):
             scope = TenantScope(tenant_id=uuid.UUID(str(tenant_id)))
         else:
             scope = ALL_TENANTS
-        with scope_context(scope), actor_context(self._header(ACTOR_HEADER)):
-            return self._run_audited(*args, **kwargs)
-
-    def _run_audited(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task in an audit context (logs.audit); write its audit rows if it succeeds.
-
-        The request id is the sender's (a request that queued the task), else the task id.
-        """
-        from logs import audit
-
         request_id = self._header(REQUEST_ID_HEADER) or self.request.id
-        with audit.audit_context(request_id, source="celery") as state:
-            result = super().__call__(*args, **kwargs)
-            audit.flush_audit(state)
-        return result
+        with request_context(scope=scope, actor_id=self._header(ACTOR_HEADER),
+                             request_id=request_id), ExitStack() as wrappers:
+            for wrapper in _run_wrappers:
+                wrappers.enter_context(wrapper())
+            return super().__call__(*args, **kwargs)
 

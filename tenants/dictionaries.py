@@ -38,7 +38,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from tenants.context import TenantContextMissing, require_scope
+from core.context import TenantContextMissing, require_scope
 from tenants.models import Dictionary, DictionaryItem, DictionaryStatus
 
 CACHE_TIMEOUT = 300  # seconds

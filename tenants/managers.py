@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from tenants.context import get_current_actor_id, require_scope
+from core.context import get_current_actor_id, require_scope
 
 
 def is_soft_deletable(model: type[models.Model]) -> bool:

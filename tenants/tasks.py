@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tenants.context import get_current_actor_id, get_current_tenant_id
+from core.context import get_current_actor_id, get_current_tenant_id
 
 
 @shared_task

@@ -32,7 +32,7 @@ from conftest import make_user
 from rbac.catalogue import code_for
 from rbac.models import DataScope, Permission, Role
 from rbac.services import assign_roles
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 # ---------------------------------------------------------------------------
 # Helpers

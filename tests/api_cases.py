@@ -35,7 +35,7 @@ from conftest import make_user
 from rbac.catalogue import actions_of, code_for
 from rbac.models import DataScope, Permission, Role
 from rbac.services import assign_roles
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 from tenants.managers import is_soft_deletable
 from tenants.models import TenantScopedModel
 

@@ -15,7 +15,7 @@ from conftest import make_user
 from gateway import tools
 from gateway.admin import percentile, tool_usage
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 from tests.admin_cases import (
     AdminTestCase,
     DataScopeAdminCase,

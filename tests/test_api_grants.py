@@ -11,7 +11,7 @@ from accounts.models import User
 from conftest import PASSWORD
 from rbac.models import DataScope, Menu, Permission, Role, UserRole
 from rbac.services import ensure_admin_role
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tests.api_cases import assert_error, assert_field_errors, make_actor
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from gateway import tools
 from gateway.models import ApiEndpoint, McpToolCallLog
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tests.api_cases import ReadOnlyAPICase, assert_error, assert_field_errors, make_actor
 
 STACK = "Traceback (most recent call last): boom"

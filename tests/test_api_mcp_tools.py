@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from logs.models import AuditLog, OperationLog
 from gateway import tools
 from gateway.models import ApiEndpoint, McpTool
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 from tests.api_cases import (
     DataScopeCase,
     SoftDeleteAPIViewTestCase,

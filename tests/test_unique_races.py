@@ -38,7 +38,7 @@ from accounts.api_keys import issue_api_key
 from accounts.models import Department, Position
 from core.integrity import rules, unique_violation
 from rbac.models import Menu, Role, UserRole
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import TenantPackage
 
 POSITIONS = reverse("api:position-list")

@@ -1,12 +1,11 @@
 """``Authorization: Bearer <api key>`` for DRF.
 
-DRF authenticates lazily inside the view, after ``TenantContextMiddleware`` has run, so the
-tenant scope and the acting user of a key-authenticated request are set here. They are set
-on the ``ContextVar``s directly: the middleware's ``scope_context``/``actor_context`` reset
-their tokens when the response leaves it, and ``ContextVar.reset`` restores the value from
-before the middleware's ``set`` whatever was set in between, so nothing set here outlives
-the request. Without that middleware there would be nothing to restore the scope, so
-authentication refuses to run (an ``ImproperlyConfigured`` error) rather than leak it.
+DRF authenticates lazily inside the view, after ``TenantContextMiddleware`` opened the
+request context, so the tenant scope and the acting user of a key-authenticated request
+are entered here (``core.context.enter_principal``); leaving the request context restores
+what was there before, so nothing set here outlives the request. Without that middleware
+there would be nothing to restore the scope, so authentication refuses to run (an
+``ImproperlyConfigured`` error) rather than leak it.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from rest_framework.request import Request
 from accounts.api_keys import ApiKeyError, verify
 from accounts.middleware import activate_user_language
 from accounts.models import ApiKey, User
-from accounts.services import client_ip
-from tenants.context import ALL_TENANTS, TenantScope, _actor_id, _scope
+from core import context
+from core.context import ALL_TENANTS, TenantScope, client_ip
 
 KEYWORD = b"bearer"
 
@@ -67,8 +66,7 @@ def authenticate_bearer(django_request, header: bytes) -> tuple[User, ApiKey] | 
 def enter_principal(django_request, user: User, api_key: ApiKey | None) -> None:
     """Run the rest of ``django_request`` as ``user`` (through ``api_key``, if any)."""
     scope = scope_of(user)
-    _scope.set(scope)
-    _actor_id.set(user.pk)
+    context.enter_principal(scope, user.pk)
     django_request.tenant_scope = scope
     django_request.api_key = api_key
     # The middleware saw no user on this request: apply the user's language here.

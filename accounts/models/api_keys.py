@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models.users import User
-from tenants.context import get_current_actor_id
+from core.context import get_current_actor_id
 from tenants.models import TenantModel, unique_live_per_tenant
 
 KEY_PREFIX = "atr"

@@ -19,7 +19,7 @@ from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 
 from accounts.choices import RecordStatus, SignInRefusal, UserStatus
-from tenants.context import get_scope
+from core.context import get_scope
 from tenants.managers import TenantManager
 from tenants.models import CodeField, Tenant, TenantModel, TenantStatus, unique_live_per_tenant
 

@@ -18,7 +18,7 @@ from conftest import PASSWORD, make_user
 from rbac.models import DataScope, Role, UserRole
 from rbac.models import Permission as RbacPermission
 from rbac.services import assign_roles, ensure_admin_role
-from tenants.context import TenantContextMissing, TenantScope, scope_context, tenant_context
+from core.context import TenantContextMissing, TenantScope, scope_context, tenant_context
 
 pytestmark = pytest.mark.django_db
 

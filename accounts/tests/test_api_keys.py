@@ -42,7 +42,7 @@ from accounts.models import ApiKey, User
 from accounts.models.api_keys import hash_secret, parse_key
 from config.logging import RedactSecretsFilter, redact
 from conftest import make_user
-from tenants.context import (
+from core.context import (
     ALL_TENANTS,
     TenantScope,
     actor_context,

@@ -9,7 +9,7 @@ from django.urls import reverse
 from mptt.exceptions import InvalidMove
 
 from accounts.models import DEPARTMENT_MAX_DEPTH, Department
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 CHANGELIST = "admin:accounts_department_changelist"
 

@@ -16,7 +16,7 @@ from accounts.choices import SignInRefusal, UserStatus
 from accounts.models import User
 from conftest import PASSWORD, make_user
 from logs.models import LoginLog, LoginStatus
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 LOGIN_URL = reverse("accounts:login")
 HOME_URL = "/"

@@ -32,7 +32,7 @@ from accounts.notifications import (
 )
 from conftest import make_user
 from rbac.models import Role, UserRole
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 pytestmark = pytest.mark.django_db
 

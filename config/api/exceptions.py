@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.integrity import unique_violation
-from tenants.context import TenantContextMissing
+from core.context import TenantContextMissing
 
 # The code and message of an error answered outside a view, by status.
 STATUS_ERRORS = {

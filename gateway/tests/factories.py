@@ -6,7 +6,7 @@ import uuid
 
 from accounts.api_keys import issue_api_key
 from gateway.models import ApiEndpoint, McpTool
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 USERS_LIST_SCHEMA = {
     "type": "object",

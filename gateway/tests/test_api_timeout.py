@@ -18,7 +18,7 @@ from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from gateway.tests.test_server import call
 from logs.models import OperationLog
-from tenants.context import all_tenants
+from core.context import all_tenants
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("gateway.tests.urls_slow")]
 

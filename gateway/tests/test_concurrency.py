@@ -11,7 +11,7 @@ from django.db import connection
 
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
-from tenants.context import all_tenants
+from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -9,7 +9,7 @@ from django.db import connection
 
 from config.crypto import SecretUnreadable, seal, unseal
 from gateway.models import McpTool
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 pytestmark = pytest.mark.django_db
 

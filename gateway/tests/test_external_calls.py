@@ -9,7 +9,7 @@ import pytest
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import key_of
 from gateway.tests.test_outbound import Reply, Upstream
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

@@ -43,7 +43,7 @@ from gateway.outbound import (
     is_refused_address,
     validate_auth_config,
 )
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 # The shared autouse fixtures of mcp/tests/conftest.py touch the database.
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from gateway import calls
 from gateway.models import McpTool, McpToolCallLog
 from gateway.policy import Caller
 from gateway.tests.factories import api_tool
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

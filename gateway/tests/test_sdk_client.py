@@ -14,7 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from gateway.models import McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
-from tenants.context import all_tenants
+from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

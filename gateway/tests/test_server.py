@@ -16,7 +16,7 @@ from accounts.models import User
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, endpoint, key_of
 from logs.models import AuditLog, OperationLog
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

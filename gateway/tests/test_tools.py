@@ -10,7 +10,7 @@ from django.db import connection
 
 from gateway import tools
 from gateway.models import ApiEndpoint, McpTool
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

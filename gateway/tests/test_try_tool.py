@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from gateway.models import McpToolCallLog
 from gateway.tests.factories import api_tool
-from tenants.context import all_tenants
+from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db
 

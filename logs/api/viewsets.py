@@ -24,7 +24,7 @@ from config.api.base import PlatformReadOnlyViewSet
 from core.exports import csv_rows
 from logs.api.serializers import AuditLogSerializer, LoginLogSerializer, OperationLogSerializer
 from logs.models import AuditLog, LoginLog, OperationLog
-from tenants.context import get_scope, scope_context
+from core.context import get_scope, scope_context
 
 
 class LogCursorPagination(pagination.CursorPagination):

@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from logs.models import LoginLog
-from tenants.context import scope_context
+from core.context import scope_context
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from accounts.models import Position
 from logs import audit
 from logs.models import AuditLog, OperationLog
 from rbac.models import Permission, Role
-from tenants.context import actor_context, all_tenants, tenant_context
+from core.context import actor_context, all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

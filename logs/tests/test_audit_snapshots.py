@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Position
 from logs import audit
 from logs.models import AuditLog
-from tenants.context import all_tenants, tenant_context
+from core.context import all_tenants, tenant_context
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

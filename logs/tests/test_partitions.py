@@ -21,7 +21,7 @@ from logs import partitioning as p
 from logs.maintenance import maintain_partitions
 from logs.models import LoginLog, OperationLog
 from logs.operations import PartitionTableByMonth
-from tenants.context import all_tenants
+from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

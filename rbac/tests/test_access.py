@@ -14,7 +14,7 @@ from rbac.access import compute_access, get_access, restrict
 from rbac.catalogue import declared_permissions, sync_permissions, tenant_grantable_codes
 from rbac.models import DataScope, Menu, Permission, Role, RoleDepartment
 from rbac.services import assign_roles, ensure_admin_role
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import TenantPackage, TenantStatus
 
 pytestmark = pytest.mark.django_db
@@ -311,7 +311,7 @@ def test_api_write_outside_the_data_scope_is_rolled_back(client, tenant_a, tree)
 def test_department_scopes_reach_rows_created_in_the_department(tenant_a, tree):
     """Positions have no department: a dept scope reaches those its users created."""
     from accounts.models import Position
-    from tenants.context import actor_context
+    from core.context import actor_context
 
     with tenant_context(tenant_a):
         with actor_context(tree["users"]["eng"].pk):

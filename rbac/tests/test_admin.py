@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from rbac.models import Permission, Role, RolePermission
 from rbac.services import ensure_admin_role
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import PackageOperation
 
 pytestmark = pytest.mark.django_db

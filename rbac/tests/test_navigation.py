@@ -8,7 +8,7 @@ from django.urls import reverse
 from conftest import make_user
 from rbac.models import DataScope, Menu, Permission, Role
 from rbac.services import assign_roles
-from tenants.context import tenant_context
+from core.context import tenant_context
 
 pytestmark = pytest.mark.django_db
 

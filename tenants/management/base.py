@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant
 
 

@@ -9,6 +9,7 @@ from tenants.models.base import (
     TenantScopedModel,
     TenantStatus,
     code_validator,
+    get_current_tenant,
     unique_live_per_tenant,
 )
 from tenants.models.packages import PackageMenu, PackageOperation, TenantPackage
@@ -37,5 +38,6 @@ __all__ = [
     "TenantScopedModel",
     "TenantStatus",
     "code_validator",
+    "get_current_tenant",
     "unique_live_per_tenant",
 ]

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenants.context import get_current_actor_id, get_scope
+from core.context import get_current_actor_id, get_scope
 from tenants.ids import uuid7
 from tenants.managers import TenantManager
 
@@ -176,6 +176,14 @@ class Tenant(AuditedModel):
     def is_usable(self) -> bool:
         """Return whether the tenant's users may sign in: active and not expired."""
         return self.status == TenantStatus.ACTIVE and not self.is_expired()
+
+
+def get_current_tenant() -> Tenant | None:
+    """Return the ``Tenant`` in scope, or ``None`` when no single tenant is in scope."""
+    from core.context import get_current_tenant_id
+
+    tenant_id = get_current_tenant_id()
+    return None if tenant_id is None else Tenant.objects.get(pk=tenant_id)
 
 
 class TenantScopedModel(models.Model):

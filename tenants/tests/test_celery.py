@@ -30,7 +30,7 @@ from accounts.tasks import release_expired_locks
 from config.celery import app, broker_transport_options
 from conftest import make_user, require_service
 from tenants.celery import ACTOR_HEADER, TENANT_HEADER, TenantTaskMissingTenant
-from tenants.context import actor_context, all_tenants, get_scope, tenant_context
+from core.context import actor_context, all_tenants, get_scope, tenant_context
 from tenants.tasks import echo_context
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent

@@ -19,7 +19,7 @@ from rbac.catalogue import actions_of, code_for
 from rbac.models import Permission
 from rbac.services import assign_roles, ensure_admin_role
 from tenants import dictionaries
-from tenants.context import (
+from core.context import (
     TenantContextMissing,
     TenantScope,
     all_tenants,

@@ -11,16 +11,16 @@ from django.core.exceptions import ValidationError
 from accounts.models import Department, Position, User
 from conftest import make_user
 from logs.models import LoginLog
-from tenants.context import (
+from core.context import (
     TenantContextMissing,
     TenantScope,
     actor_context,
     all_tenants,
-    get_current_tenant,
+
     get_current_tenant_id,
     tenant_context,
 )
-from tenants.models import Tenant
+from tenants.models import Tenant, get_current_tenant
 
 
 def test_scope_names_one_tenant_or_all():

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from accounts.models import Position
-from tenants.context import actor_context, tenant_context
+from core.context import actor_context, tenant_context
 
 
 def insert_position(tenant, code: str, **fields) -> Position:

@@ -12,7 +12,7 @@ from accounts.models import Department, Position, User
 from rbac.catalogue import tenant_grantable_codes
 from rbac.models import DataScope, Menu, Permission, Role
 from rbac.services import assign_roles, ensure_admin_role
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant, TenantPackage, TenantPlan
 
 DEMO_PASSWORD = "Atrium-demo-2026"
