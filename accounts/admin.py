@@ -8,26 +8,32 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.db.models import Count
-from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from mptt.admin import DraggableMPTTAdmin
 
 from accounts import services
 from accounts.choices import UserStatus
-from accounts.models import Department, Position, User
-from accounts.models import Notification, NotificationDepartment, NotificationRole, NotificationUser
+from accounts.models import (
+    Department,
+    Notification,
+    NotificationDepartment,
+    NotificationRole,
+    NotificationUser,
+    Position,
+    User,
+)
 from accounts.notifications import MISSING_TARGETS, TARGET_ARGUMENTS, UNEXPECTED_TARGETS
 from rbac import grants
 from rbac.access import describe_scope, get_access
 from rbac.models import Permission, UserRole
 from rbac.navigation import visible_menus
 from tenants.admin import ParentPermissionInline, TenantFormMixin, TenantScopedAdmin
+
 
 class UserRoleFormSet(forms.BaseInlineFormSet):
     """The roles of a user: of the user's tenant, and never more than the editor holds."""

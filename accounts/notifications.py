@@ -43,8 +43,8 @@ from accounts.models import (
     NotificationUser,
     User,
 )
-from rbac.models import Role, UserRole
 from core.context import get_scope, tenant_context
+from rbac.models import Role, UserRole
 from tenants.models import Tenant
 
 # The argument of send_notification that lists the targets of each audience.

@@ -19,8 +19,8 @@ from django.utils import timezone, translation
 
 from accounts.choices import SignInRefusal, UserStatus
 from accounts.models import User
-from logs.models import LoginLog, LoginStatus
 from core.context import all_tenants, client_ip, tenant_context
+from logs.models import LoginLog, LoginStatus
 from tenants.models import Tenant
 
 

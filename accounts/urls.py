@@ -3,8 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
-from accounts import views_notifications
+from accounts import views, views_notifications
 
 app_name = "accounts"
 

@@ -17,6 +17,7 @@ from accounts import services
 from accounts.choices import SignInRefusal
 from accounts.forms import LoginForm
 
+
 def refusal_message(refusal: SignInRefusal) -> str:
     """Return the message shown for a refused sign-in."""
     if refusal == SignInRefusal.BAD_CREDENTIALS:

@@ -22,9 +22,8 @@ from __future__ import annotations
 import hmac
 import os
 
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
-
 from django.db import connection  # noqa: E402
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 KEYS = int(os.environ.get("BENCH_KEYS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10000"))

@@ -19,11 +19,10 @@ from __future__ import annotations
 import os
 import time
 
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
-
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 from rest_framework import generics  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
 
@@ -64,9 +63,9 @@ def seed():
 
     from accounts.api_keys import issue_api_key
     from accounts.models import Department, User
+    from core.context import tenant_context
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import DataScope, Permission, Role, RolePermission, UserRole
-    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     random.seed(7)

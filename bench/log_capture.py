@@ -16,12 +16,11 @@ import datetime
 import os
 import time
 
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
-
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 CAPTURE_ROUNDS = int(os.environ.get("BENCH_CAPTURE_ROUNDS", "300"))
 INSERT_ROWS = int(os.environ.get("BENCH_INSERT_ROWS", "50000"))
@@ -30,10 +29,10 @@ BATCH = 1000
 
 def seed():
     from accounts.models import User
+    from core.context import tenant_context
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
     from rbac.services import assign_roles, ensure_admin_role
-    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     package = TenantPackage.objects.create(code="bench", name="Bench")

@@ -33,10 +33,9 @@ import threading
 import time
 from urllib.parse import urlparse
 
-from harness import ROOT, percentiles, throwaway_database, timed_together  # noqa: I001 (sets Django up)
-
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
+from harness import ROOT, percentiles, throwaway_database, timed_together  # noqa: I001 (sets Django up)
 
 USERS = int(os.environ.get("BENCH_MCP_USERS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_MCP_ROUNDS", "300"))
@@ -53,11 +52,11 @@ def seed() -> str:
 
     from accounts.api_keys import issue_api_key
     from accounts.models import User
+    from core.context import tenant_context
     from gateway.models import ApiEndpoint, McpTool
-    from rbac.services import ensure_admin_role, assign_roles
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
-    from core.context import tenant_context
+    from rbac.services import assign_roles, ensure_admin_role
     from tenants.models import Tenant, TenantPackage
 
     package = TenantPackage.objects.create(code="bench", name="Bench")
@@ -202,8 +201,8 @@ def throughput(key: str) -> None:
     finally:
         server.terminate()
         server.wait(10)
-    from gateway.models import McpToolCallLog
     from core.context import all_tenants
+    from gateway.models import McpToolCallLog
 
     with all_tenants():
         logged = McpToolCallLog.objects.count()

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import os
 
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
-
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 USERS = int(os.environ.get("BENCH_USERS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2000"))
@@ -32,10 +31,10 @@ def seed():
     from django.contrib.auth.hashers import make_password
 
     from accounts.models import Department, User
+    from core.context import tenant_context
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
     from rbac.services import assign_roles, ensure_admin_role
-    from core.context import tenant_context
     from tenants.models import Tenant, TenantPackage
 
     password = make_password("bench-password")

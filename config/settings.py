@@ -389,11 +389,11 @@ LOGGING = {
             "style": "{",
         },
     },
-    # API keys and Authorization header values never reach the output (config/logging.py).
+    # API keys and Authorization header values never reach the output (core/redaction.py).
     # Django's own "django" and "django.server" handlers are redefined below only to carry
     # this filter: Django's defaults would otherwise print and mail records unfiltered.
     "filters": {
-        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
+        "redact_secrets": {"()": "core.redaction.RedactSecretsFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "handlers": {

@@ -41,19 +41,18 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from logs.admin import AppendOnlyLogAdmin
-from logs.charts import BarChart, Series, grouped_bars
-from logs.models import OperationStatus
+from core.context import get_current_tenant_id
 from gateway import tools
 from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from logs.admin import AppendOnlyLogAdmin
+from logs.charts import BarChart, Series, grouped_bars
+from logs.models import OperationStatus
 from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
-from core.context import get_current_tenant_id
 from tenants.models import Tenant
 
 EDITABLE_FIELDS = ("is_enabled", "required_scopes")

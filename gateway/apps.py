@@ -39,8 +39,10 @@ class McpConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from gateway import limits
-        from gateway import signals  # noqa: F401  (drops cached endpoint rules on change)
+        from gateway import (
+            limits,
+            signals,  # noqa: F401  (drops cached endpoint rules on change)
+        )
 
         # A malformed MCP_RATE_LIMITS stops start-up, not the first call.
         checks.register(limits.check_settings)

@@ -38,15 +38,12 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from config import deadlines
+from core.redaction import jsonable, might_hold_secret
 from gateway.choices import ToolType
 from logs import audit
 
 logger = logging.getLogger("atrium.mcp")
 
-# Words that send a payload through the full masking walk: every name logs.audit masks
-# (SECRET_FIELD_RE), the API key prefix and the Authorization header (config.logging).
-SECRET_WORDS = ("password", "key_hash", "secret", "token", "credential", "api_key",
-                "auth_config", "atr_", "authorization")
 # Request headers worth keeping with a call; everything else (Authorization above all)
 # is never stored.
 LOGGED_HEADERS = ("user-agent", "mcp-protocol-version", "content-type", "accept",
@@ -238,10 +235,9 @@ def loggable(payload: Any, limit: int | None = None, text: str = "") -> Any:
         try:
             text = json.dumps(payload, ensure_ascii=False)
         except (TypeError, ValueError):
-            return audit.truncate(audit.jsonable(payload), limit)
-    lowered = text.lower()
-    if any(word in lowered for word in SECRET_WORDS):
-        return audit.truncate(audit.jsonable(payload), limit)
+            return audit.truncate(jsonable(payload), limit)
+    if might_hold_secret(text):
+        return audit.truncate(jsonable(payload), limit)
     encoded = text.encode()
     if len(encoded) <= limit:
         return payload

@@ -5,7 +5,7 @@ model's fields the admin shows, plus the write-only credentials of an external t
 stored ``auth_config`` is never put into the page: the credentials field starts empty,
 does not echo what was typed when the form comes back with errors, and an empty field
 keeps what is stored; a checkbox removes it. The field is named ``auth_credentials`` so
-that the operation log masks the posted value by its name (``logs.audit.SECRET_FIELD_RE``).
+that the operation log masks the posted value by its name (``core.redaction.is_secret_name``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db import models
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
 from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 

@@ -230,7 +230,9 @@ def rate_limits(value: Any = None) -> dict[str, dict[str, Rate | None]]:
 
     Raise ``ImproperlyConfigured`` naming the first malformed entry.
     """
-    from tenants.models import TenantPlan  # the models are loaded by the time limits are read
+    from tenants.models import (
+        TenantPlan,  # the models are loaded by the time limits are read
+    )
 
     if value is None:
         value = getattr(settings, "MCP_RATE_LIMITS", None) or DEFAULT_RATE_LIMITS

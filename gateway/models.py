@@ -38,11 +38,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models.api_keys import validate_scopes
 from config.crypto import EncryptedJSONField
+from gateway.choices import AuthType, CallerType, HttpMethod, ToolType
 from logs.models import ActorLog, OperationStatus
 from logs.partitioning import MonthlyPartitioning, Retention
-from gateway.choices import AuthType, CallerType, HttpMethod, ToolType
 from tenants.models import TenantModel, unique_live_per_tenant
-
 
 # MCP tool names: 1-128 characters of A-Z, a-z, 0-9, '_', '-' and '.' (specification,
 # "Tool names").

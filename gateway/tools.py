@@ -39,9 +39,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.context import get_current_tenant_id, get_scope, tenant_context
 from gateway.choices import AuthType, ToolType
 from gateway.models import ApiEndpoint, McpTool
-from core.context import get_current_tenant_id, get_scope, tenant_context
 from tenants.models import Tenant
 
 # Keep the stored auth_config (the default of every write).

@@ -22,9 +22,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.context import clean_request_id
 from gateway import calls, policy
 from gateway.models import McpTool
-from core.context import clean_request_id
 
 
 class TryToolForm(forms.Form):

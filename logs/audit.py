@@ -35,9 +35,9 @@ The habits are NetBox's change logging (``core/signals.py``, ``netbox/context.py
   ``on_commit`` marker on its database, and Django discards the markers of a savepoint that
   rolls back. At flush time an entry whose marker ran (committed), or is still queued in an
   enclosing transaction that is still open, is written; the others are dropped.
-* Secrets never reach a log row: fields named like a secret (``SECRET_FIELD_RE``) or listed
+* Secrets never reach a log row (``core.redaction``): fields named like a secret or listed
   in a model's ``audit_secret_fields`` are masked, request bodies are masked by key, and
-  every string goes through ``config.logging.redact`` (API keys, Authorization values).
+  every string is redacted (API keys, Authorization values).
 * Payloads bigger than ``settings.LOG_PAYLOAD_LIMIT`` bytes are replaced by a truncation
   marker with a preview, never rejected.
 * Writing a log never breaks the work being logged: a failure is reported with
@@ -54,12 +54,8 @@ Log tables (the ``logs`` app, tables named ``*_logs``) and models declaring
 from __future__ import annotations
 
 import copy
-import datetime
-import decimal
 import json
 import logging
-import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -72,15 +68,17 @@ from django.db import connections, models, router, transaction
 from django.db.models import sql
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from config.logging import MASK, redact
-from core.context import clean_request_id, current_request_id, get_current_actor_id, get_current_tenant_id
+from core.context import (
+    clean_request_id,
+    current_request_id,
+    get_current_actor_id,
+    get_current_tenant_id,
+)
+from core.redaction import MASK, is_secret_name, jsonable
 
 logger = logging.getLogger("atrium.audit")
 
 PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing")
-SECRET_FIELD_RE = re.compile(
-    r"password|key_hash|secret|token|credential|api_key|auth_config", re.I
-)
 # Noise of every save: the stamp of the save itself, not a change someone made.
 NOISE_FIELDS = frozenset({"updated_at", "updated_by", "updated_by_id", "alive"})
 TRUNCATED_KEY = "__truncated__"
@@ -204,11 +202,6 @@ def payload_limit() -> int:
     return int(getattr(settings, "LOG_PAYLOAD_LIMIT", DEFAULT_PAYLOAD_LIMIT))
 
 
-def is_secret_name(name: Any) -> bool:
-    """Return whether a field or key of this name holds a secret."""
-    return isinstance(name, str) and bool(SECRET_FIELD_RE.search(name))
-
-
 _secret_fields: dict[tuple, frozenset[str]] = {}
 
 
@@ -225,33 +218,6 @@ def secret_fields(model: type[models.Model]) -> frozenset[str]:
             names.update({model_field.name, model_field.attname})
     _secret_fields[key] = result = frozenset(names)
     return result
-
-
-def jsonable(value: Any) -> Any:
-    """Return ``value`` as something ``json.dumps`` accepts, strings redacted."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {
-            str(key): MASK if is_secret_name(key) else jsonable(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [jsonable(item) for item in items]
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
-        return str(value)
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    if isinstance(value, memoryview | bytes):
-        return f"<{len(value)} bytes>"
-    if hasattr(value, "name") and hasattr(value, "url"):  # a FieldFile
-        return value.name or None
-    return redact(str(value))
 
 
 def truncate(payload: Any, limit: int | None = None) -> Any:

@@ -41,9 +41,10 @@ from dataclasses import asdict, dataclass, field
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from core.context import current_request_id, get_current_actor_id
+from core.redaction import jsonable
 from logs import audit
 from logs import partitioning as p
-from core.context import current_request_id, get_current_actor_id
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +177,14 @@ def record_run(report: Report, *, method: str, uri: str, elapsed_ms: int,
             operation=OPERATION,
             business_type=BusinessType.OTHER,
             method=method[:10],
-            uri=audit.jsonable(uri)[:500],
+            uri=jsonable(uri)[:500],
             request_params={"now": report.now.isoformat()} if explicit_now else None,
             response_status=0,  # no HTTP response: the status says how it ended
-            new_value=audit.truncate(audit.jsonable(report.as_dict())),
+            new_value=audit.truncate(jsonable(report.as_dict())),
             execute_time=max(elapsed_ms, 0),
             status=OperationStatus.FAILED if error is not None else OperationStatus.SUCCESS,
             error_message=(
-                audit.truncate_text(audit.jsonable(f"{type(error).__name__}: {error}"))
+                audit.truncate_text(jsonable(f"{type(error).__name__}: {error}"))
                 if error is not None else ""
             ),
         )

@@ -30,8 +30,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from config import deadlines
+from core.context import (
+    client_ip,
+    current_request_id,
+    get_current_actor_id,
+    get_current_tenant_id,
+)
+from core.redaction import jsonable
 from logs import audit
-from core.context import client_ip, current_request_id, get_current_actor_id, get_current_tenant_id
 
 logger = logging.getLogger("atrium.audit")
 
@@ -87,7 +93,7 @@ def request_params(request: HttpRequest, body: Any) -> Any:
             params["body"] = None
     elif body is not None:
         params["body"] = body
-    return audit.truncate(audit.jsonable(params)) if params else None
+    return audit.truncate(jsonable(params)) if params else None
 
 
 def describe_view(request: HttpRequest) -> dict[str, str]:
@@ -151,13 +157,13 @@ def business_id(request: HttpRequest, entries: list) -> str:
 def error_message(response: HttpResponse, exception: BaseException | None) -> str:
     """Return what went wrong in a 4xx/5xx answer (redacted), or ``""``."""
     if exception is not None:
-        return audit.truncate_text(audit.jsonable(f"{type(exception).__name__}: {exception}"))
+        return audit.truncate_text(jsonable(f"{type(exception).__name__}: {exception}"))
     if response.status_code < 400:
         return ""
     content_type = response.get("Content-Type", "")
     if not response.streaming and ("json" in content_type or content_type.startswith("text/plain")):
         text = response.content.decode(errors="replace")
-        return audit.truncate_text(audit.jsonable(text))
+        return audit.truncate_text(jsonable(text))
     return response.reason_phrase or str(response.status_code)
 
 
@@ -259,7 +265,7 @@ class OperationLogMiddleware:
                 business_type=view["business_type"],
                 business_id=business_id(request, entries),
                 method=(request.method or "")[:10],
-                uri=audit.jsonable(request.get_full_path())[:500],
+                uri=jsonable(request.get_full_path())[:500],
                 ip_address=state.ip,
                 user_agent=state.user_agent,
                 request_params=request_params(request, body),

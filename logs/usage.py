@@ -18,6 +18,8 @@ from django.db import connections, router, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from core.context import all_tenants
+from gateway.models import McpToolCallLog
 from logs.models import (
     BusinessType,
     LoginLog,
@@ -26,8 +28,6 @@ from logs.models import (
     OperationStatus,
     UsageDaily,
 )
-from gateway.models import McpToolCallLog
-from core.context import all_tenants
 from tenants.models import Tenant
 
 WRITE_TYPES = (BusinessType.CREATE, BusinessType.UPDATE, BusinessType.DELETE)

@@ -8,10 +8,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.context import tenant_context
 from rbac import grants
 from rbac.access import invalidate_tenant, invalidate_user
-from rbac.models import DataScope, Menu, Permission, Role, RoleMenu, RolePermission, UserRole
-from core.context import tenant_context
+from rbac.models import (
+    DataScope,
+    Menu,
+    Permission,
+    Role,
+    RoleMenu,
+    RolePermission,
+    UserRole,
+)
 from tenants.models import Tenant
 
 ADMIN_ROLE_CODE = "admin"

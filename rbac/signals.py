@@ -7,7 +7,15 @@ from django.dispatch import receiver
 
 from accounts.models import Department
 from rbac import access
-from rbac.models import Menu, Permission, Role, RoleDepartment, RoleMenu, RolePermission, UserRole
+from rbac.models import (
+    Menu,
+    Permission,
+    Role,
+    RoleDepartment,
+    RoleMenu,
+    RolePermission,
+    UserRole,
+)
 from tenants.models import PackageMenu, PackageOperation, TenantPackage
 
 

@@ -19,8 +19,8 @@ from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from rbac.access import restrict
 from core.context import get_current_tenant_id
+from rbac.access import restrict
 from tenants.managers import is_soft_deletable
 from tenants.models import Tenant
 

@@ -14,5 +14,7 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import checks  # noqa: F401  (registers the checks)
-        from tenants import dictionaries  # noqa: F401  (connects the cache invalidation)
+        from tenants import (
+            checks,  # noqa: F401  (registers the checks)
+            dictionaries,  # noqa: F401  (connects the cache invalidation)
+        )

@@ -29,10 +29,10 @@ from django.urls import reverse
 
 from accounts.models import User
 from conftest import make_user
+from core.context import tenant_context
 from rbac.catalogue import code_for
 from rbac.models import DataScope, Permission, Role
 from rbac.services import assign_roles
-from core.context import tenant_context
 
 # ---------------------------------------------------------------------------
 # Helpers

@@ -32,10 +32,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from conftest import make_user
+from core.context import all_tenants, tenant_context
 from rbac.catalogue import actions_of, code_for
 from rbac.models import DataScope, Permission, Role
 from rbac.services import assign_roles
-from core.context import all_tenants, tenant_context
 from tenants.managers import is_soft_deletable
 from tenants.models import TenantScopedModel
 

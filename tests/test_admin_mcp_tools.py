@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import make_user
+from core.context import all_tenants, tenant_context
 from gateway import tools
 from gateway.admin import percentile, tool_usage
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
-from core.context import all_tenants, tenant_context
 from tests.admin_cases import (
     AdminTestCase,
     DataScopeAdminCase,

@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from conftest import PASSWORD
+from core.context import tenant_context
 from rbac.models import DataScope, Menu, Permission, Role, UserRole
 from rbac.services import ensure_admin_role
-from core.context import tenant_context
 from tests.api_cases import assert_error, assert_field_errors, make_actor
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from accounts.api_keys import issue_api_key
 from accounts.models import ApiKey
-from rbac.models import DataScope, Permission, Role, UserRole
 from core.context import tenant_context
+from rbac.models import DataScope, Permission, Role, UserRole
 from tests.api_cases import assert_error, assert_field_errors
 
 pytestmark = pytest.mark.django_db

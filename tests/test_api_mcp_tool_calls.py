@@ -9,10 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.context import tenant_context
 from gateway import tools
 from gateway.models import ApiEndpoint, McpToolCallLog
-from core.context import tenant_context
-from tests.api_cases import ReadOnlyAPICase, assert_error, assert_field_errors, make_actor
+from tests.api_cases import (
+    ReadOnlyAPICase,
+    assert_error,
+    assert_field_errors,
+    make_actor,
+)
 
 STACK = "Traceback (most recent call last): boom"
 

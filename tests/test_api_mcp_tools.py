@@ -7,10 +7,10 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from logs.models import AuditLog, OperationLog
+from core.context import all_tenants, tenant_context
 from gateway import tools
 from gateway.models import ApiEndpoint, McpTool
-from core.context import all_tenants, tenant_context
+from logs.models import AuditLog, OperationLog
 from tests.api_cases import (
     DataScopeCase,
     SoftDeleteAPIViewTestCase,

@@ -36,9 +36,9 @@ from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
 from accounts.models import Department, Position
+from core.context import tenant_context
 from core.integrity import rules, unique_violation
 from rbac.models import Menu, Role, UserRole
-from core.context import tenant_context
 from tenants.models import TenantPackage
 
 POSITIONS = reverse("api:position-list")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from accounts.api.serializers import DepartmentSerializer, PositionSerializer, UserSerializer
+from accounts.api.serializers import (
+    DepartmentSerializer,
+    PositionSerializer,
+    UserSerializer,
+)
 from accounts.models import Department, Position, User
 from config.api.base import SoftDeleteViewSet
 from rbac.models import Role

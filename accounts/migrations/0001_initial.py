@@ -3,10 +3,11 @@
 import django.contrib.auth.validators
 import django.core.validators
 import django.db.models.deletion
-import tenants.ids
-import tenants.models
 from django.conf import settings
 from django.db import migrations, models
+
+import tenants.ids
+import tenants.models
 
 
 class Migration(migrations.Migration):

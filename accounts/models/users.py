@@ -21,7 +21,13 @@ from mptt.models import MPTTModel, TreeForeignKey
 from accounts.choices import RecordStatus, SignInRefusal, UserStatus
 from core.context import get_scope
 from tenants.managers import TenantManager
-from tenants.models import CodeField, Tenant, TenantModel, TenantStatus, unique_live_per_tenant
+from tenants.models import (
+    CodeField,
+    Tenant,
+    TenantModel,
+    TenantStatus,
+    unique_live_per_tenant,
+)
 
 # Seed 000 section 3.3: departments have levels 1 to 5 (django-mptt counts from 0).
 DEPARTMENT_MAX_DEPTH = 5

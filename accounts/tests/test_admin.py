@@ -15,10 +15,15 @@ from django.urls import reverse
 
 from accounts.models import Department, Position, User
 from conftest import PASSWORD, make_user
+from core.context import (
+    TenantContextMissing,
+    TenantScope,
+    scope_context,
+    tenant_context,
+)
 from rbac.models import DataScope, Role, UserRole
 from rbac.models import Permission as RbacPermission
 from rbac.services import assign_roles, ensure_admin_role
-from core.context import TenantContextMissing, TenantScope, scope_context, tenant_context
 
 pytestmark = pytest.mark.django_db
 

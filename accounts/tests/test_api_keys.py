@@ -40,7 +40,6 @@ from accounts.api_keys import (
 from accounts.choices import UserStatus
 from accounts.models import ApiKey, User
 from accounts.models.api_keys import hash_secret, parse_key
-from config.logging import RedactSecretsFilter, redact
 from conftest import make_user
 from core.context import (
     ALL_TENANTS,
@@ -50,6 +49,7 @@ from core.context import (
     get_scope,
     tenant_context,
 )
+from core.redaction import RedactSecretsFilter, redact
 from tenants.models import Tenant, TenantStatus
 
 pytestmark = pytest.mark.django_db

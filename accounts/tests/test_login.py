@@ -15,8 +15,8 @@ from accounts import services
 from accounts.choices import SignInRefusal, UserStatus
 from accounts.models import User
 from conftest import PASSWORD, make_user
-from logs.models import LoginLog, LoginStatus
 from core.context import tenant_context
+from logs.models import LoginLog, LoginStatus
 
 LOGIN_URL = reverse("accounts:login")
 HOME_URL = "/"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -31,8 +31,8 @@ from accounts.notifications import (
     unread_count,
 )
 from conftest import make_user
-from rbac.models import Role, UserRole
 from core.context import tenant_context
+from rbac.models import Role, UserRole
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,11 @@ over the size limit, an unknown URL, a server error) are put in this format by
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
@@ -24,8 +28,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.integrity import unique_violation
 from core.context import TenantContextMissing
+from core.integrity import unique_violation
 
 # The code and message of an error answered outside a view, by status.
 STATUS_ERRORS = {

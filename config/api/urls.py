@@ -6,8 +6,12 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.api_keys import ApiKeyViewSet
 from accounts.api.notifications import InboxViewSet, NotificationViewSet
 from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
+from gateway.api.viewsets import (
+    ApiEndpointViewSet,
+    McpToolCallLogViewSet,
+    McpToolViewSet,
+)
 from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
-from gateway.api.viewsets import ApiEndpointViewSet, McpToolCallLogViewSet, McpToolViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import (
     DictionaryItemViewSet,

@@ -19,7 +19,13 @@ from contextlib import nullcontext
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 
 from config import deadlines
 from config.deadlines import DeadlineExceeded

@@ -19,7 +19,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api.base import ScopedQuerysetMixin, SoftDeleteViewSet, is_operator
-from logs.api.viewsets import LogViewSet, TimeRangeFilter
 from gateway import tools
 from gateway.api.serializers import (
     ApiEndpointSerializer,
@@ -28,6 +27,7 @@ from gateway.api.serializers import (
     McpToolSerializer,
 )
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from logs.api.viewsets import LogViewSet, TimeRangeFilter
 from rbac.catalogue import code_for
 
 

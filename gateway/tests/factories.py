@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from accounts.api_keys import issue_api_key
-from gateway.models import ApiEndpoint, McpTool
 from core.context import tenant_context
+from gateway.models import ApiEndpoint, McpTool
 
 USERS_LIST_SCHEMA = {
     "type": "object",

@@ -14,11 +14,11 @@ from django.test import Client
 
 from accounts.models import Position
 from config.tests.slow_sql import SLEEP_SECONDS
+from core.context import all_tenants
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from gateway.tests.test_server import call
 from logs.models import OperationLog
-from core.context import all_tenants
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("gateway.tests.urls_slow")]
 

@@ -9,9 +9,9 @@ import httpx2
 import pytest
 from django.db import connection
 
+from core.context import all_tenants
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
-from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from config.crypto import SecretUnreadable, seal, unseal
-from gateway.models import McpTool
 from core.context import tenant_context
+from gateway.models import McpTool
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from core.context import all_tenants, tenant_context
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import key_of
 from gateway.tests.test_outbound import Reply, Upstream
-from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

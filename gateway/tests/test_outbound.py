@@ -34,6 +34,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ValidationError
 
+from core.context import tenant_context
 from gateway.choices import AuthType, HttpMethod, ToolType
 from gateway.models import McpTool
 from gateway.outbound import (
@@ -43,7 +44,6 @@ from gateway.outbound import (
     is_refused_address,
     validate_auth_config,
 )
-from core.context import tenant_context
 
 # The shared autouse fixtures of mcp/tests/conftest.py touch the database.
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.context import all_tenants, tenant_context
 from gateway import calls
 from gateway.models import McpTool, McpToolCallLog
 from gateway.policy import Caller
 from gateway.tests.factories import api_tool
-from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

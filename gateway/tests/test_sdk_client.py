@@ -12,9 +12,9 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
+from core.context import all_tenants
 from gateway.models import McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
-from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

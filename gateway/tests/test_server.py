@@ -13,10 +13,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from core.context import all_tenants, tenant_context
 from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, endpoint, key_of
 from logs.models import AuditLog, OperationLog
-from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

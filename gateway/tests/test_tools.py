@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from core.context import all_tenants, tenant_context
 from gateway import tools
 from gateway.models import ApiEndpoint, McpTool
-from core.context import all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

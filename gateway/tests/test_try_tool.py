@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from core.context import all_tenants
 from gateway.models import McpToolCallLog
 from gateway.tests.factories import api_tool
-from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db
 

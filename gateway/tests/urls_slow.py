@@ -14,6 +14,7 @@ from accounts.models import Position
 from config.tests.slow_sql import SLOW_SQL
 from config.urls import urlpatterns as project_urlpatterns
 
+
 def run_slow_statement() -> None:
     with connection.cursor() as cursor:
         cursor.execute(SLOW_SQL[connection.vendor])

@@ -21,10 +21,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 
 from config.api.base import PlatformReadOnlyViewSet
-from core.exports import csv_rows
-from logs.api.serializers import AuditLogSerializer, LoginLogSerializer, OperationLogSerializer
-from logs.models import AuditLog, LoginLog, OperationLog
 from core.context import get_scope, scope_context
+from core.exports import csv_rows
+from logs.api.serializers import (
+    AuditLogSerializer,
+    LoginLogSerializer,
+    OperationLogSerializer,
+)
+from logs.models import AuditLog, LoginLog, OperationLog
 
 
 class LogCursorPagination(pagination.CursorPagination):

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from logs.models import LoginLog
 from core.context import scope_context
+from logs.models import LoginLog
 
 pytestmark = pytest.mark.django_db
 

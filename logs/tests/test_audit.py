@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
 from accounts.models import Position
+from core.context import actor_context, all_tenants, tenant_context
 from logs import audit
 from logs.models import AuditLog, OperationLog
 from rbac.models import Permission, Role
-from core.context import actor_context, all_tenants, tenant_context
 
 pytestmark = pytest.mark.django_db
 

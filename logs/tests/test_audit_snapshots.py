@@ -15,9 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Position
+from core.context import all_tenants, tenant_context
 from logs import audit
 from logs.models import AuditLog
-from core.context import all_tenants, tenant_context
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

@@ -17,11 +17,11 @@ from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
+from core.context import all_tenants
 from logs import partitioning as p
 from logs.maintenance import maintain_partitions
 from logs.models import LoginLog, OperationLog
 from logs.operations import PartitionTableByMonth
-from core.context import all_tenants
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -21,6 +21,8 @@ from django.urls import reverse
 
 from config.routers import route_for_table
 from conftest import make_user
+from gateway.choices import CallerType
+from gateway.models import McpToolCallLog
 from logs.models import (
     BusinessType,
     LoginLog,
@@ -31,8 +33,6 @@ from logs.models import (
 )
 from logs.tasks import rollup_usage
 from logs.usage import count_mcp_calls, day_bounds, rollup_day, usage_for
-from gateway.choices import CallerType
-from gateway.models import McpToolCallLog
 
 ROUTED_ALIAS = "postgres_db"
 ANALYTICS_ALIAS = route_for_table("analytics_data")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from config.api.base import PlatformReadOnlyViewSet, PlatformViewSet, SoftDeleteViewSet, is_operator
+from config.api.base import (
+    PlatformReadOnlyViewSet,
+    PlatformViewSet,
+    SoftDeleteViewSet,
+    is_operator,
+)
 from rbac.api.serializers import MenuSerializer, PermissionSerializer, RoleSerializer
 from rbac.models import Menu, Permission, Role
 

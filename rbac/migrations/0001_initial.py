@@ -2,10 +2,11 @@
 
 import django.db.models.deletion
 import mptt.fields
-import tenants.ids
-import tenants.models.base
 from django.conf import settings
 from django.db import migrations, models
+
+import tenants.ids
+import tenants.models.base
 
 
 class Migration(migrations.Migration):

@@ -9,12 +9,16 @@ from django.core.management import call_command
 
 from accounts.models import Department, User
 from conftest import make_user
+from core.context import tenant_context
 from rbac import grants
 from rbac.access import compute_access, get_access, restrict
-from rbac.catalogue import declared_permissions, sync_permissions, tenant_grantable_codes
+from rbac.catalogue import (
+    declared_permissions,
+    sync_permissions,
+    tenant_grantable_codes,
+)
 from rbac.models import DataScope, Menu, Permission, Role, RoleDepartment
 from rbac.services import assign_roles, ensure_admin_role
-from core.context import tenant_context
 from tenants.models import TenantPackage, TenantStatus
 
 pytestmark = pytest.mark.django_db

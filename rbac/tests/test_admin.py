@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from core.context import tenant_context
 from rbac.models import Permission, Role, RolePermission
 from rbac.services import ensure_admin_role
-from core.context import tenant_context
 from tenants.models import PackageOperation
 
 pytestmark = pytest.mark.django_db

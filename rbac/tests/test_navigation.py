@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from conftest import make_user
+from core.context import tenant_context
 from rbac.models import DataScope, Menu, Permission, Role
 from rbac.services import assign_roles
-from core.context import tenant_context
 
 pytestmark = pytest.mark.django_db
 

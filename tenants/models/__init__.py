@@ -12,7 +12,6 @@ from tenants.models.base import (
     get_current_tenant,
     unique_live_per_tenant,
 )
-from tenants.models.packages import PackageMenu, PackageOperation, TenantPackage
 from tenants.models.dictionaries import (
     Dictionary,
     DictionaryItem,
@@ -20,6 +19,7 @@ from tenants.models.dictionaries import (
     DictionaryQuerySet,
     DictionaryStatus,
 )
+from tenants.models.packages import PackageMenu, PackageOperation, TenantPackage
 
 __all__ = [
     "Dictionary",

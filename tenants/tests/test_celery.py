@@ -29,8 +29,8 @@ from accounts.models import User
 from accounts.tasks import release_expired_locks
 from config.celery import app, broker_transport_options
 from conftest import make_user, require_service
-from tenants.celery import ACTOR_HEADER, TENANT_HEADER, TenantTaskMissingTenant
 from core.context import actor_context, all_tenants, get_scope, tenant_context
+from tenants.celery import ACTOR_HEADER, TENANT_HEADER, TenantTaskMissingTenant
 from tenants.tasks import echo_context
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent

@@ -15,10 +15,6 @@ from django.db import IntegrityError, transaction
 from django.template import Context, Template
 from django.urls import reverse
 
-from rbac.catalogue import actions_of, code_for
-from rbac.models import Permission
-from rbac.services import assign_roles, ensure_admin_role
-from tenants import dictionaries
 from core.context import (
     TenantContextMissing,
     TenantScope,
@@ -26,6 +22,10 @@ from core.context import (
     scope_context,
     tenant_context,
 )
+from rbac.catalogue import actions_of, code_for
+from rbac.models import Permission
+from rbac.services import assign_roles, ensure_admin_role
+from tenants import dictionaries
 from tenants.dictionaries import DictItem, dictionary_items, dictionary_label
 from tenants.models import Dictionary, DictionaryItem, DictionaryStatus
 

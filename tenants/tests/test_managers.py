@@ -10,16 +10,15 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Department, Position, User
 from conftest import make_user
-from logs.models import LoginLog
 from core.context import (
     TenantContextMissing,
     TenantScope,
     actor_context,
     all_tenants,
-
     get_current_tenant_id,
     tenant_context,
 )
+from logs.models import LoginLog
 from tenants.models import Tenant, get_current_tenant
 
 

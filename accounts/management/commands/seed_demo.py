@@ -9,10 +9,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Department, Position, User
+from core.context import tenant_context
 from rbac.catalogue import tenant_grantable_codes
 from rbac.models import DataScope, Menu, Permission, Role
 from rbac.services import assign_roles, ensure_admin_role
-from core.context import tenant_context
 from tenants.models import Tenant, TenantPackage, TenantPlan
 
 DEMO_PASSWORD = "Atrium-demo-2026"

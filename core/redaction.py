@@ -1,0 +1,118 @@
+"""Redaction: the one list of what is secret, and the masking every output applies.
+
+* **By name**: a field or key whose name contains one of ``SECRET_NAMES`` (passwords, key
+  hashes, secrets, tokens, credentials, API keys, auth settings) is masked whole
+  (``is_secret_name``); models add names with ``audit_secret_fields``.
+* **By pattern**, in any text: an API key (``atr_<prefix>_<secret>`` keeps its prefix,
+  which is not secret and tells keys apart) and the value of any ``Authorization`` header
+  (``redact``).
+* ``jsonable`` turns any value into JSON with both applied: the audit trail, the operation
+  log, the MCP call log and the test engine's results use it.
+* ``RedactSecretsFilter`` sits on every handler in ``LOGGING`` (config/settings.py): the
+  message, its arguments, the formatted traceback and the stack information.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import logging
+import re
+import uuid
+from typing import Any
+
+MASK = "[REDACTED]"
+
+# What names a secret: a field, a JSON key or a form field containing one of these.
+SECRET_NAMES = ("password", "key_hash", "secret", "token", "credential", "api_key",
+                "auth_config")
+SECRET_NAME_RE = re.compile("|".join(SECRET_NAMES), re.I)
+# Words whose presence in a text means it may hold a secret (names or patterns above).
+SECRET_WORDS = (*SECRET_NAMES, "atr_", "authorization")
+
+# An Atrium API key: the prefix stays, the secret goes. Matches any prefix length so a
+# malformed key someone pasted is masked too.
+API_KEY_RE = re.compile(r"\b(atr_[A-Za-z0-9]{1,32}_)[A-Za-z0-9_\-]{8,}")
+# "Authorization: Bearer x", "'HTTP_AUTHORIZATION': 'Basic x'", "authorization=x": the
+# header value, up to the end of the quoted string or line.
+AUTHORIZATION_RE = re.compile(
+    r"""(?ix)
+    (\b(?:http_)?(?:proxy[_-])?authorization\b["']?\s*[:=]\s*)
+    (?:
+        "(?:[^"\\\r\n]|\\.)*"       # a double-quoted value
+      | '(?:[^'\\\r\n]|\\.)*'       # a single-quoted value
+      | [^\r\n,;}\]]+              # a bare value, to the end of the field
+    )
+    """
+)
+
+
+def is_secret_name(name: Any) -> bool:
+    """Return whether a field or key called ``name`` holds a secret."""
+    return isinstance(name, str) and bool(SECRET_NAME_RE.search(name))
+
+
+def might_hold_secret(text: str) -> bool:
+    """Return whether ``text`` mentions anything ``jsonable`` would mask (a quick test)."""
+    lowered = text.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` as something ``json.dumps`` accepts, secrets masked.
+
+    Keys named like a secret have their values masked; every string is ``redact``-ed.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {
+            str(key): MASK if is_secret_name(key) else jsonable(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(item) for item in items]
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, memoryview | bytes):
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "name") and hasattr(value, "url"):  # a FieldFile
+        return value.name or None
+    return redact(str(value))
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with API keys and Authorization header values masked."""
+    if not text:
+        return text
+    text = AUTHORIZATION_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return API_KEY_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Mask API keys and Authorization header values in every record; never drop one."""
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - let the handler report a broken record as usual
+            return True
+        redacted = redact(message)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
