@@ -301,7 +301,7 @@ LOG_PARTITION_RETENTION = env.json_object(
 # ---------------------------------------------------------------------------
 # Security
 # ---------------------------------------------------------------------------
-# Fernet keys sealing secrets stored for reuse (external tools' credentials, config.crypto):
+# Fernet keys sealing secrets stored for reuse (external tools' credentials, core.crypto):
 # the first seals, all open. Development derives one from DJANGO_SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", env.required_in_production([]))
 SESSION_COOKIE_HTTPONLY = True

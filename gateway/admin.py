@@ -44,13 +44,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from core.charts import BarChart, Series, grouped_bars
 from core.context import get_current_tenant_id
 from gateway import tools
 from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
 from logs.admin import AppendOnlyLogAdmin
-from logs.charts import BarChart, Series, grouped_bars
 from logs.models import OperationStatus
 from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 from tenants.models import Tenant

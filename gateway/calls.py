@@ -38,6 +38,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from config import deadlines
+from core import logrows
 from core.redaction import jsonable, might_hold_secret
 from gateway.choices import ToolType
 from logs import audit
@@ -317,10 +318,10 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
     """Write the call log row and move the tool's counters; never raise.
 
-    Both writes go through ``logs.audit.execute_statements``: in autocommit each is a single
+    Both writes go through ``core.logrows.execute_statements``: in autocommit each is a single
     statement (no ``BEGIN``/``COMMIT``), inside a transaction it runs in a savepoint. On
     PostgreSQL, with the log and the tools in one database, they are one statement
-    (``logs.audit.one_statement``: the ``INSERT`` in a ``WITH`` clause of the ``UPDATE``):
+    (``core.logrows.one_statement``: the ``INSERT`` in a ``WITH`` clause of the ``UPDATE``):
     one round trip, one commit. Should it fail, each is written again on its
     own, so that a log row that cannot be written never costs the call its count.
     """
@@ -330,7 +331,7 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     count_alias = router.db_for_write(McpTool)
     insert = None
     try:
-        insert = audit.insert_statements(
+        insert = logrows.insert_statements(
             [log_row(tool, arguments, outcome, caller=caller, context=context)], log_alias)[0]
     except Exception:
         logger.exception("Could not prepare the call log of tool %s (request %s)",
@@ -339,19 +340,19 @@ def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: 
     if (insert is not None and log_alias == count_alias
             and connections[log_alias].vendor == "postgresql"):
         try:
-            audit.execute_statements([audit.one_statement([insert, count])], log_alias)
+            logrows.execute_statements([logrows.one_statement([insert, count])], log_alias)
             return
         except Exception:
             logger.warning("Could not write the call log and the count together (request %s); "
                            "writing them apart", context.request_id, exc_info=True)
     if insert is not None:
         try:
-            audit.execute_statements([insert], log_alias)
+            logrows.execute_statements([insert], log_alias)
         except Exception:
             logger.exception("Could not write the call log of tool %s (request %s)",
                              tool.pk, context.request_id)
     try:
-        audit.execute_statements([count], count_alias)
+        logrows.execute_statements([count], count_alias)
     except Exception:
         logger.exception("Could not count the call of tool %s (request %s)",
                          tool.pk, context.request_id)

@@ -20,7 +20,7 @@ seed lacks: title, input and output schema, annotations). Names follow the MCP r
 unique per tenant among live rows, compared without case on every backend (MariaDB's
 collation would otherwise decide alone). A public tool is offered to every tenant; a
 tenant's own tool of the same name shadows it. ``auth_config`` is sealed at rest
-(``config.crypto``) and never leaves the server again.
+(``core.crypto``) and never leaves the server again.
 
 Call log
 --------
@@ -37,7 +37,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models.api_keys import validate_scopes
-from config.crypto import EncryptedJSONField
+from core.crypto import EncryptedJSONField
 from gateway.choices import AuthType, CallerType, HttpMethod, ToolType
 from logs.models import ActorLog, OperationStatus
 from logs.partitioning import MonthlyPartitioning, Retention

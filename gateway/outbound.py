@@ -48,7 +48,7 @@ API forms call too): ``none``: empty; ``bearer``: ``{"token"}``; ``api_key``:
 ``{"header", "value"}``; ``oauth``: client credentials ``{"token_url", "client_id",
 "client_secret", "scope"?, "audience"?}``. An OAuth token is requested with HTTP Basic client
 authentication (RFC 6749 section 2.3.1), kept in Django's cache (sealed with
-``config.crypto``) until ``expires_in`` less a safety margin, under a key made of the tool's
+``core.crypto``) until ``expires_in`` less a safety margin, under a key made of the tool's
 id and an HMAC of its config, and dropped and fetched again once when the target answers 401.
 
 Nothing here logs ``auth_config``, tokens or credential headers, and no message of an
@@ -79,7 +79,7 @@ from django.core.exceptions import ValidationError
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from config.crypto import SecretUnreadable, seal, unseal
+from core.crypto import SecretUnreadable, seal, unseal
 from gateway.choices import AuthType, HttpMethod
 
 logger = logging.getLogger(__name__)

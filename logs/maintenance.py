@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from core import logrows
 from core.context import current_request_id, get_current_actor_id
 from core.redaction import jsonable
 from logs import audit
@@ -191,7 +192,7 @@ def record_run(report: Report, *, method: str, uri: str, elapsed_ms: int,
     except Exception:
         logger.exception(*failure)
         return
-    audit.write_log_rows([([row], failure)], audit.log_alias())
+    logrows.write_log_rows([([row], failure)], audit.log_alias())
 
 
 def _maintain(report: Report) -> None:

@@ -11,7 +11,7 @@ is back, outside any transaction of the view:
    error of a 4xx/5xx answer, and the old/new values of what changed.
 
 Both go to the log alias with as few round trips as the guarantees allow
-(``logs.audit.write_log_rows``): one ``INSERT`` each, with no transaction of their own in
+(``core.logrows.write_log_rows``): one ``INSERT`` each, with no transaction of their own in
 autocommit, and on PostgreSQL one statement for both. Either may fail without costing the
 other its row or breaking the request: a failure is reported with ``logger.exception``.
 Reads with ``LOG_READS`` off cost nothing beyond the request id (no query).
@@ -30,6 +30,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from config import deadlines
+from core import logrows
 from core.context import (
     client_ip,
     current_request_id,
@@ -218,7 +219,7 @@ class OperationLogMiddleware:
     def write_logs(self, request, response, state, body, elapsed: int) -> None:
         """Write the audit rows of the committed changes and the operation log row.
 
-        Both go to the log alias together (``logs.audit.write_log_rows``); either may fail
+        Both go to the log alias together (``core.logrows.write_log_rows``); either may fail
         without costing the other its row.
         """
         from logs.models import OperationLog
@@ -278,6 +279,6 @@ class OperationLogMiddleware:
             ))
         except Exception:
             logger.exception(*operation_failure)
-        audit.write_log_rows(
+        logrows.write_log_rows(
             [(audit_rows, audit_failure), (operation_rows, operation_failure)], audit.log_alias()
         )

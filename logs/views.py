@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from logs.charts import Series, grouped_bars
+from core.charts import Series, grouped_bars
 from logs.usage import usage_for
 from tenants.models import Tenant
 

@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import config.crypto
+import core.crypto
 import gateway.models
 import tenants.ids
 
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('api_module', models.CharField(blank=True, max_length=100, verbose_name='module')),
                 ('external_url', models.URLField(blank=True, max_length=500, verbose_name='external URL')),
                 ('auth_type', models.CharField(choices=[('none', 'None'), ('bearer', 'Bearer token'), ('api_key', 'API key header'), ('oauth', 'OAuth 2.0 client credentials')], default='none', max_length=20, verbose_name='authentication')),
-                ('auth_config', config.crypto.EncryptedJSONField(blank=True, help_text='Stored encrypted; never shown again after saving.', null=True, verbose_name='authentication settings')),
+                ('auth_config', core.crypto.EncryptedJSONField(blank=True, help_text='Stored encrypted; never shown again after saving.', null=True, verbose_name='authentication settings')),
                 ('permission_code', models.CharField(blank=True, help_text="The permission a caller needs. API tools take their endpoint's.", max_length=100, verbose_name='permission code')),
                 ('required_scopes', models.JSONField(blank=True, default=list, help_text="Permission codes an API key must hold to see and call the tool, on top of its endpoint's.", validators=[gateway.models.validate_required_scopes], verbose_name='required scopes')),
                 ('input_schema', models.JSONField(blank=True, default=dict, validators=[gateway.models.validate_json_object], verbose_name='input schema')),

@@ -13,7 +13,6 @@ import json
 import pytest
 
 from gateway import policy
-from gateway.models import McpTool
 from gateway.tests.factories import api_tool, endpoint, key_of
 from tests.api_cases import make_actor
 

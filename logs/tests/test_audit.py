@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
 from accounts.models import Position
+from core import logrows
 from core.context import actor_context, all_tenants, tenant_context
 from logs import audit
 from logs.models import AuditLog, OperationLog
@@ -323,7 +324,7 @@ def test_server_error_is_logged_and_its_changes_are_not_audited(admin_a, tenant_
 
 def failing_for(model):
     """Return a stand-in for ``insert_statements`` that fails for ``model``'s rows only."""
-    real = audit.insert_statements
+    real = logrows.insert_statements
 
     def insert_statements(rows, using):
         if isinstance(rows[0], model):
@@ -335,7 +336,7 @@ def failing_for(model):
 
 def test_log_write_failure_does_not_break_the_request(client_a, tenant_a, caplog):
     """When the operation log cannot be written the request still succeeds; it is reported."""
-    with mock.patch("logs.audit.insert_statements", side_effect=failing_for(OperationLog)):
+    with mock.patch("core.logrows.insert_statements", side_effect=failing_for(OperationLog)):
         with caplog.at_level(logging.ERROR, logger="atrium.audit"):
             response = client_a.post(POSITIONS, {"code": "qa", "name": "Tester"},
                                      content_type="application/json")
@@ -349,7 +350,7 @@ def test_log_write_failure_does_not_break_the_request(client_a, tenant_a, caplog
 
 def test_audit_write_failure_does_not_break_the_request(client_a, tenant_a, caplog):
     """When the audit rows cannot be written the request still succeeds; it is reported."""
-    with mock.patch("logs.audit.insert_statements", side_effect=failing_for(AuditLog)):
+    with mock.patch("core.logrows.insert_statements", side_effect=failing_for(AuditLog)):
         with caplog.at_level(logging.ERROR, logger="atrium.audit"):
             response = client_a.post(POSITIONS, {"code": "qa", "name": "Tester"},
                                      content_type="application/json")
@@ -584,7 +585,7 @@ def test_log_rows_are_inserted_as_djangos_compiler_writes_them(tenant_a, admin_a
     fields = [f for f in AuditLog._meta.concrete_fields if not f.primary_key]
     with mock.patch("django.utils.timezone.now", return_value=timezone.now()):
         for count in (1, 3):
-            [(ours, our_params)] = audit.insert_statements(rows(count), "default")
+            [(ours, our_params)] = logrows.insert_statements(rows(count), "default")
             query = sql.InsertQuery(AuditLog)
             query.insert_values(fields, rows(count))
             [(theirs, their_params)] = query.get_compiler(connection=connection).as_sql()

@@ -128,7 +128,7 @@ def test_a_failed_run_is_recorded_with_its_error_and_partial_report():
 
 def test_a_failed_write_of_the_record_does_not_break_maintenance(caplog):
     """When the operation log cannot be written the run still completes; it is reported."""
-    with mock.patch("logs.audit.insert_statements", side_effect=RuntimeError("db down")):
+    with mock.patch("core.logrows.insert_statements", side_effect=RuntimeError("db down")):
         with caplog.at_level(logging.ERROR, logger="atrium.audit"):
             report = maintenance.maintain_partitions()
     assert report.tables

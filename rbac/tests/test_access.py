@@ -19,7 +19,7 @@ from rbac.catalogue import (
 )
 from rbac.models import DataScope, Menu, Permission, Role, RoleDepartment
 from rbac.services import assign_roles, ensure_admin_role
-from tenants.models import TenantPackage, TenantStatus
+from tenants.models import TenantStatus
 
 pytestmark = pytest.mark.django_db
 

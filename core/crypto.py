@@ -1,4 +1,5 @@
-"""Encryption at rest of secrets the platform must use again (an external tool's credentials).
+"""Encryption at rest of secrets the platform must use again (an external tool's credentials,
+a database password of a test project).
 
 Values are sealed with Fernet (AES-128-CBC with HMAC-SHA256, from ``cryptography``) under
 the keys of ``settings.FIELD_ENCRYPTION_KEYS``: the first key seals, every key opens, so a
@@ -22,6 +23,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -113,3 +115,14 @@ class EncryptedJSONField(models.TextField):
         if lookup_name != "isnull":
             return None
         return super().get_lookup(lookup_name)
+
+
+def encrypted_fields() -> dict[type[models.Model], list[str]]:
+    """Return the names of the encrypted fields of every installed model that has any."""
+    found: dict[type[models.Model], list[str]] = {}
+    for model in apps.get_models():
+        names = [field.name for field in model._meta.concrete_fields
+                 if isinstance(field, EncryptedJSONField)]
+        if names:
+            found[model] = names
+    return found

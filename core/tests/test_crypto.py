@@ -1,4 +1,4 @@
-"""Secrets sealed at rest (config.crypto) and their key rotation."""
+"""Secrets sealed at rest (core.crypto) and their key rotation over every encrypted field."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from config.crypto import SecretUnreadable, seal, unseal
 from core.context import tenant_context
+from core.crypto import SecretUnreadable, seal, unseal
 from gateway.models import McpTool
 
 pytestmark = pytest.mark.django_db
