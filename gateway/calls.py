@@ -37,8 +37,7 @@ from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from config import deadlines
-from core import logrows
+from core import deadlines, logrows
 from core.redaction import jsonable, might_hold_secret
 from gateway.choices import ToolType
 from logs import audit
@@ -130,7 +129,7 @@ def api_error_message(status: int, data: Any) -> str:
 def _run_api(tool, arguments, caller, context: CallContext) -> CallOutcome:
     """Call the tool's endpoint in-process within the tool's timeout.
 
-    The timeout bounds the call's database work (``config.deadlines``): once it has
+    The timeout bounds the call's database work (``core.deadlines``): once it has
     passed, the statement running is interrupted and no further one is sent, and the view
     fails; inside a transaction the call's writes are rolled back. The agent is told the
     tool timed out, whatever the view answered after its deadline.

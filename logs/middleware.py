@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config import deadlines
+from core import deadlines
 from core import logrows
 from core.context import (
     client_ip,

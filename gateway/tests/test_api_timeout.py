@@ -2,7 +2,7 @@
 
 The slow endpoint of ``gateway.tests.urls_slow`` runs a statement of several seconds; the
 tool's timeout (1 s, the least a tool may have) interrupts it on every backend
-(``config.deadlines``), the agent gets a readable error, and the call is logged.
+(``core.deadlines``), the agent gets a readable error, and the call is logged.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Position
-from config.tests.slow_sql import SLEEP_SECONDS
 from core.context import all_tenants
+from core.tests.slow_sql import SLEEP_SECONDS
 from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from gateway.tests.test_server import call

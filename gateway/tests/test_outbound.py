@@ -35,15 +35,10 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ValidationError
 
 from core.context import tenant_context
+from core.outbound import OutboundError, is_refused_address
 from gateway.choices import AuthType, HttpMethod, ToolType
 from gateway.models import McpTool
-from gateway.outbound import (
-    OutboundError,
-    OutboundResult,
-    call_external,
-    is_refused_address,
-    validate_auth_config,
-)
+from gateway.outbound import OutboundResult, call_external, validate_auth_config
 
 # The shared autouse fixtures of mcp/tests/conftest.py touch the database.
 pytestmark = pytest.mark.django_db

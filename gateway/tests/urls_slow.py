@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Position
-from config.tests.slow_sql import SLOW_SQL
 from config.urls import urlpatterns as project_urlpatterns
+from core.tests.slow_sql import SLOW_SQL
 
 
 def run_slow_statement() -> None:

@@ -1,4 +1,14 @@
-"""Bound the database work of a block of code in time, on every backend.
+"""Deadlines: time budgets, the one watchdog thread, and deadlines on database work.
+
+Three parts that share one clock (``time.monotonic``) and one thread:
+
+* ``TimeBudget(seconds)``: the end of a call's time, shared by its steps (the outbound
+  HTTP client sets each socket timeout to what is left).
+* ``watch(when, callback)``: the process's one watchdog thread runs ``callback`` at
+  ``when``; the callback may ask to run again later. It shuts the socket of an outbound
+  call that overruns, and interrupts statements past their deadline (below). One thread
+  serves every timer, started lazily and again in a forked child.
+* ``deadline(seconds)``: bound the database work of a block of code, on every backend.
 
 ::
 
@@ -20,10 +30,9 @@ Design
   finds the innermost scope covering that connection, marks the statement in flight and
   compares the clock with the deadline; once it has passed, the statement is not sent and
   ``DeadlineExceeded`` is raised. Without an active deadline no guard is installed.
-* **Interruption.** One watchdog daemon thread per process (started lazily, started again in
-  a forked child, found by its pid) keeps a heap of the active scopes: a scope is registered
-  once when the block starts, never per statement. When a deadline passes, the watchdog
-  interrupts the statements of that scope still in flight:
+* **Interruption.** The watchdog (``watch``) holds one timer per active scope, set once when
+  the block starts, never per statement. When a deadline passes, the watchdog interrupts
+  the statements of that scope still in flight:
 
   - PostgreSQL: the raw psycopg connection's ``cancel_safe()`` (``cancel()`` on older
     psycopg); the pooled connection is a plain ``psycopg.Connection``.
@@ -79,7 +88,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -142,8 +151,7 @@ class Deadline:
         self.when = when
         self.slots = slots  # DatabaseWrapper -> _Slot
         self.parent = parent  # the enclosing Deadline or _Exempt, or None
-        self.closed = False
-        self.queued = False  # in the watchdog's heap (guarded by the watchdog's lock)
+        self.timer: Timer | None = None
         self.retry = RETRY_FIRST
         self.interrupts = 0  # interrupts the watchdog sent for this scope
         self.rolled_back = False  # the savepoint(s) of the block were rolled back
@@ -155,6 +163,23 @@ class Deadline:
     def remaining(self) -> float:
         """Return the seconds left before the deadline (negative once it has passed)."""
         return self.when - _monotonic()
+
+    def watch(self) -> None:
+        """Have the watchdog interrupt this scope's statements once the deadline passes."""
+        self.timer = watch(self.when, self._on_due)
+
+    def unwatch(self) -> None:
+        """Stop watching (the block ended)."""
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def _on_due(self) -> float | None:
+        """Interrupt what is in flight; come back soon (backing off) while anything was."""
+        if not self.interrupt_running():
+            return None
+        again = _monotonic() + self.retry
+        self.retry = min(self.retry * 2, RETRY_MAX)
+        return again
 
     def interrupt_running(self) -> bool:
         """Interrupt the statements in flight; return whether there was any."""
@@ -293,70 +318,89 @@ def _kill_query(connection: Any, thread_id: int) -> None:
         killer.close()
 
 
+class Timer:
+    """A callback the watchdog runs at a time (``watch``); ``cancel()`` stops it."""
+
+    __slots__ = ("when", "callback", "cancelled", "queued")
+
+    def __init__(self, when: float, callback: Callable[[], float | None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+        self.queued = False  # in the watchdog's heap (guarded by the watchdog's lock)
+
+    def cancel(self) -> None:
+        """Do not run the callback (again); harmless once it ran."""
+        _get_watchdog().cancel(self)
+
+
 class _Watchdog:
-    """The process's thread that interrupts statements still running past their deadline."""
+    """The process's one thread that runs timers when they are due (a heap by time)."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.cond = threading.Condition(threading.Lock())
-        self.heap: list[tuple[float, int, Deadline]] = []
-        self.stale = 0  # heap entries whose scope is closed
+        self.heap: list[tuple[float, int, Timer]] = []
+        self.stale = 0  # heap entries of cancelled timers
         self.sequence = itertools.count()
-        self.thread = threading.Thread(target=self.run, name="atrium-db-deadlines", daemon=True)
+        self.thread = threading.Thread(target=self.run, name="atrium-watchdog", daemon=True)
         self.thread.start()
 
-    def register(self, scope: Deadline) -> None:
-        """Watch ``scope`` until it is unregistered."""
+    def schedule(self, timer: Timer) -> None:
+        """Run ``timer`` at its time, unless it is cancelled first."""
         with self.cond:
-            self._push(scope, scope.when)
+            if not timer.cancelled:
+                self._push(timer)
 
-    def unregister(self, scope: Deadline) -> None:
-        """Stop watching ``scope``; drop closed entries once they are half of the heap."""
+    def cancel(self, timer: Timer) -> None:
+        """Cancel ``timer``; drop cancelled entries once they are half of the heap."""
         with self.cond:
-            scope.closed = True
-            if scope.queued:
+            timer.cancelled = True
+            if timer.queued:
                 self.stale += 1
                 if self.stale > 32 and 2 * self.stale > len(self.heap):
-                    self.heap = [entry for entry in self.heap if not entry[2].closed]
+                    self.heap = [entry for entry in self.heap if not entry[2].cancelled]
                     heapq.heapify(self.heap)
+                    for entry in self.heap:
+                        entry[2].queued = True
                     self.stale = 0
 
-    def _push(self, scope: Deadline, when: float) -> None:
-        entry = (when, next(self.sequence), scope)
+    def _push(self, timer: Timer) -> None:
+        entry = (timer.when, next(self.sequence), timer)
         heapq.heappush(self.heap, entry)
-        scope.queued = True
+        timer.queued = True
         if self.heap[0] is entry:
             self.cond.notify()
 
-    def _next_due(self) -> Deadline:
+    def _next_due(self) -> Timer:
         with self.cond:
             while True:
-                while self.heap and self.heap[0][2].closed:
+                while self.heap and self.heap[0][2].cancelled:
                     heapq.heappop(self.heap)[2].queued = False
                     self.stale -= 1
                 if self.heap:
                     wait = self.heap[0][0] - _monotonic()
                     if wait <= 0:
-                        scope = heapq.heappop(self.heap)[2]
-                        scope.queued = False
-                        return scope
+                        timer = heapq.heappop(self.heap)[2]
+                        timer.queued = False
+                        return timer
                     self.cond.wait(wait)
                 else:
                     self.cond.wait()
 
     def run(self) -> None:
         while True:
-            scope = self._next_due()
+            timer = self._next_due()
             try:
-                busy = scope.interrupt_running()
+                again = timer.callback()
             except Exception:  # never let the watchdog die
-                logger.exception("deadline watchdog failed")
-                busy = True
-            if busy:
+                logger.exception("watchdog callback failed")
+                again = None
+            if again is not None:
                 with self.cond:
-                    if not scope.closed:
-                        self._push(scope, _monotonic() + scope.retry)
-                        scope.retry = min(scope.retry * 2, RETRY_MAX)
+                    if not timer.cancelled:
+                        timer.when = again
+                        self._push(timer)
 
 
 _watchdog: _Watchdog | None = None
@@ -381,6 +425,36 @@ def _get_watchdog() -> _Watchdog:
             if watchdog is None or watchdog.pid != os.getpid():
                 watchdog = _watchdog = _Watchdog()
     return watchdog
+
+
+def watch(when: float, callback: Callable[[], float | None]) -> Timer:
+    """Run ``callback`` on the watchdog thread at ``when`` (``time.monotonic``), unless the
+    returned timer is cancelled first. A callback returning a time runs again then.
+
+    Callbacks run one at a time on that thread: keep them short.
+    """
+    timer = Timer(when, callback)
+    _get_watchdog().schedule(timer)
+    return timer
+
+
+class TimeBudget:
+    """The end of a call's time, shared by every step of the call."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = _monotonic() + seconds
+
+    def left(self) -> float:
+        """Return the seconds left, or raise ``TimeoutError`` when none are."""
+        left = self.at - _monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        return left
+
+    def passed(self) -> bool:
+        """Return whether the time is up."""
+        return _monotonic() >= self.at
 
 
 class _Savepoint:
@@ -434,11 +508,10 @@ def deadline(seconds: float, using: Iterable[str] | None = None) -> Iterator[Dea
         for connection in wrappers:
             if _guard not in connection.execute_wrappers:
                 stack.enter_context(connection.execute_wrapper(_guard))
-        watchdog = _get_watchdog()
         token = _current.set(scope)
-        watchdog.register(scope)
+        scope.watch()
         try:
             yield scope
         finally:
-            watchdog.unregister(scope)
+            scope.unwatch()
             _current.reset(token)

@@ -1,4 +1,4 @@
-"""Deadlines on database work (config.deadlines), on the real backend of the run.
+"""Deadlines on database work (core.deadlines), on the real backend of the run.
 
 A slow statement (MariaDB ``SLEEP``, PostgreSQL ``pg_sleep``, an SQLite recursive count to
 1e9) is interrupted by the watchdog; statements after the deadline are refused before they
@@ -27,9 +27,9 @@ from django.db import (
     transaction,
 )
 
-from config import deadlines
-from config.deadlines import DeadlineExceeded
-from config.tests.slow_sql import SLOW_SQL
+from core import deadlines
+from core.deadlines import DeadlineExceeded
+from core.tests.slow_sql import SLOW_SQL
 
 SHORT = 0.3  # seconds: the deadline of the interruption tests
 WELL_UNDER = 2.0  # seconds: an interrupted statement ends before this
@@ -380,7 +380,7 @@ def test_a_forked_child_starts_its_own_watchdog():
                 slot = deadlines._Slot(Wrapper)
                 slot.bind(raw)
                 scope = deadlines.Deadline(time.monotonic() + 0.2, {Wrapper: slot}, None)
-                watchdog.register(scope)
+                scope.watch()
                 slot.running = True
                 try:
                     raw.execute(SLOW_SQL["sqlite"]).fetchall()

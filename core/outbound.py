@@ -1,0 +1,501 @@
+"""The platform's guarded outbound HTTP client: any status comes back, nothing reaches an
+address the platform must not call.
+
+``request(method, url, headers=, body=, budget=, policy=)`` sends one request, follows
+redirects itself and returns the ``Response`` whatever its status: the caller decides what
+a 404 or a 500 means (an MCP tool treats it as a failure, a test step asserts on it). Only
+what prevents an answer raises ``OutboundError``, with a ``code`` and a neutral, safe
+message that callers may reword (``OutboundError.reworded``): a refused address, an
+invalid URL, a failed connection, a timeout, an unreadable answer.
+
+Addresses (the SSRF guard)
+--------------------------
+Every host is resolved once per hop; each address is checked, and the socket connects to
+exactly one of the addresses that passed, while the ``Host`` header, TLS SNI and certificate
+verification keep using the host name of the URL. A DNS answer that changes between the
+check and the connection (rebinding) therefore cannot reach another address: nothing
+resolves the name again. Refused: loopback, private (RFC 1918, CGNAT 100.64/10,
+unique-local fc00::/7), link-local (169.254/16 with the cloud metadata address,
+fe80::/10), site-local fec0::/10, reserved and documentation ranges, and IPv4 addresses
+hidden in IPv6 (IPv4-mapped, NAT64, 6to4). Addresses inside ``Policy.allowed_networks`` are
+allowed even so, except the unspecified address and multicast, which are never a
+destination. Of a name that resolves to several addresses only the allowed ones are tried;
+none allowed: refused, before any connection is opened.
+
+Redirects (301, 302, 303, 307, 308) are followed by this module, at most
+``Policy.max_redirects``, each hop resolved and checked again; only http and https are
+followed, and the headers named in ``credentials`` are dropped when a redirect leaves the
+origin (scheme, host and port) they were meant for. Proxy environment variables are
+ignored on purpose: a proxy would connect on the platform's behalf, past the check.
+
+Time
+----
+``budget`` (``core.deadlines.TimeBudget``) covers the whole call: connection, TLS
+handshake, every redirect hop and the reading of the answer. Socket timeouts are set to the
+time left before each step, and the platform's watchdog (``core.deadlines.watch``) shuts
+the socket down when the time is up, so a server that drips bytes cannot stretch the call.
+Name resolution itself uses the system resolver, which is bounded by its own settings
+(resolv.conf), not by the budget.
+
+The answer's body is read up to ``Policy.max_response_bytes``; a longer one is cut and
+marked ``truncated``. No message of an ``OutboundError`` carries an upstream body, a secret
+or an internal address; the details go to the application log.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit
+
+from django.utils.translation import gettext as _
+
+from core.deadlines import TimeBudget, watch
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+READ_CHUNK = 64 * 1024
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+SITE_LOCAL_V6 = ipaddress.ip_network("fec0::/10")
+
+
+class OutboundError(Exception):
+    """A request that produced no answer to hand back.
+
+    ``code`` names the reason (``invalid_url``, ``credentials_in_url``, ``unresolvable``,
+    ``refused_address``, ``redirect_refused``, ``too_many_redirects``, ``timeout``,
+    ``tls``, ``unreachable``, ``unreadable``, ``unsendable``, or one of a caller's own);
+    ``message`` is short, readable and safe to show; ``retryable`` is True for failures
+    worth another try (connection, timeout); ``status`` and ``retry_after`` are set by
+    callers that turn an answer into an error.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, code: str = "error",
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+
+    def reworded(self, messages: dict[str, str], **params) -> OutboundError:
+        """Return this error with the caller's message for its code (formatted with
+        ``params``), or itself when the caller has none."""
+        message = messages.get(self.code)
+        if message is None:
+            return self
+        error = OutboundError(message % params if params else message,
+                              retryable=self.retryable, code=self.code, status=self.status,
+                              retry_after=self.retry_after)
+        error.__cause__ = self.__cause__
+        return error
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where and how much a caller's requests may go."""
+
+    allowed_networks: tuple = ()
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # None: the system's trust store; else a PEM file of CAs to trust.
+    ca_bundle: str | None = None
+
+
+@dataclass
+class Response:
+    """An answer, whatever its status."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes = b""
+    truncated: bool = False
+    url: str = ""
+    location: str | None = None
+
+
+@lru_cache(maxsize=8)
+def parse_networks(values: tuple[str, ...]) -> tuple:
+    """Return the networks of CIDR strings; raise ``ValueError`` for one that is not."""
+    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+@lru_cache(maxsize=4)
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
+    """Return the TLS context of outbound calls (system CAs, or ``cafile``'s)."""
+    # Loading the trust store costs milliseconds; one context serves every call.
+    context = ssl.create_default_context(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+# Addresses
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address an IPv6 address leads to (mapped, NAT64, 6to4), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return None
+
+
+def _is_special(ip) -> bool:
+    """Return whether ``ip`` is anything but a public unicast address."""
+    return (
+        not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local
+        or ip.is_reserved or ip.is_multicast or ip.is_unspecified
+        or (ip.version == 6 and ip in SITE_LOCAL_V6)
+    )
+
+
+def is_refused_address(address: str, allowed: tuple = ()) -> bool:
+    """Return whether the platform refuses to connect to ``address`` (see the module docstring).
+
+    ``allowed`` holds the operator's allow-listed networks.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    candidates = [ip]
+    if ip.version == 6:
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            # A mapped or NAT64 address goes where its IPv4 part says; 6to4 is judged both ways.
+            candidates = [embedded] if ip.sixtofour is None else [ip, embedded]
+    if any(c.is_unspecified or c.is_multicast for c in candidates):
+        return True
+    if all(any(c in network for network in allowed) for c in candidates):
+        return False
+    return any(_is_special(c) for c in candidates)
+
+
+# Resolution, connections and the watchdog
+
+
+def _resolve(host: str, port: int, budget: TimeBudget, policy: Policy, what: str) -> list[tuple]:
+    """Return ``(family, sockaddr)`` of every allowed address of ``host``; refuse if none."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        logger.info("Outbound call of %s: host %s did not resolve (%s).", what, host, exc)
+        raise OutboundError(
+            _("The host name could not be resolved."),
+            retryable=exc.errno == socket.EAI_AGAIN, code="unresolvable",
+        ) from None
+    except UnicodeError:
+        raise _invalid_url() from None
+    budget.left()
+    allowed = policy.allowed_networks
+    addresses, refused, seen = [], [], set()
+    for family, _type, _proto, _name, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6) or sockaddr in seen:
+            continue
+        seen.add(sockaddr)
+        if is_refused_address(sockaddr[0], allowed):
+            refused.append(sockaddr[0])
+        else:
+            addresses.append((family, sockaddr))
+    if not addresses:
+        # Operators see the host and addresses; the agent only learns that it was refused.
+        logger.warning("Outbound call of %s refused: %s resolves to %s, outside the allowed "
+                       "addresses.", what, host, ", ".join(refused) or "nothing usable")
+        raise OutboundError(
+            _("The URL resolves to an address the platform does not call (private, loopback "
+              "or link-local)."), retryable=False, code="refused_address")
+    if refused:
+        logger.info("Outbound call of %s: skipping refused addresses %s of %s.", what,
+                    ", ".join(refused), host)
+    return addresses
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to exactly the addresses given, named by the URL's host."""
+
+    def __init__(self, host: str, port: int, *, addresses: list[tuple],
+                 budget: TimeBudget, tls: ssl.SSLContext) -> None:
+        super().__init__(host, port)
+        self._addresses = addresses
+        self._budget = budget
+        self._tls = tls
+
+    def connect(self) -> None:
+        """Connect to the first checked address that answers; never resolve ``host`` again."""
+        error: OSError | None = None
+        for family, sockaddr in self._addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock = sock  # reachable by the watchdog while connecting
+            try:
+                sock.settimeout(self._budget.left())
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                self.sock = None
+                error = exc
+                self._budget.left()
+                continue
+            break
+        else:
+            raise error or ConnectionError("no address to connect to")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._after_connect(sock)
+
+    def _after_connect(self, sock: socket.socket) -> None:
+        pass
+
+
+class _PinnedHTTPSConnection(_PinnedHTTPConnection):
+    """The TLS variant: SNI and certificate checks for the URL's host, not the address."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def _after_connect(self, sock: socket.socket) -> None:
+        tls_sock = self._tls.wrap_socket(sock, server_hostname=self.host,
+                                         do_handshake_on_connect=False)
+        self.sock = tls_sock
+        tls_sock.settimeout(self._budget.left())
+        tls_sock.do_handshake()
+
+
+class _SocketWatch:
+    """Shut a connection's socket down when the budget runs out, whatever it is doing."""
+
+    def __init__(self, connection: http.client.HTTPConnection, budget: TimeBudget) -> None:
+        self.fired = False
+        # The connected socket: an HTTP/1.0 or "Connection: close" answer takes it off the
+        # connection (``connection.sock`` becomes None) while its body is still being read.
+        self.sock: socket.socket | None = None
+        self._connection = connection
+        self._at = budget.at
+        self._timer = None
+
+    def __enter__(self) -> _SocketWatch:
+        self._timer = watch(self._at, self._fire)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self._connection.sock or self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@dataclass
+class _Target:
+    """A URL taken apart for one request."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    request_target: str
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+
+def _invalid_url() -> OutboundError:
+    return OutboundError(_("The URL is invalid."), retryable=False, code="invalid_url")
+
+
+def _target(url: str) -> _Target:
+    """Return the parts of ``url`` to connect to; refuse other schemes and credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise _invalid_url() from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _invalid_url()
+    if parts.username is not None or parts.password is not None:
+        # Credentials belong in sealed settings, not in a URL that gets logged.
+        raise OutboundError(_("The URL carries a user name or password."), retryable=False,
+                            code="credentials_in_url")
+    host = parts.hostname
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise _invalid_url() from None
+    path = parts.path or "/"
+    request_target = path + ("?" + parts.query if parts.query else "")
+    if CONTROL_RE.search(request_target) or " " in request_target:
+        raise _invalid_url()
+    default = 443 if parts.scheme == "https" else 80
+    return _Target(url=url, scheme=parts.scheme, host=host, port=port or default,
+                   request_target=request_target)
+
+
+def _exchange(target: _Target, method: str, headers: dict[str, str], body: bytes | None,
+              budget: TimeBudget, policy: Policy, what: str) -> Response:
+    """Send one request to a checked address of ``target`` and read the answer (bounded)."""
+    addresses = _resolve(target.host, target.port, budget, policy, what)
+    cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = cls(target.host, target.port, addresses=addresses, budget=budget,
+                     tls=tls_context(policy.ca_bundle))
+    limit = policy.max_response_bytes
+    try:
+        with _SocketWatch(connection, budget) as watchdog:
+            try:
+                connection.connect()
+                sock = watchdog.sock = connection.sock
+                sock.settimeout(budget.left())
+                connection.request(method, target.request_target, body=body, headers=headers)
+                sock.settimeout(budget.left())
+                response = connection.getresponse()
+                answer = Response(status=response.status, headers=response.headers,
+                                  url=target.url)
+                location = response.headers.get("Location")
+                if response.status in REDIRECT_STATUSES and location:
+                    answer.location = location
+                    return answer
+                chunks, size = [], 0
+                # A body read to its end closes the response, and with it the socket.
+                while size <= limit and not response.isclosed():
+                    sock.settimeout(budget.left())
+                    chunk = response.read(min(READ_CHUNK, limit + 1 - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                body_bytes = b"".join(chunks)
+                answer.truncated = len(body_bytes) > limit
+                answer.body = body_bytes[:limit]
+            except (OSError, http.client.HTTPException):
+                if watchdog.fired:
+                    raise TimeoutError("deadline passed") from None
+                raise
+            if watchdog.fired:
+                # The socket was shut mid-read: what arrived may be cut short.
+                raise TimeoutError("deadline passed")
+            return answer
+    finally:
+        connection.close()
+
+
+def _send(method: str, url: str, headers: dict[str, str], body: bytes | None,
+          budget: TimeBudget, policy: Policy, *, credentials: frozenset[str],
+          what: str) -> Response:
+    """Send a request, following redirects by hand with every hop checked again.
+
+    ``credentials`` names the headers (lower case) that only the first origin may receive.
+    """
+    target = _target(url)
+    first_origin = target.origin
+    headers = dict(headers)
+    for hop in range(policy.max_redirects + 1):
+        try:
+            answer = _exchange(target, method, headers, body, budget, policy, what)
+        except OutboundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a safe message, logged for operators
+            raise _transport_error(exc, budget, what, target.host) from exc
+        if answer.location is None:
+            return answer
+        if hop == policy.max_redirects:
+            break
+        location = urljoin(target.url, answer.location)
+        if urlsplit(location).scheme not in ("http", "https"):
+            logger.warning("Outbound call of %s: redirect to a %s URL refused.", what,
+                           urlsplit(location).scheme or "relative")
+            raise OutboundError(_("The server redirected to a URL the platform does not follow."),
+                                retryable=False, code="redirect_refused")
+        target = _target(location)
+        if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+            # What browsers and RFC 9110 section 15.4 allow: the next request is a GET.
+            method, body = "GET", None
+            headers.pop("Content-Type", None)
+        if target.origin != first_origin:
+            headers = {name: value for name, value in headers.items()
+                       if name.lower() not in credentials}
+        logger.debug("Outbound call of %s: redirect %d to %s://%s.", what, answer.status,
+                     target.scheme, target.host)
+    logger.warning("Outbound call of %s: more than %d redirects.", what, policy.max_redirects)
+    raise OutboundError(_("The server redirected too many times."), retryable=False,
+                        code="too_many_redirects")
+
+
+def _transport_error(exc: BaseException, budget: TimeBudget, what: str,
+                     host: str) -> OutboundError:
+    """Return the safe, classified error for a failure below HTTP (connect, TLS, read)."""
+    if isinstance(exc, (TimeoutError, socket.timeout)) or budget.passed():
+        logger.info("Outbound call of %s to %s timed out after %g s.", what, host,
+                    budget.seconds)
+        return OutboundError(
+            _("The server did not answer within %(seconds)g seconds.")
+            % {"seconds": budget.seconds}, retryable=True, code="timeout")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        logger.warning("Outbound call of %s to %s: TLS certificate not verified (%s).",
+                       what, host, exc.verify_message)
+        return OutboundError(_("The server's TLS certificate could not be verified."),
+                             retryable=False, code="tls")
+    if isinstance(exc, (OSError, http.client.IncompleteRead)):
+        # Refused, reset or cut connections and TLS failures other than the certificate.
+        logger.info("Outbound call of %s to %s failed: %s.", what, host, type(exc).__name__)
+        return OutboundError(_("The server could not be reached."), retryable=True,
+                             code="unreachable")
+    if isinstance(exc, http.client.HTTPException):
+        logger.info("Outbound call of %s to %s: malformed answer (%s).", what, host,
+                    type(exc).__name__)
+        return OutboundError(_("The server gave an unreadable answer."), retryable=False,
+                             code="unreadable")
+    if isinstance(exc, ValueError):
+        # http.client refuses header values or targets it cannot send.
+        logger.warning("Outbound call of %s: request refused by the HTTP client (%s).",
+                       what, type(exc).__name__)
+        return OutboundError(_("The request cannot be sent as it is (a header or the URL)."),
+                             retryable=False, code="unsendable")
+    logger.exception("Outbound call of %s to %s failed unexpectedly.", what, host)
+    return OutboundError(_("The server could not be reached."), retryable=True,
+                         code="unreachable")
+
+
+def retry_after(headers: http.client.HTTPMessage) -> float | None:
+    """Return the delay in seconds an answer's ``Retry-After`` asks for, if any."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def request(method: str, url: str, *, headers: dict[str, str] | None = None,
+            body: bytes | None = None, budget: TimeBudget, policy: Policy = Policy(),
+            credentials: frozenset[str] = frozenset(), what: str = "outbound") -> Response:
+    """Send one request (following redirects) and return its answer, whatever the status.
+
+    ``credentials`` names the headers (lower case) that only the first origin may receive;
+    ``what`` names the caller in the application log. Raise ``OutboundError`` when no
+    answer can be had (see the module docstring).
+    """
+    return _send(method, url, dict(headers or {}), body, budget, policy,
+                 credentials=credentials, what=what)
