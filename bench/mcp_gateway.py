@@ -53,7 +53,8 @@ def seed() -> str:
     from accounts.api_keys import issue_api_key
     from accounts.models import User
     from core.context import tenant_context
-    from gateway.models import ApiEndpoint, McpTool
+    from gateway.models import McpTool
+    from rbac.models import ApiEndpoint
     from rbac.catalogue import tenant_grantable_codes
     from rbac.models import Permission
     from rbac.services import assign_roles, ensure_admin_role

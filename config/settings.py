@@ -62,7 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every refusal under /api/ answers in the API's JSON error format, whichever
     # layer refused (size, parse, routing, a server error).
-    "config.api.middleware.ApiErrorFormatMiddleware",
+    "core.api.middleware.ApiErrorFormatMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -159,9 +159,12 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 # ---------------------------------------------------------------------------
-# REST API (config/api/): DRF under /api/v1/, OpenAPI 3 by drf-spectacular, docs served
-# from the sidecar's local assets.
+# REST API: DRF under /api/v1/ (routes in config/api/urls.py, base classes in
+# tenants/api/base.py, error format and parsing in core/api/), OpenAPI 3 by drf-spectacular,
+# docs served from the sidecar's local assets.
 # ---------------------------------------------------------------------------
+# The function narrowing a queryset to a user's data scope (tenants/scoping.py): RBAC's.
+DATA_SCOPE_RESTRICT = "rbac.access.restrict"
 # Deepest nesting of arrays and objects a JSON body of the API or of /mcp/ may have
 # (core/json.py); deeper bodies are a 400 before they are parsed.
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", 64, minimum=8)
@@ -169,7 +172,7 @@ API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", 64, minimum=8)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
-        "config.api.parsers.JSONParser",
+        "core.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -179,15 +182,19 @@ REST_FRAMEWORK = {
         "accounts.api.authentication.InProcessAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in, then the one permission decision with the endpoint registry's switches.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "rbac.api.permissions.RbacPermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -207,7 +214,7 @@ SPECTACULAR_SETTINGS = {
         "PermissionTypeEnum": "rbac.models.PermissionType",
         "OutcomeEnum": "logs.models.LoginStatus",
         "NotificationStatusEnum": "accounts.models.notifications.NotificationStatus",
-        "HttpMethodEnum": "gateway.choices.HttpMethod",
+        "HttpMethodEnum": "core.choices.HttpMethod",
     },
 }
 

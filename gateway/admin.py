@@ -49,9 +49,10 @@ from core.context import get_current_tenant_id
 from gateway import tools
 from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
-from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from gateway.models import McpTool, McpToolCallLog
 from logs.admin import AppendOnlyLogAdmin
 from logs.models import OperationStatus
+from rbac.models import ApiEndpoint
 from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 from tenants.models import Tenant
 

@@ -3,15 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class HttpMethod(models.TextChoices):
-    """The HTTP methods an API route answers (HEAD and OPTIONS follow GET and the router)."""
-
-    GET = "GET", "GET"
-    POST = "POST", "POST"
-    PUT = "PUT", "PUT"
-    PATCH = "PATCH", "PATCH"
-    DELETE = "DELETE", "DELETE"
+from core.choices import HttpMethod  # noqa: F401  (the methods of tools and routes)
 
 
 class ToolType(models.TextChoices):

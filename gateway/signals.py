@@ -1,4 +1,7 @@
-"""Drop the cached endpoint rules and tool catalogue whenever a registry row or tool changes."""
+"""Drop the cached tool catalogue whenever a registry row or a tool changes.
+
+(RBAC drops its cached endpoint rules itself: ``rbac.signals``.)
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,13 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from gateway import policy
-from gateway.enforcement import invalidate
-from gateway.models import ApiEndpoint, McpTool
+from gateway.models import McpTool
+from rbac.models import ApiEndpoint
 
 
 @receiver([post_save, post_delete], sender=ApiEndpoint)
 def endpoint_changed(sender, instance, **kwargs) -> None:
-    using = kwargs.get("using") or "default"
-    invalidate(using=using)
-    policy.invalidate(using=using)
+    policy.invalidate(using=kwargs.get("using") or "default")
 
 
 @receiver([post_save, post_delete], sender=McpTool)

@@ -41,7 +41,8 @@ from django.utils.translation import gettext as _
 
 from core.context import get_current_tenant_id, get_scope, tenant_context
 from gateway.choices import AuthType, ToolType
-from gateway.models import ApiEndpoint, McpTool
+from gateway.models import McpTool
+from rbac.models import ApiEndpoint
 from tenants.models import Tenant
 
 # Keep the stored auth_config (the default of every write).

@@ -10,8 +10,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from logs.models import AuditLog, LoginLog, OperationLog
-from rbac.access import restrict
 from tenants.admin import is_operator
+from tenants.scoping import restrict
 
 
 class AppendOnlyLogAdmin(admin.ModelAdmin):

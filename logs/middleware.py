@@ -29,8 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from core import deadlines
-from core import logrows
+from core import deadlines, logrows
 from core.context import (
     client_ip,
     current_request_id,

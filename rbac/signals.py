@@ -6,8 +6,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Department
-from rbac import access
+from rbac import access, enforcement
 from rbac.models import (
+    ApiEndpoint,
     Menu,
     Permission,
     Role,
@@ -86,3 +87,8 @@ def relation_changed(sender, instance, action, reverse, model, pk_set, **kwargs)
         access.invalidate_tenant(instance.tenant_id, using=using)
     else:
         access.invalidate_all(using=using)
+
+
+@receiver([post_save, post_delete], sender=ApiEndpoint)
+def endpoint_changed(sender, instance, **kwargs) -> None:
+    enforcement.invalidate(using=_using(kwargs))

@@ -4,7 +4,7 @@ Scoping lives in the managers: the middleware puts a tenant administrator's tena
 context, so every queryset the admin builds from ``_default_manager`` (change lists,
 change forms, foreign-key choices, autocompletes, raw-id lookups, related list filters)
 holds that tenant's rows only. The admin's own querysets are further narrowed to the
-user's data scope (``rbac.access.restrict``). A platform operator's requests run with every tenant in
+user's data scope (``tenants.scoping.restrict``, RBAC's decision). A platform operator's requests run with every tenant in
 scope; for them the mixin adds the tenant column, an explicit tenant filter and a required
 tenant field with no default.
 """
@@ -20,9 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.context import get_current_tenant_id
-from rbac.access import restrict
 from tenants.managers import is_soft_deletable
 from tenants.models import Tenant
+from tenants.scoping import restrict
 
 
 def is_operator(request: HttpRequest) -> bool:

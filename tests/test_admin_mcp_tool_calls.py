@@ -9,7 +9,8 @@ from accounts.api_keys import issue_api_key
 from conftest import make_user
 from core.context import all_tenants, tenant_context
 from gateway import tools
-from gateway.models import ApiEndpoint, McpToolCallLog
+from gateway.models import McpToolCallLog
+from rbac.models import ApiEndpoint
 from tests.admin_cases import DataScopeAdminCase, ReadOnlyAdminTestCase, listed
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,8 @@ from conftest import make_user
 from core.context import all_tenants, tenant_context
 from gateway import tools
 from gateway.admin import percentile, tool_usage
-from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from gateway.models import McpTool, McpToolCallLog
+from rbac.models import ApiEndpoint
 from tests.admin_cases import (
     AdminTestCase,
     DataScopeAdminCase,
@@ -331,7 +332,7 @@ def test_the_change_page_shows_the_charts_of_the_tool(client_a, tenant_a):
 # The registry's action
 # ---------------------------------------------------------------------------
 
-ENDPOINTS = "admin:mcp_apiendpoint_changelist"
+ENDPOINTS = "admin:rbac_apiendpoint_changelist"
 
 
 def test_operators_make_tools_of_endpoints_for_a_chosen_tenant(operator_client, tenant_a, platform):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.models import ApiEndpoint
+from rbac.models import ApiEndpoint
 from rbac.models import Menu
 from tenants.models import Tenant, TenantPackage
 from tests.admin_cases import PlatformOnlyAdminCase

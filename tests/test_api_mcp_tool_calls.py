@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from core.context import tenant_context
 from gateway import tools
-from gateway.models import ApiEndpoint, McpToolCallLog
+from gateway.models import McpToolCallLog
+from rbac.models import ApiEndpoint
 from tests.api_cases import (
     ReadOnlyAPICase,
     assert_error,

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from accounts import api_keys
 from accounts.models import ApiKey
-from config.api.base import SoftDeleteViewSet
 from rbac.access import get_access
+from tenants.api.base import SoftDeleteViewSet
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -9,9 +9,9 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Department, Position, User
-from config.api.base import PlatformSerializer
 from rbac import grants
 from rbac.models import Role, UserRole
+from tenants.api.base import PlatformSerializer
 
 
 class DepartmentSerializer(PlatformSerializer):

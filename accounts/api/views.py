@@ -9,10 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from gateway.enforcement import EndpointRegistryMixin
 
 
-class MeView(EndpointRegistryMixin, APIView):
+class MeView(APIView):
     """Return who the request is authenticated as, and with which key (never its secret)."""
 
     permission_code = "authenticated"

@@ -10,8 +10,8 @@ from accounts.api.serializers import (
     UserSerializer,
 )
 from accounts.models import Department, Position, User
-from config.api.base import SoftDeleteViewSet
 from rbac.models import Role
+from tenants.api.base import SoftDeleteViewSet
 
 
 class UserViewSet(SoftDeleteViewSet):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from config.api.base import PlatformSerializer, is_operator
 from gateway import tools
-from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from gateway.models import McpTool, McpToolCallLog
+from rbac.models import ApiEndpoint
+from tenants.api.base import PlatformSerializer, is_operator
 from tenants.models import Tenant
 
 

@@ -18,7 +18,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.api.base import ScopedQuerysetMixin, SoftDeleteViewSet, is_operator
 from gateway import tools
 from gateway.api.serializers import (
     ApiEndpointSerializer,
@@ -26,9 +25,11 @@ from gateway.api.serializers import (
     McpToolCallLogSerializer,
     McpToolSerializer,
 )
-from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from gateway.models import McpTool, McpToolCallLog
 from logs.api.viewsets import LogViewSet, TimeRangeFilter
 from rbac.catalogue import code_for
+from rbac.models import ApiEndpoint
+from tenants.api.base import ScopedQuerysetMixin, SoftDeleteViewSet, is_operator
 
 
 class ApiEndpointViewSet(

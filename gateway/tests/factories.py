@@ -6,7 +6,8 @@ import uuid
 
 from accounts.api_keys import issue_api_key
 from core.context import tenant_context
-from gateway.models import ApiEndpoint, McpTool
+from gateway.models import McpTool
+from rbac.models import ApiEndpoint
 
 USERS_LIST_SCHEMA = {
     "type": "object",

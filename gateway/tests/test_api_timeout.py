@@ -15,10 +15,11 @@ from django.test import Client
 from accounts.models import Position
 from core.context import all_tenants
 from core.tests.slow_sql import SLEEP_SECONDS
-from gateway.models import ApiEndpoint, McpTool, McpToolCallLog
+from gateway.models import McpTool, McpToolCallLog
 from gateway.tests.factories import api_tool, key_of
 from gateway.tests.test_server import call
 from logs.models import OperationLog
+from rbac.models import ApiEndpoint
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("gateway.tests.urls_slow")]
 

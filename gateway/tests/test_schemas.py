@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 
 from gateway import schemas
-from gateway.models import TOOL_NAME_PATTERN, ApiEndpoint
+from gateway.models import TOOL_NAME_PATTERN
 from gateway.schemas import (
     SchemaUnavailable,
     find_operation,
@@ -19,6 +19,7 @@ from gateway.schemas import (
     tool_annotations,
     tool_definition,
 )
+from rbac.models import ApiEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from django.db import connection
 
 from core.context import all_tenants, tenant_context
 from gateway import tools
-from gateway.models import ApiEndpoint, McpTool
+from gateway.models import McpTool
+from rbac.models import ApiEndpoint
 
 pytestmark = pytest.mark.django_db
 

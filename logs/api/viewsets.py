@@ -20,7 +20,6 @@ from rest_framework import pagination
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 
-from config.api.base import PlatformReadOnlyViewSet
 from core.context import get_scope, scope_context
 from core.exports import csv_rows
 from logs.api.serializers import (
@@ -29,6 +28,7 @@ from logs.api.serializers import (
     OperationLogSerializer,
 )
 from logs.models import AuditLog, LoginLog, OperationLog
+from tenants.api.base import PlatformReadOnlyViewSet
 
 
 class LogCursorPagination(pagination.CursorPagination):

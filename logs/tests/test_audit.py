@@ -288,7 +288,7 @@ def test_rejected_write_is_logged_and_its_changes_are_not_audited(client_a, tena
     from django.core.exceptions import ValidationError
 
     with mock.patch(
-        "config.api.base.PlatformViewSet.check_still_in_scope",
+        "tenants.api.base.PlatformViewSet.check_still_in_scope",
         side_effect=ValidationError("Outside your data scope."),
     ):
         response = client_a.post(POSITIONS, {"code": "qa", "name": "Tester"},
@@ -308,7 +308,7 @@ def test_server_error_is_logged_and_its_changes_are_not_audited(admin_a, tenant_
     client = Client(raise_request_exception=False)
     client.force_login(admin_a)
     with mock.patch(
-        "config.api.base.PlatformViewSet.check_still_in_scope",
+        "tenants.api.base.PlatformViewSet.check_still_in_scope",
         side_effect=RuntimeError("service exploded"),
     ):
         response = client.post(POSITIONS, {"code": "qa", "name": "Tester"},

@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 
 from rbac.access import get_access
 from rbac.catalogue import code_for, platform_codes
+from rbac.enforcement import check_required_scopes, check_switches
 
 # DRF viewset actions -> catalogue actions.
 VIEWSET_ACTIONS = {
@@ -50,10 +51,24 @@ def required_code(view) -> str | None:
     return code_for(model, catalogue_action)
 
 
-class RbacPermission(BasePermission):
+class EndpointSwitches(BasePermission):
+    """Apply the endpoint registry's switches only (``rbac.enforcement``): for a route open
+    to anonymous callers, listed with ``AllowAny``'s place in its permission classes.
+
+    A disabled route is 404 to everybody; an API key must hold the route's required scopes.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        check_required_scopes(request, check_switches(request, view))
+        return True
+
+
+class RbacPermission(EndpointSwitches):
     """Allow the action when the user's roles grant its code and, for an API key, its scopes do.
 
     A view whose action needs no declared code is refused: every route states what it needs.
+    The endpoint registry's switches apply first (``rbac.enforcement``): a disabled route is
+    404, and an API key must also hold the route's required scopes.
     """
 
     message = gettext_lazy("You do not have the permission this action needs.")
@@ -62,11 +77,15 @@ class RbacPermission(BasePermission):
         if hasattr(view, "action") and view.action is None and request.user.is_authenticated:
             # The route does not take this method: let the view answer 405, not 403.
             return True
+        if not (request.user and request.user.is_authenticated):
+            return False
+        rule = check_switches(request, view)
         code = required_code(view)
         if code is None:
             return False
         if code == AUTHENTICATED:
-            return bool(request.user and request.user.is_authenticated)
+            check_required_scopes(request, rule)
+            return True
         api_key = getattr(request, "auth", None)
         scopes = getattr(api_key, "scopes", None)
         if scopes is not None and code not in scopes:
@@ -82,4 +101,5 @@ class RbacPermission(BasePermission):
                 "code": code
             }
             return False
+        check_required_scopes(request, rule)
         return True

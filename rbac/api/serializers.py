@@ -7,9 +7,9 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Department
-from config.api.base import PlatformSerializer
 from rbac import grants
 from rbac.models import Menu, Permission, Role
+from tenants.api.base import PlatformSerializer
 
 
 class PermissionSerializer(serializers.ModelSerializer):

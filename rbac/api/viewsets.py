@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from config.api.base import (
+from rbac.api.serializers import MenuSerializer, PermissionSerializer, RoleSerializer
+from rbac.models import Menu, Permission, Role
+from tenants.api.base import (
     PlatformReadOnlyViewSet,
     PlatformViewSet,
     SoftDeleteViewSet,
     is_operator,
 )
-from rbac.api.serializers import MenuSerializer, PermissionSerializer, RoleSerializer
-from rbac.models import Menu, Permission, Role
 
 
 class RoleViewSet(SoftDeleteViewSet):

@@ -4,9 +4,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
-from config.api.base import PlatformSerializer
 from rbac.catalogue import platform_codes
 from rbac.models import Menu, Permission
+from tenants.api.base import PlatformSerializer
 from tenants.models import Dictionary, DictionaryItem, Tenant, TenantPackage
 
 

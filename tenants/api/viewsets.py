@@ -3,7 +3,7 @@ the platform tenant's roles can hold) and of a tenant's dictionaries."""
 
 from __future__ import annotations
 
-from config.api.base import PlatformViewSet, SoftDeleteViewSet
+from tenants.api.base import PlatformViewSet, SoftDeleteViewSet
 from tenants.api.serializers import (
     DictionaryItemSerializer,
     DictionarySerializer,

@@ -1,17 +1,16 @@
 """Operators' switches of the API endpoint registry, applied to every API request.
 
-``EndpointRegistryMixin`` sits in the bases of every API view (``config.api.base``,
-``accounts.api.views.MeView``). Once the caller is authenticated, before the permission
-check, it matches the request to its registry row by the route's path template and method,
-and:
+``rbac.api.permissions.RbacPermission`` (a default permission class of every API view) calls
+``check_switches`` once the caller is authenticated, before the permission code is checked:
+it matches the request to its registry row by the route's path template and method, and:
 
 * a disabled endpoint answers 404 to everybody, operators included, whatever permissions
   they hold: a switched-off route looks like no route at all. An anonymous caller is
   refused first (401), as on every route that needs a sign-in, so that an unauthenticated
   request never reads the registry; a route open to anonymous callers is 404 to them too;
-* an API key must also hold the row's ``required_scopes`` (403 otherwise), on top of the
-  permission code that ``rbac.api.permissions.RbacPermission`` checks. Session users are
-  not narrowed by scopes, as elsewhere.
+* an API key must also hold the row's ``required_scopes`` (403 otherwise,
+  ``check_required_scopes``), on top of the permission code. Session users are not narrowed
+  by scopes, as elsewhere.
 
 A route with no registry row (registered since the last sync) is served: the registry is
 written after every ``migrate``, so this is a window of a deployment, not a state.
@@ -47,7 +46,7 @@ def rules() -> dict[tuple[str, str], EndpointRule]:
     cached = cache.get(CACHE_KEY)
     if cached is not None:
         return cached
-    from gateway.models import ApiEndpoint
+    from rbac.models import ApiEndpoint
 
     cached = {
         (path, method): EndpointRule(is_enabled, tuple(scopes or ()))
@@ -71,7 +70,7 @@ def invalidate(using: str = "default") -> None:
 
 def endpoint_rule(request, view) -> EndpointRule | None:
     """Return the operator's rule of the request's route and method, ``None`` if unrestricted."""
-    from gateway.registry import request_path
+    from rbac.registry import request_path
 
     match = getattr(request, "resolver_match", None)
     if match is None or not match.route:
@@ -86,29 +85,27 @@ def endpoint_enabled(request, view) -> bool:
     return rule is None or rule.is_enabled
 
 
-class EndpointRegistryMixin:
-    """Apply the registry's switches to an API view (see the module docstring)."""
+def check_switches(request, view) -> EndpointRule | None:
+    """Raise ``Http404`` for a disabled route; return the route's rule (``None``: none).
 
-    def check_permissions(self, request) -> None:
-        anonymous = not request.user.is_authenticated
-        if anonymous:
-            # Refused as on every route (401) before the registry is read.
-            super().check_permissions(request)
-        rule = endpoint_rule(request, self)
-        if rule is not None and not rule.is_enabled:
-            raise Http404
-        if not anonymous:
-            super().check_permissions(request)
-        if rule is not None and rule.required_scopes:
-            self.check_required_scopes(request, rule.required_scopes)
+    Called by ``rbac.api.permissions.RbacPermission`` after authentication, before the
+    permission code is checked.
+    """
+    rule = endpoint_rule(request, view)
+    if rule is not None and not rule.is_enabled:
+        raise Http404
+    return rule
 
-    def check_required_scopes(self, request, required: tuple[str, ...]) -> None:
-        """Refuse an API key that lacks one of the endpoint's required scopes."""
-        scopes = getattr(getattr(request, "auth", None), "scopes", None)
-        if scopes is None:
-            return
-        missing = sorted(set(required) - set(scopes))
-        if missing:
-            raise PermissionDenied(
-                _("The API key's scopes do not include %(code)s.") % {"code": ", ".join(missing)}
-            )
+
+def check_required_scopes(request, rule: EndpointRule | None) -> None:
+    """Refuse an API key that lacks one of the route's required scopes."""
+    if rule is None or not rule.required_scopes:
+        return
+    scopes = getattr(getattr(request, "auth", None), "scopes", None)
+    if scopes is None:
+        return
+    missing = sorted(set(rule.required_scopes) - set(scopes))
+    if missing:
+        raise PermissionDenied(
+            _("The API key's scopes do not include %(code)s.") % {"code": ", ".join(missing)}
+        )

@@ -3,12 +3,11 @@ not, and one open to anonymous callers."""
 
 from django.urls import include, path
 from rest_framework import viewsets
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from gateway.enforcement import EndpointRegistryMixin
+from rbac.api.permissions import EndpointSwitches
 
 
 class UndeclaredViewSet(viewsets.ViewSet):
@@ -27,10 +26,10 @@ class DeclaredView(APIView):
         return Response({})
 
 
-class PublicView(EndpointRegistryMixin, APIView):
+class PublicView(APIView):
     """Answer anybody, signed in or not."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [EndpointSwitches]
     permission_code = "authenticated"
 
     def get(self, request):

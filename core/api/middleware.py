@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.response import Response
 
-from config.api.exceptions import error_json
+from core.api.exceptions import error_json
 
 API_PREFIX = "/api/"
 

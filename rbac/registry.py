@@ -11,7 +11,7 @@ schema and docs views themselves, or anything marked ``@extend_schema(exclude=Tr
 are not API endpoints of the platform.
 
 ``sync_endpoints`` writes the routes into ``ApiEndpoint`` after every ``migrate``
-(``gateway.apps``) and on demand (``manage.py sync_endpoints``): new routes are added, the
+(``rbac.apps``) and on demand (``manage.py sync_endpoints``): new routes are added, the
 code's columns updated, vanished routes marked inactive; operators' columns
 (``is_enabled``, ``required_scopes``) are never touched.
 """
@@ -46,7 +46,8 @@ class Route:
     permission_code: str
     operation_id: str = ""
     description: str = ""
-    # Whether the view applies the registry's switches (``EndpointRegistryMixin``).
+    # Whether the view applies the registry's switches (``EndpointSwitches``, which
+    # ``RbacPermission`` extends, among its permission classes).
     enforced: bool = True
 
 
@@ -111,8 +112,7 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
     from drf_spectacular.generators import SchemaGenerator
     from drf_spectacular.settings import spectacular_settings
 
-    from gateway.enforcement import EndpointRegistryMixin
-    from rbac.api.permissions import required_code
+    from rbac.api.permissions import EndpointSwitches, required_code
 
     generator = SchemaGenerator(urlconf=urlconf)
     # The schema's own warnings belong to /api/schema/, not to every migrate.
@@ -143,7 +143,8 @@ def collect_routes(urlconf: str | None = None) -> list[Route]:
                 permission_code=code,
                 operation_id=operation.get("operationId", ""),
                 description=description.strip(),
-                enforced=issubclass(callback.cls, EndpointRegistryMixin),
+                enforced=any(isinstance(cls, type) and issubclass(cls, EndpointSwitches)
+                             for cls in callback.cls.permission_classes),
             )
     if undeclared:
         raise RegistryError(
@@ -165,8 +166,8 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
     inactive, not deleted, so their settings survive a route's return.
     """
     from gateway import policy
-    from gateway.enforcement import invalidate
-    from gateway.models import ApiEndpoint
+    from rbac.enforcement import invalidate
+    from rbac.models import ApiEndpoint
 
     if routes is None:
         routes = collect_routes()

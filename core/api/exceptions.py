@@ -9,7 +9,7 @@ A unique violation the database reports (two concurrent requests that both passe
 validation) is the same 400 field error as a duplicate found by validation
 (``core.integrity``); any other integrity error is a 409. Refusals outside the views (a body
 over the size limit, an unknown URL, a server error) are put in this format by
-``config.api.middleware``.
+``core.api.middleware``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gateway.registry import RegistryError, sync_endpoints
+from rbac.registry import RegistryError, sync_endpoints
 
 
 class Command(BaseCommand):
@@ -27,6 +27,6 @@ class Command(BaseCommand):
         self.stdout.write(str(report))
         if report.unenforced:
             self.stderr.write(
-                "These routes ignore the registry's switches (their views lack "
-                "gateway.enforcement.EndpointRegistryMixin): " + ", ".join(report.unenforced)
+                "These routes ignore the registry's switches (their views' permission classes "
+                "lack rbac.api.permissions.RbacPermission): " + ", ".join(report.unenforced)
             )

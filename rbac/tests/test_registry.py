@@ -17,10 +17,9 @@ from django.urls import reverse
 
 from accounts.api_keys import issue_api_key
 from conftest import make_tenant_admin, make_user
-from gateway.models import ApiEndpoint
-from gateway.registry import RegistryError, collect_routes, sync_endpoints
 from rbac.catalogue import declared_permissions
-from rbac.models import Permission
+from rbac.models import ApiEndpoint, Permission
+from rbac.registry import RegistryError, collect_routes, sync_endpoints
 from tenants.models import TenantPackage
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +91,8 @@ def test_every_recorded_permission_code_is_in_the_catalogue():
 
 
 def test_every_route_applies_the_registry_switches():
-    """Every route's view carries ``EndpointRegistryMixin``, or disabling it would do nothing."""
+    """Every route's view applies the registry's switches (``EndpointSwitches``), or
+    disabling it would do nothing."""
     unenforced = [f"{r.method} {r.path}" for r in collect_routes() if not r.enforced]
     assert unenforced == []
 
@@ -148,7 +148,7 @@ def test_vanished_route_is_marked_inactive_and_comes_back_with_its_settings():
     assert (row.is_active, row.is_enabled) == (True, False)
 
 
-@override_settings(ROOT_URLCONF="gateway.tests.urls_undeclared")
+@override_settings(ROOT_URLCONF="rbac.tests.urls_undeclared")
 def test_route_without_permission_code_fails_the_sync():
     """A route whose view declares no permission code stops the sync, named in the error."""
     before = ApiEndpoint.objects.count()
@@ -209,7 +209,7 @@ def test_user_without_the_permission_also_gets_404(tenant_a):
     assert client.get(USERS).status_code == 404
 
 
-@override_settings(ROOT_URLCONF="gateway.tests.urls_undeclared")
+@override_settings(ROOT_URLCONF="rbac.tests.urls_undeclared")
 def test_disabled_public_route_answers_404_to_anonymous_callers():
     """A route open to anonymous callers is switched off for them too."""
     client = Client()
@@ -265,17 +265,17 @@ def test_me_needs_no_permission_beyond_signing_in(tenant_a):
 def test_registry_admin_is_operator_only(client_a):
     """A tenant administrator cannot open the registry's admin."""
     row = endpoint(USERS)
-    assert client_a.get(reverse("admin:mcp_apiendpoint_changelist")).status_code == 403
-    assert client_a.get(reverse("admin:mcp_apiendpoint_change", args=[row.pk])).status_code == 403
+    assert client_a.get(reverse("admin:rbac_apiendpoint_changelist")).status_code == 403
+    assert client_a.get(reverse("admin:rbac_apiendpoint_change", args=[row.pk])).status_code == 403
 
 
 def test_registry_admin_edits_only_the_operator_switches(operator_client):
     """An operator lists and switches routes; the code's columns are read-only, no add or delete."""
     row = endpoint(USERS)
-    changelist = operator_client.get(reverse("admin:mcp_apiendpoint_changelist"))
+    changelist = operator_client.get(reverse("admin:rbac_apiendpoint_changelist"))
     assert changelist.status_code == 200
     assert USERS in changelist.content.decode()
-    url = reverse("admin:mcp_apiendpoint_change", args=[row.pk])
+    url = reverse("admin:rbac_apiendpoint_change", args=[row.pk])
     form = operator_client.get(url).context["adminform"].form
     assert set(form.fields) == {"is_enabled", "required_scopes"}
 
@@ -293,15 +293,15 @@ def test_registry_admin_edits_only_the_operator_switches(operator_client):
 
     bad = operator_client.post(url, {"is_enabled": "on", "required_scopes": '["not a code"]'})
     assert bad.status_code == 200 and bad.context["adminform"].form.errors
-    assert operator_client.get(reverse("admin:mcp_apiendpoint_add")).status_code == 403
+    assert operator_client.get(reverse("admin:rbac_apiendpoint_add")).status_code == 403
     assert operator_client.get(
-        reverse("admin:mcp_apiendpoint_delete", args=[row.pk])
+        reverse("admin:rbac_apiendpoint_delete", args=[row.pk])
     ).status_code == 403
 
 
 def test_registry_admin_actions_switch_routes(operator_client):
     row = endpoint(USERS)
-    changelist = reverse("admin:mcp_apiendpoint_changelist")
+    changelist = reverse("admin:rbac_apiendpoint_changelist")
     operator_client.post(changelist, {"action": "disable_selected", "_selected_action": [row.pk]})
     row.refresh_from_db()
     assert row.is_enabled is False

@@ -3,9 +3,12 @@
 Cross-cutting rules live here, NetBox style, not in each view:
 
 * Scoping: querysets come from the model's fail-closed manager, so another tenant's row is
-  404, and ``rbac.access.restrict`` narrows them to the user's data scope (404 outside).
-* Permission: ``rbac.api.permissions.RbacPermission`` asks the one decision for the code
-  of the action (``user:update``), narrowed by an API key's scopes.
+  404, and the user's data scope narrows them (``tenants.scoping.restrict``, which is RBAC's
+  decision; 404 outside).
+* Permission: the API's default permission classes (``REST_FRAMEWORK`` in the settings:
+  signed in, then ``rbac.api.permissions.RbacPermission``) ask the one decision for the code
+  of the action (``user:update``), narrowed by an API key's scopes, and apply the endpoint
+  registry's switches.
 * Validation: writes run the model's ``full_clean`` (field rules, cross-tenant references,
   per-tenant uniqueness), so bad input is a 400 with field errors, never a 500.
 * Soft delete: ``DELETE`` soft-deletes (refused with a 400 naming what still depends on
@@ -22,13 +25,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from gateway.enforcement import EndpointRegistryMixin
-from rbac.access import restrict
-from rbac.api.permissions import RbacPermission
 from tenants.models import Tenant, TenantScopedModel
+from tenants.scoping import restrict
 
 # Columns of the base models that the API never accepts from a client.
 INTERNAL_FIELDS = ("alive", "is_deleted", "deleted_by", "password")
@@ -98,10 +98,8 @@ class PlatformSerializer(serializers.ModelSerializer):
         return self._save(instance, validated_data)
 
 
-class ScopedQuerysetMixin(EndpointRegistryMixin):
+class ScopedQuerysetMixin:
     """Querysets from the fail-closed manager, narrowed to the user's data scope."""
-
-    permission_classes = [IsAuthenticated, RbacPermission]
 
     def get_queryset(self):
         manager = self.queryset.model._default_manager

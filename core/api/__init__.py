@@ -1,0 +1,1 @@
+"""The API machinery below every app: the one error format, parsing, pagination."""
