@@ -17,7 +17,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone, translation
 
-from accounts.choices import SignInRefusal, UserStatus
+from accounts.choices import UserStatus
+from logs.models import SignInRefusal
 from accounts.models import User
 from core.context import all_tenants, client_ip, tenant_context
 from logs.models import LoginLog, LoginStatus

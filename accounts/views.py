@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import services
-from accounts.choices import SignInRefusal
+from logs.models import SignInRefusal
 from accounts.forms import LoginForm
 
 

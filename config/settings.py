@@ -54,10 +54,15 @@ INSTALLED_APPS = [
     "tenants",
     "accounts",
     "rbac",
+    "notifications",
     "gateway",  # app label "mcp" (gateway/apps.py)
     "testing",
     "logs",
 ]
+
+# The platform's own apps (labels) whose models are resources: the permission catalogue
+# (rbac.catalogue) and the audit trail (logs.audit) cover exactly these.
+PLATFORM_APPS = ("tenants", "accounts", "rbac", "notifications", "mcp", "testing", "logs")
 
 MIDDLEWARE = [
     # Outermost: every refusal under /api/ answers in the API's JSON error format, whichever
@@ -95,7 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.current_tenant",
                 "rbac.navigation.navigation",
-                "accounts.context_processors.unread_notifications",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -130,7 +135,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Authentication and accounts
 # ---------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.TenantAuthenticationBackend"]
+AUTHENTICATION_BACKENDS = ["rbac.backends.TenantAuthenticationBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -210,10 +215,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RecordStatusEnum": "accounts.choices.RecordStatus",
         "UserStatusEnum": "accounts.choices.UserStatus",
-        "NotificationTypeEnum": "accounts.models.notifications.NotificationType",
+        "NotificationTypeEnum": "notifications.models.NotificationType",
         "PermissionTypeEnum": "rbac.models.PermissionType",
         "OutcomeEnum": "logs.models.LoginStatus",
-        "NotificationStatusEnum": "accounts.models.notifications.NotificationStatus",
+        "NotificationStatusEnum": "notifications.models.NotificationStatus",
         "HttpMethodEnum": "core.choices.HttpMethod",
     },
 }

@@ -19,6 +19,8 @@ urlpatterns = [
         name="admin-login",
     ),
     path("admin/", admin.site.urls),
+    # The inbox keeps the address it had when notifications were part of accounts.
+    path("accounts/notifications/", include("notifications.urls")),
     path("accounts/", include("accounts.urls")),
     path("usage/", include("logs.urls")),
     path("api/v1/", include("config.api.urls", namespace="api")),

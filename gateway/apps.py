@@ -26,3 +26,8 @@ class McpConfig(AppConfig):
 
         # A malformed MCP_RATE_LIMITS stops start-up, not the first call.
         checks.register(limits.check_settings)
+        # Tool calls per tenant and day in the usage rollups.
+        from gateway.usage import count_mcp_calls
+        from logs.usage import register_counter
+
+        register_counter("mcp_calls", count_mcp_calls)

@@ -62,6 +62,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
@@ -76,7 +77,6 @@ from core.redaction import MASK, is_secret_name, jsonable
 
 logger = logging.getLogger("atrium.audit")
 
-PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing")
 # Noise of every save: the stamp of the save itself, not a change someone made.
 NOISE_FIELDS = frozenset({"updated_at", "updated_by", "updated_by_id", "alive"})
 TRUNCATED_KEY = "__truncated__"
@@ -267,7 +267,9 @@ def is_audited(model: type[models.Model]) -> bool:
         return cached
     meta = model._meta
     result = (
-        meta.app_label in PLATFORM_APPS
+        meta.app_label in settings.PLATFORM_APPS
+        # The logs app's tables are what the capture writes (and its rollups), not data.
+        and meta.app_label != "logs"
         and not meta.proxy
         and not getattr(model, "audit_exclude", False)
         and not meta.db_table.endswith("logs")
@@ -727,9 +729,7 @@ def actor_details(state: AuditState | None, actor_id: Any) -> tuple[str, Any, bo
         return "", None, False
     user = state.user if state is not None else None
     if user is None or str(getattr(user, "pk", None)) != str(actor_id):
-        from accounts.models import User
-
-        user = User._base_manager.filter(pk=actor_id).first()
+        user = get_user_model()._base_manager.filter(pk=actor_id).first()
         if state is not None:
             state.user = user
     if user is None:

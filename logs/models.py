@@ -17,9 +17,20 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import SignInRefusal
 from logs.partitioning import MonthlyPartitioning, Retention
 from tenants.managers import TenantManager
+
+
+
+class SignInRefusal(models.TextChoices):
+    """Why a sign-in was refused; recorded in the login log."""
+
+    BAD_CREDENTIALS = "bad_credentials", _("Unknown tenant, unknown user or wrong password")
+    LOCKED = "locked", _("Account locked")
+    INACTIVE = "inactive", _("Account inactive")
+    DELETED = "deleted", _("Account deleted")
+    TENANT_INACTIVE = "tenant_inactive", _("Tenant inactive")
+    TENANT_EXPIRED = "tenant_expired", _("Tenant expired")
 
 
 class LoginStatus(models.TextChoices):

@@ -1,7 +1,7 @@
 """Daily usage rollups per tenant (issue 4 item 6; seed 003 section 6.3, seed 000 section 4.2).
 
 ``rollup_day`` counts one UTC day of the log tables on ``default`` (sign-ins, logged
-operations, MCP tool calls) for every tenant and upserts one ``UsageDaily`` row per tenant
+operations, and what other apps register: MCP tool calls) for every tenant and upserts one ``UsageDaily`` row per tenant
 on the analytics datasource (the alias the router gives ``analytics_data``: ``postgres_db``
 when configured). Re-running a day replaces its numbers. ``usage_for`` reads one tenant's
 rows back, filtered by tenant id explicitly.
@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import connections, router, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from core.context import all_tenants
-from gateway.models import McpToolCallLog
 from logs.models import (
     BusinessType,
     LoginLog,
@@ -34,30 +33,30 @@ WRITE_TYPES = (BusinessType.CREATE, BusinessType.UPDATE, BusinessType.DELETE)
 COUNTED_FIELDS = ("logins", "failed_logins", "active_users", "writes", "errors", "mcp_calls")
 
 
-def count_mcp_calls(start: dt.datetime, end: dt.datetime) -> dict[uuid.UUID, int]:
-    """Return MCP tool calls per tenant id in ``[start, end)``.
+# Counters other apps add to the rollup: column of UsageDaily -> function of the day's UTC
+# bounds returning counts per tenant id. The MCP gateway registers "mcp_calls" when it
+# starts (gateway.apps), so the log tables' app needs no import of it.
+_counters: dict[str, Callable[[dt.datetime, dt.datetime], dict[uuid.UUID, int]]] = {}
 
-    One per row of the call log (``mcp_tool_call_logs``), whatever its outcome: a refused
-    or failed call was still made. Calls that name no tenant are not counted.
-    """
-    rows = (
-        McpToolCallLog.objects.all_tenants()
-        .filter(created_at__gte=start, created_at__lt=end)
-        .values("tenant_id")
-        .annotate(calls=Count("id"))
-        .order_by()
-    )
-    return _per_tenant(rows, "calls")
+
+def register_counter(
+    field: str, count: Callable[[dt.datetime, dt.datetime], dict[uuid.UUID, int]]
+) -> None:
+    """Add ``count`` as the source of the ``UsageDaily`` column ``field``."""
+    if field not in COUNTED_FIELDS:
+        raise ValueError(f"UsageDaily has no counter column {field!r}.")
+    _counters[field] = count
+
+
+def per_tenant(rows: Iterable[dict], key: str) -> dict[uuid.UUID, int]:
+    """Return ``{tenant_id: row[key]}`` of aggregate rows, leaving rows without a tenant out."""
+    return {row["tenant_id"]: row[key] for row in rows if row["tenant_id"] is not None}
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Return the UTC instants that start ``day`` and the day after it."""
     start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
     return start, start + dt.timedelta(days=1)
-
-
-def _per_tenant(rows: Iterable[dict], key: str) -> dict[uuid.UUID, int]:
-    return {row["tenant_id"]: row[key] for row in rows if row["tenant_id"] is not None}
 
 
 def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
@@ -94,9 +93,9 @@ def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
 
     login_rows = list(logins)
     operation_rows = list(operations)
-    ok, failed = _per_tenant(login_rows, "ok"), _per_tenant(login_rows, "failed")
-    writes, errors = _per_tenant(operation_rows, "writes"), _per_tenant(operation_rows, "errors")
-    mcp_calls = count_mcp_calls(start, end)
+    ok, failed = per_tenant(login_rows, "ok"), per_tenant(login_rows, "failed")
+    writes, errors = per_tenant(operation_rows, "writes"), per_tenant(operation_rows, "errors")
+    added = {field: count(start, end) for field, count in _counters.items()}
     tenant_ids = Tenant.objects.values_list("id", flat=True)
     return {
         tenant_id: {
@@ -105,7 +104,7 @@ def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
             "active_users": len(active.get(tenant_id, ())),
             "writes": writes.get(tenant_id, 0),
             "errors": errors.get(tenant_id, 0),
-            "mcp_calls": mcp_calls.get(tenant_id, 0),
+            **{field: counts.get(tenant_id, 0) for field, counts in added.items()},
         }
         for tenant_id in tenant_ids
     }

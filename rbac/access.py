@@ -3,7 +3,7 @@
 ``get_access(user)`` returns the user's ``Access``: the union of their active roles'
 permissions and menus, intersected with the tenant's package (the platform tenant has no
 package limit; a superuser has everything), and the union of their roles' data scopes.
-The admin (through ``accounts.backends``), the API (``rbac.api.permissions``), the pages
+The admin (through ``rbac.backends``), the API (``rbac.api.permissions``), the pages
 and the MCP tools all ask it.
 
 Caching: one cache entry per user, keyed by the user's id and ``access_version``, its

@@ -1,18 +1,38 @@
 """Admin for roles (with inline permissions, menus and departments), menus (a tree),
-the permission catalogue (read-only) and tenant packages."""
+the permission catalogue (read-only), tenant packages, the users' roles with an access
+preview (extending the accounts user admin), and API keys, whose scopes are grants."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from mptt.admin import DraggableMPTTAdmin
 
+from accounts import admin as accounts_admin
+from accounts import api_keys as api_key_services
+from accounts.models import ApiKey, User
 from rbac import grants
-from rbac.models import Menu, Permission, Role, RoleDepartment, RoleMenu, RolePermission
+from rbac.access import describe_scope, get_access
+from rbac.models import (
+    Menu,
+    Permission,
+    Role,
+    RoleDepartment,
+    RoleMenu,
+    RolePermission,
+    UserRole,
+)
+from rbac.navigation import visible_menus
 from tenants.admin import (
     OperatorOnlyAdmin,
     ParentPermissionInline,
@@ -283,3 +303,272 @@ class TenantPackageAdmin(OperatorOnlyAdmin):
     search_fields = ["code", "name"]
     fields = ["code", "name", "description", "status", "max_users", "confirm_narrowing"]
     inlines = [PackageOperationInline, PackageMenuInline]
+
+
+# ---------------------------------------------------------------------------
+# The user admin with roles and an access preview
+# ---------------------------------------------------------------------------
+
+
+class UserRoleFormSet(forms.BaseInlineFormSet):
+    """The roles of a user: of the user's tenant, and never more than the editor holds."""
+
+    request: HttpRequest | None = None
+
+    def clean(self) -> None:
+        super().clean()
+        added = []
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            role = form.cleaned_data.get("role")
+            if role is None:
+                continue
+            if self.instance.tenant_id and role.tenant_id != self.instance.tenant_id:
+                form.add_error("role", _("Choose a role of the user's tenant."))
+            elif form.has_changed():
+                added.append(role)
+        if self.request is not None and added:
+            try:
+                grants.check_role_assignment(self.request.user, added, field="role")
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["role"]) from exc
+
+
+class UserRoleInline(ParentPermissionInline):
+    model = UserRole
+    fk_name = "user"
+    formset = UserRoleFormSet
+    autocomplete_fields = ["role"]
+    verbose_name = _("role")
+    verbose_name_plural = _("roles")
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(accounts_admin.UserAdmin):
+    """The accounts user admin, with the user's roles and what they can see and do."""
+
+    inlines = [UserRoleInline]
+
+    def get_inlines(self, request: HttpRequest, obj=None):
+        # Roles are given once the user exists (the add form is the password form).
+        return self.inlines if obj is not None else []
+
+    change_form_template = "admin/accounts/user/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/access/",
+                self.admin_site.admin_view(self.access_preview_view),
+                name="accounts_user_access",
+            ),
+            *super().get_urls(),
+        ]
+
+    def access_preview_view(self, request: HttpRequest, object_id: str):
+        """Show what the user can see and do: menus, permissions and data scope."""
+        user = self.get_object(request, object_id)
+        if user is None or not self.has_view_permission(request, user):
+            raise Http404
+        access = get_access(user)
+        permissions = Permission.objects.filter(code__in=access.permissions).order_by("module", "code")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": user,
+            "title": _("What %(user)s can see and do") % {"user": user.username},
+            "menus": visible_menus(access),
+            "permissions": permissions,
+            "scope": describe_scope(access, user),
+            "roles": user.roles.all(),
+        }
+        return TemplateResponse(request, "admin/accounts/user/access_preview.html", context)
+
+
+# ---------------------------------------------------------------------------
+# API keys: issued through the service, the plaintext shown once in the success message
+# after adding, the hash never displayed, scopes (grants) within the issuer's own and only
+# narrowed afterwards.
+# ---------------------------------------------------------------------------
+
+
+class CodeListField(forms.Field):
+    """A list of short codes typed one per line (or separated by commas or spaces)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if value in self.empty_values:
+            return []
+        if isinstance(value, (list, tuple)):
+            return [str(item).strip() for item in value if str(item).strip()]
+        return [item for item in re.split(r"[\s,]+", str(value)) if item]
+
+
+class ApiKeyFormMixin(forms.Form):
+    scopes = CodeListField(
+        label=_("Scopes"),
+        required=False,
+        help_text=_("Permission codes the key may use, one per line (e.g. user:view). "
+                    "Empty: none. They can only be narrowed later."),
+    )
+    allowed_ips = CodeListField(
+        label=_("Allowed IPs"),
+        required=False,
+        help_text=_("IP addresses or CIDR networks, one per line. Empty: any address."),
+    )
+
+
+class ApiKeyAddForm(ApiKeyFormMixin, TenantModelForm):
+    """Issue a key: the tenant is the chosen user's; the secret is made on save."""
+
+    # Set per request by ApiKeyAdmin.get_form: the codes the editor may grant (None: any).
+    allowed_scopes: set[str] | None = None
+
+    class Meta:
+        model = ApiKey
+        fields = ["user", "name", "scopes", "expires_at", "allowed_ips"]
+
+    def clean(self):
+        cleaned = super().clean()
+        user = cleaned.get("user")
+        if user is not None:
+            self.instance.tenant_id = user.tenant_id
+        if self.allowed_scopes is not None and "scopes" in cleaned:
+            refused = sorted(set(cleaned["scopes"]) - set(self.allowed_scopes))
+            if refused:
+                self.add_error(
+                    "scopes",
+                    _("You cannot grant these scopes: %(codes)s") % {"codes": ", ".join(refused)},
+                )
+        return cleaned
+
+
+class ApiKeyChangeForm(ApiKeyFormMixin, TenantModelForm):
+    """Rename, narrow the scopes, change expiry and allowed addresses of a key."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expires_at", "allowed_ips"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantScopedAdmin):
+    form = ApiKeyChangeForm
+    add_form = ApiKeyAddForm
+    list_display = ["name", "user", "prefix", "scope_list", "expires_at", "revoked",
+                    "last_used_at", "last_used_ip"]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    ordering = ["-created_at"]
+    actions = ["revoke_selected", "restore_selected"]
+    add_fieldsets = [
+        (None, {"fields": ["user", "name", "scopes"]}),
+        (_("Restrictions"), {"fields": ["expires_at", "allowed_ips"]}),
+    ]
+    change_readonly = ["user", "prefix", "revoked_at", "revoked_by", "last_used_at",
+                       "last_used_ip", "created_at", "created_by", "updated_at"]
+
+    def grantable_scopes(self, request: HttpRequest) -> set[str] | None:
+        """Return the scope codes the editor may grant (``None``: any well-formed code).
+
+        A key acts as its user narrowed by its scopes; on top of that, nobody hands out
+        scopes beyond their own permissions.
+        """
+        if request.user.is_superuser:
+            return None
+        return set(get_access(request.user).permissions)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        # Not TenantScopedAdmin's: the tenant of a key is always its user's.
+        if obj is None:
+            return self.add_fieldsets
+        record = ["user", "prefix", "created_at", "created_by", "updated_at"]
+        if is_operator(request):
+            record.insert(0, "tenant")
+        return [
+            (None, {"fields": ["name", "scopes"]}),
+            (_("Restrictions"), {"fields": ["expires_at", "allowed_ips"]}),
+            (_("Key"), {"fields": record}),
+            (_("Use"), {"fields": ["revoked_at", "revoked_by", "last_used_at", "last_used_ip"]}),
+        ]
+
+    def get_exclude(self, request: HttpRequest, obj=None):
+        return [*(super().get_exclude(request, obj) or []), "tenant"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return []
+        return [*super().get_readonly_fields(request, obj), *self.change_readonly]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.allowed_scopes = self.grantable_scopes(request)
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "user":
+            # Keys for other users only for those who could already change those users
+            # (and so set their passwords); everyone else issues keys for themselves.
+            editor = request.user
+            if editor.is_superuser or editor.has_perm("accounts.change_user"):
+                kwargs["queryset"] = User.objects.select_related("tenant")
+            else:
+                kwargs["queryset"] = User.objects.filter(pk=editor.pk).select_related("tenant")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and is_operator(request):
+            field.label_from_instance = lambda user: f"{user.username} ({user.tenant.code})"
+        return field
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        plaintext = api_key_services.save_new_api_key(
+            api_key=obj, allowed_scopes=self.grantable_scopes(request)
+        )
+        # The only time the key exists in clear; it is not stored and cannot be shown again.
+        self.message_user(
+            request,
+            format_html(
+                "{} <code>{}</code>",
+                _("Copy this API key now: it will not be shown again."),
+                plaintext,
+            ),
+            messages.SUCCESS,
+        )
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or []) or "—"
+
+    @admin.display(description=_("revoked"), boolean=True)
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.is_revoked
+
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Revoke the selected live keys, recording who revoked them."""
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_services.revoke_api_key(api_key=api_key)
+            self.log_change(request, api_key, [{"revoked": {}}])
+            revoked += 1
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d API key.", "Revoked %(count)d API keys.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS if revoked else messages.WARNING,
+        )

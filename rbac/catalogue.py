@@ -20,8 +20,6 @@ from django.utils import translation
 
 from tenants.managers import is_soft_deletable
 
-# Apps whose models are resources of the platform.
-PLATFORM_APPS = ("tenants", "accounts", "rbac", "mcp", "testing", "logs")
 # Django admin's action names -> the catalogue's.
 ADMIN_ACTIONS = {"view": "view", "add": "create", "change": "update", "delete": "delete"}
 ACTION_LABELS = {
@@ -85,7 +83,7 @@ def declared_permissions() -> list[PermissionSpec]:
     with translation.override(settings.LANGUAGE_CODE):
         for model in apps.get_models():
             meta = model._meta
-            if meta.app_label not in PLATFORM_APPS or meta.auto_created:
+            if meta.app_label not in settings.PLATFORM_APPS or meta.auto_created:
                 continue
             verbose = str(meta.verbose_name)
             for action in actions_of(model):
@@ -113,7 +111,7 @@ def platform_codes() -> set[str]:
     return {
         code_for(model, action)
         for model in apps.get_models()
-        if model._meta.app_label in PLATFORM_APPS
+        if model._meta.app_label in settings.PLATFORM_APPS
         for action in platform_actions(model)
     }
 

@@ -95,12 +95,12 @@ def request_path(route: str, view) -> str:
 
 
 def _module_of(view) -> str:
-    """Return the app label that serves ``view``."""
-    app_config = apps.get_containing_app_config(type(view).__module__)
-    if app_config is not None:
-        return app_config.label
+    """Return the app label a route belongs to: its model's app, else the view's app."""
     model = getattr(getattr(view, "queryset", None), "model", None)
-    return model._meta.app_label if model is not None else type(view).__module__.split(".")[0]
+    if model is not None:
+        return model._meta.app_label
+    app_config = apps.get_containing_app_config(type(view).__module__)
+    return app_config.label if app_config is not None else type(view).__module__.split(".")[0]
 
 
 def collect_routes(urlconf: str | None = None) -> list[Route]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rbac.models import ApiEndpoint
-from rbac.models import Menu
+from rbac.models import ApiEndpoint, Menu
 from tenants.models import Tenant, TenantPackage
 from tests.admin_cases import PlatformOnlyAdminCase
 

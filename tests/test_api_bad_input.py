@@ -10,8 +10,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.api_keys import issue_api_key
-from accounts.models import ApiKey, Notification, Position
+from accounts.models import ApiKey, Position
 from core.context import tenant_context
+from notifications.models import Notification
 from tests.api_cases import assert_error, assert_field_errors
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 from core.context import all_tenants, tenant_context
 from gateway import tools
 from gateway.models import McpTool
-from rbac.models import ApiEndpoint
 from logs.models import AuditLog, OperationLog
+from rbac.models import ApiEndpoint
 from tests.api_cases import (
     DataScopeCase,
     SoftDeleteAPIViewTestCase,

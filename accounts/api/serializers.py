@@ -1,4 +1,4 @@
-"""Serializers of users, departments and positions."""
+"""Serializers of users, departments and positions (the user's roles: ``rbac.api.users``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Department, Position, User
-from rbac import grants
-from rbac.models import Role, UserRole
 from tenants.api.base import PlatformSerializer
 
 
@@ -38,17 +36,11 @@ class UserSerializer(PlatformSerializer):
         write_only=True, required=False, style={"input_type": "password"},
         help_text=gettext_lazy("Set on creation or to change it; never returned."),
     )
-    roles = serializers.PrimaryKeyRelatedField(
-        many=True, required=False, queryset=Role.objects.all(),
-        help_text=gettext_lazy(
-            "Ids of the user's roles; you can give only roles within your own rights."
-        ),
-    )
 
     class Meta:
         model = User
         fields = ["id", "tenant", "username", "password", "name", "email", "phone", "department",
-                  "position", "language", "status", "is_staff", "is_superuser", "roles", "locked_until",
+                  "position", "language", "status", "is_staff", "is_superuser", "locked_until",
                   "last_login_at", "last_login_ip", "created_at", "updated_at"]
         read_only_fields = ["is_superuser", "locked_until", "last_login_at", "last_login_ip"]
 
@@ -61,15 +53,6 @@ class UserSerializer(PlatformSerializer):
         password_validation.validate_password(value, self.instance)
         return value
 
-    def validate_roles(self, roles: list[Role]) -> list[Role]:
-        held = set() if self.instance is None else set(
-            UserRole.objects.filter(user=self.instance).values_list("role_id", flat=True)
-        )
-        added = [role for role in roles if role.pk not in held]
-        grants.check_role_assignment(grants.Granter.of(self.context.get("request")), added,
-                                     field="roles")
-        return roles
-
     def validate(self, attrs: dict) -> dict:
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": _("Set a password for the new user.")})
@@ -78,19 +61,6 @@ class UserSerializer(PlatformSerializer):
     @transaction.atomic
     def _save(self, instance, validated_data):
         password = validated_data.pop("password", None)
-        roles = validated_data.pop("roles", None)
         if password:
             instance.set_password(password)
-        user = super()._save(instance, validated_data)
-        if roles is not None:
-            for role in roles:
-                if role.tenant_id != user.tenant_id:
-                    raise serializers.ValidationError(
-                        {"roles": _("Choose roles of the user's tenant.")}
-                    )
-            UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
-            held = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
-            UserRole.objects.bulk_create(
-                [UserRole(user=user, role=role) for role in roles if role.pk not in held]
-            )
-        return user
+        return super()._save(instance, validated_data)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
-
 from accounts.api.serializers import (
     DepartmentSerializer,
     PositionSerializer,
     UserSerializer,
 )
 from accounts.models import Department, Position, User
-from rbac.models import Role
 from tenants.api.base import SoftDeleteViewSet
 
 
 class UserViewSet(SoftDeleteViewSet):
-    """Users of the tenant."""
+    """Users of the tenant, without their roles (served with them by ``rbac.api.users``)."""
 
     queryset = User.objects.all()
     serializer_class = UserSerializer
@@ -23,11 +20,6 @@ class UserViewSet(SoftDeleteViewSet):
     search_fields = ["username", "name", "email", "phone"]
     ordering_fields = ["username", "name", "created_at", "last_login_at"]
     ordering = ["username"]
-
-    def optimise(self, queryset):
-        return queryset.prefetch_related(
-            Prefetch("roles", queryset=Role.objects.all_tenants().only("id"))
-        )
 
 
 class DepartmentViewSet(SoftDeleteViewSet):

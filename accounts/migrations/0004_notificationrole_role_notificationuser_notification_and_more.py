@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='notification',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('alive', True), ('is_deleted', False)), models.Q(('alive__isnull', True), ('is_deleted', True)), _connector='OR'), name='accounts_notification_alive_ck'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('alive', True), ('is_deleted', False)), models.Q(('alive__isnull', True), ('is_deleted', True)), _connector='OR'), name='notifications_notification_alive_ck'),
         ),
         migrations.AddConstraint(
             model_name='notification',

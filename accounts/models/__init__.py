@@ -1,17 +1,6 @@
 """Models of the accounts app, one module per subdomain."""
 
 from accounts.models.api_keys import ApiKey
-from accounts.models.notifications import (
-    Notification,
-    NotificationAudience,
-    NotificationDepartment,
-    NotificationLevel,
-    NotificationRead,
-    NotificationRole,
-    NotificationStatus,
-    NotificationType,
-    NotificationUser,
-)
 from accounts.models.users import (
     DEPARTMENT_MAX_DEPTH,
     Department,
@@ -27,15 +16,6 @@ __all__ = [
     "DEPARTMENT_MAX_DEPTH",
     "Department",
     "DepartmentTreeManager",
-    "Notification",
-    "NotificationAudience",
-    "NotificationDepartment",
-    "NotificationLevel",
-    "NotificationRead",
-    "NotificationRole",
-    "NotificationStatus",
-    "NotificationType",
-    "NotificationUser",
     "Position",
     "User",
     "UserManager",

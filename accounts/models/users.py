@@ -18,7 +18,8 @@ from mptt.exceptions import InvalidMove
 from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 
-from accounts.choices import RecordStatus, SignInRefusal, UserStatus
+from accounts.choices import RecordStatus, UserStatus
+from logs.models import SignInRefusal
 from core.context import get_scope
 from tenants.managers import TenantManager
 from tenants.models import (

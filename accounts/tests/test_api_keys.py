@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from accounts.admin import ApiKeyAdmin
+from rbac.admin import ApiKeyAdmin
 from accounts.api.views import MeView
 from accounts.api_keys import (
     LAST_USED_INTERVAL,

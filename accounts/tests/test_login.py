@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts import services
-from accounts.choices import SignInRefusal, UserStatus
+from accounts.choices import UserStatus
+from logs.models import SignInRefusal
 from accounts.models import User
 from conftest import PASSWORD, make_user
 from core.context import tenant_context

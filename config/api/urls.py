@@ -3,15 +3,16 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.api.api_keys import ApiKeyViewSet
-from accounts.api.notifications import InboxViewSet, NotificationViewSet
-from accounts.api.viewsets import DepartmentViewSet, PositionViewSet, UserViewSet
+from rbac.api.api_keys import ApiKeyViewSet
+from notifications.api.viewsets import InboxViewSet, NotificationViewSet
+from accounts.api.viewsets import DepartmentViewSet, PositionViewSet
 from gateway.api.viewsets import (
     ApiEndpointViewSet,
     McpToolCallLogViewSet,
     McpToolViewSet,
 )
 from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
+from rbac.api.users import UserViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import (
     DictionaryItemViewSet,

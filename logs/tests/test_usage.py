@@ -32,7 +32,8 @@ from logs.models import (
     UsageDaily,
 )
 from logs.tasks import rollup_usage
-from logs.usage import count_mcp_calls, day_bounds, rollup_day, usage_for
+from gateway.usage import count_mcp_calls
+from logs.usage import day_bounds, rollup_day, usage_for
 
 ROUTED_ALIAS = "postgres_db"
 ANALYTICS_ALIAS = route_for_table("analytics_data")

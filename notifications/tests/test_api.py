@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts import notifications
-from accounts.models import Notification
 from conftest import make_user
+from notifications import services as notifications
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import Notification
+from notifications.models import Notification
 from tests.admin_cases import AdminTestCase
 
 

@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import RecordStatus
-from accounts.models import (
-    Department,
+from accounts.models import Department, User
+from core.context import get_scope, tenant_context
+from notifications.models import (
     Notification,
     NotificationAudience,
     NotificationDepartment,
@@ -41,9 +42,7 @@ from accounts.models import (
     NotificationStatus,
     NotificationType,
     NotificationUser,
-    User,
 )
-from core.context import get_scope, tenant_context
 from rbac.models import Role, UserRole
 from tenants.models import Tenant
 

@@ -9,7 +9,7 @@ reaches the users holding the role while it is live and active (``rbac.UserRole`
 Association tables carry their two keys and ``created_at`` only, plus the surrogate id
 Django needs, with the pair unique (seed 004 V12). They have no tenant column: they belong
 to the notification's tenant, and ``clean`` refuses a target of another tenant. Reads go
-through ``accounts.notifications``, which starts from the tenant-scoped ``Notification``.
+through ``notifications.services``, which starts from the tenant-scoped ``Notification``.
 """
 
 from __future__ import annotations

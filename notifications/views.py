@@ -15,15 +15,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from accounts.notifications import mark_all_read, mark_read, notifications_for
 from accounts.views import _safe_next
+from notifications.services import mark_all_read, mark_read, notifications_for
 
 PAGE_SIZE = 20
 
 
 def _back(request: HttpRequest) -> HttpResponse:
     """Redirect to the page the form was posted from (a local ``next``), or to the list."""
-    return redirect(_safe_next(request) or "accounts:notifications")
+    return redirect(_safe_next(request) or "notifications:list")
 
 
 @login_required
@@ -31,7 +31,7 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
     """List the user's notifications, newest first, unread ones marked."""
     queryset = notifications_for(request.user).select_related("sender")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/notifications.html", {"page_obj": page})
+    return render(request, "notifications/notifications.html", {"page_obj": page})
 
 
 @login_required

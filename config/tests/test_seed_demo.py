@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
+from config.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import Department, Position, User
 from accounts.services import Credentials, sign_in
 from gateway.models import McpTool

@@ -15,23 +15,23 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.context_processors import unread_notifications
-from accounts.models import (
+from conftest import make_user
+from core.context import tenant_context
+from notifications.context_processors import unread_notifications
+from notifications.models import (
     Notification,
     NotificationAudience,
     NotificationRead,
     NotificationStatus,
     NotificationUser,
 )
-from accounts.notifications import (
+from notifications.services import (
     mark_all_read,
     mark_read,
     notifications_for,
     send_notification,
     unread_count,
 )
-from conftest import make_user
-from core.context import tenant_context
 from rbac.models import Role, UserRole
 
 pytestmark = pytest.mark.django_db
@@ -341,7 +341,7 @@ def test_home_page_header_shows_the_unread_badge(client, org_a):
     assert response.status_code == 200
     assert response.context["unread_notifications"] == 2
     html = response.content.decode()
-    assert f'href="{reverse("accounts:notifications")}"' in html
+    assert f'href="{reverse("notifications:list")}"' in html
     assert '<span class="badge"' in html and ">2</span>" in html
 
     with tenant_context(tenant):
@@ -377,19 +377,19 @@ def test_list_page_shows_read_and_unread(client, org_a, org_b):
         mark_read(org_a["user"], read)
     client.force_login(org_a["user"])
 
-    response = client.get(reverse("accounts:notifications"))
+    response = client.get(reverse("notifications:list"))
     assert response.status_code == 200
     rows = {n.title: n.is_read for n in response.context["page_obj"].object_list}
     assert rows == {"Already read": True, "Still unread": False}
     html = response.content.decode()
     assert "Beta secret" not in html
-    assert reverse("accounts:notification-read", args=[read.pk]) not in html
-    assert reverse("accounts:notifications-read-all") in html
+    assert reverse("notifications:read", args=[read.pk]) not in html
+    assert reverse("notifications:read-all") in html
 
 
 def test_list_page_requires_sign_in(client):
     """Anonymous visitors are sent to the login page."""
-    response = client.get(reverse("accounts:notifications"))
+    response = client.get(reverse("notifications:list"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:login"))
 
@@ -402,8 +402,8 @@ def test_list_page_paginates(client, org_a):
         notify(tenant, f"N{i:02d}", published_at=now - datetime.timedelta(minutes=i))
     client.force_login(org_a["user"])
 
-    first = client.get(reverse("accounts:notifications"))
-    second = client.get(reverse("accounts:notifications"), {"page": 2})
+    first = client.get(reverse("notifications:list"))
+    second = client.get(reverse("notifications:list"), {"page": 2})
     assert [n.title for n in first.context["page_obj"].object_list][:2] == ["N00", "N01"]
     assert len(first.context["page_obj"].object_list) == 20
     assert len(second.context["page_obj"].object_list) == 5
@@ -418,10 +418,10 @@ def test_list_page_query_count_is_constant(client, org_a, count, django_assert_m
     client.force_login(org_a["user"])
     # The first request computes and caches the user's access (rbac.access): warm it, so
     # that the bound measures this page.
-    client.get(reverse("accounts:notifications"))
+    client.get(reverse("notifications:list"))
 
     with django_assert_max_num_queries(MAX_QUERIES_LIST_PAGE):
-        response = client.get(reverse("accounts:notifications"))
+        response = client.get(reverse("notifications:list"))
     assert response.status_code == 200
 
 
@@ -431,7 +431,7 @@ def test_post_read_marks_one_and_redirects_back(client, org_a):
     notification = notify(tenant, "One")
     notify(tenant, "Two")
     client.force_login(org_a["user"])
-    url = reverse("accounts:notification-read", args=[notification.pk])
+    url = reverse("notifications:read", args=[notification.pk])
 
     response = client.post(url, {"next": reverse("home")})
     assert response.status_code == 302
@@ -441,7 +441,7 @@ def test_post_read_marks_one_and_redirects_back(client, org_a):
 
     again = client.post(url, {"next": "https://evil.example/"})
     assert again.status_code == 302
-    assert again.url == reverse("accounts:notifications")
+    assert again.url == reverse("notifications:list")
     assert client.get(url).status_code == 405
 
 
@@ -450,7 +450,7 @@ def test_post_read_of_another_tenants_notification_is_404(client, org_a, org_b):
     beta = notify(org_b["user"].tenant, "Beta")
     client.force_login(org_a["user"])
 
-    response = client.post(reverse("accounts:notification-read", args=[beta.pk]))
+    response = client.post(reverse("notifications:read", args=[beta.pk]))
     assert response.status_code == 404
     assert not NotificationRead.objects.exists()
 
@@ -460,7 +460,7 @@ def test_post_read_of_a_notification_addressed_to_others_is_404(client, org_a, b
     to_bob = notify(org_a["user"].tenant, audience=NotificationAudience.USERS, users=[bob_a])
     client.force_login(org_a["user"])
 
-    response = client.post(reverse("accounts:notification-read", args=[to_bob.pk]))
+    response = client.post(reverse("notifications:read", args=[to_bob.pk]))
     assert response.status_code == 404
 
 
@@ -470,7 +470,7 @@ def test_post_read_all_marks_every_notification(client, org_a):
     for i in range(3):
         notify(tenant, f"N{i}")
     client.force_login(org_a["user"])
-    url = reverse("accounts:notifications-read-all")
+    url = reverse("notifications:read-all")
 
     assert client.post(url).status_code == 302
     assert client.post(url).status_code == 302
@@ -484,8 +484,8 @@ def test_read_posts_need_the_csrf_token(org_a):
     client = Client(enforce_csrf_checks=True)
     client.force_login(org_a["user"])
 
-    assert client.post(reverse("accounts:notifications-read-all")).status_code == 403
-    read_url = reverse("accounts:notification-read", args=[notification.pk])
+    assert client.post(reverse("notifications:read-all")).status_code == 403
+    read_url = reverse("notifications:read", args=[notification.pk])
     assert client.post(read_url).status_code == 403
     assert not NotificationRead.objects.exists()
 
@@ -526,7 +526,7 @@ def test_tenant_admin_adds_a_notification_to_users(client_a, admin_a, org_a):
         audience="users",
         **{"user_targets-TOTAL_FORMS": "1", "user_targets-0-user": str(org_a["user"].pk)},
     )
-    response = client_a.post(reverse("admin:accounts_notification_add"), data)
+    response = client_a.post(reverse("admin:notifications_notification_add"), data)
     assert response.status_code == 302, response.context and response.context.get("errors")
 
     notification = Notification.objects.all_tenants().get()
@@ -542,12 +542,12 @@ def test_admin_refuses_targets_off_the_audience(client_a, org_a):
         audience="tenant",
         **{"user_targets-TOTAL_FORMS": "1", "user_targets-0-user": str(org_a["user"].pk)},
     )
-    response = client_a.post(reverse("admin:accounts_notification_add"), data)
+    response = client_a.post(reverse("admin:notifications_notification_add"), data)
     assert response.status_code == 200
     assert not Notification.objects.all_tenants().exists()
 
     response = client_a.post(
-        reverse("admin:accounts_notification_add"), admin_add_data(audience="departments")
+        reverse("admin:notifications_notification_add"), admin_add_data(audience="departments")
     )
     assert response.status_code == 200
     assert not Notification.objects.all_tenants().exists()
@@ -560,12 +560,12 @@ def test_operator_cannot_address_another_tenants_user(operator_client, org_a, or
         audience="users",
         **{"user_targets-TOTAL_FORMS": "1", "user_targets-0-user": str(org_b["user"].pk)},
     )
-    response = operator_client.post(reverse("admin:accounts_notification_add"), data)
+    response = operator_client.post(reverse("admin:notifications_notification_add"), data)
     assert response.status_code == 200
     assert not Notification.objects.all_tenants().exists()
 
     data["user_targets-0-user"] = str(org_a["user"].pk)
-    response = operator_client.post(reverse("admin:accounts_notification_add"), data)
+    response = operator_client.post(reverse("admin:notifications_notification_add"), data)
     assert response.status_code == 302
     notification = Notification.objects.all_tenants().get()
     assert notification.tenant_id == org_a["user"].tenant_id
@@ -580,7 +580,7 @@ def test_admin_change_list_shows_read_receipts_of_own_tenant_only(client_a, org_
     with tenant_context(tenant):
         mark_read(org_a["user"], notification)
 
-    response = client_a.get(reverse("admin:accounts_notification_changelist"))
+    response = client_a.get(reverse("admin:notifications_notification_changelist"))
     assert response.status_code == 200
     with tenant_context(tenant):
         rows = list(response.context["cl"].result_list)
@@ -593,9 +593,9 @@ def test_admin_pages_open_for_a_tenant_administrator(client_a, org_a):
     notification = notify(
         org_a["user"].tenant, "Direct", audience=NotificationAudience.USERS, users=[org_a["user"]]
     )
-    add = client_a.get(reverse("admin:accounts_notification_add"))
+    add = client_a.get(reverse("admin:notifications_notification_add"))
     assert add.status_code == 200
-    change = client_a.get(reverse("admin:accounts_notification_change", args=[notification.pk]))
+    change = client_a.get(reverse("admin:notifications_notification_change", args=[notification.pk]))
     assert change.status_code == 200
     html = change.content.decode()
     assert "user_targets-TOTAL_FORMS" in html and "role_targets-TOTAL_FORMS" in html

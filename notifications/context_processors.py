@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from accounts.notifications import unread_count
+from notifications.services import unread_count
 
 
 def unread_notifications(request: HttpRequest) -> dict:

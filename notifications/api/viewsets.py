@@ -9,8 +9,9 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts import notifications
-from accounts.models import Department, Notification, User
+from accounts.models import Department, User
+from notifications import services as notifications
+from notifications.models import Notification
 from rbac.models import Role
 from tenants.api.base import PlatformSerializer, SoftDeleteViewSet
 from tenants.models import Tenant

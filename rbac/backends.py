@@ -1,4 +1,5 @@
-"""The authentication backend: tenant code + username + password; permissions from RBAC."""
+"""The authentication backend: tenant code + username + password (accounts); permissions from
+the one RBAC decision."""
 
 from __future__ import annotations
 
