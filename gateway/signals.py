@@ -11,11 +11,17 @@ from django.dispatch import receiver
 from gateway import policy
 from gateway.models import McpTool
 from rbac.models import ApiEndpoint
+from rbac.registry import endpoints_synced
 
 
 @receiver([post_save, post_delete], sender=ApiEndpoint)
 def endpoint_changed(sender, instance, **kwargs) -> None:
     policy.invalidate(using=kwargs.get("using") or "default")
+
+
+@receiver(endpoints_synced)
+def endpoints_were_synced(sender, using="default", **kwargs) -> None:
+    policy.invalidate(using=using)
 
 
 @receiver([post_save, post_delete], sender=McpTool)

@@ -24,7 +24,12 @@ from functools import lru_cache
 
 from django.apps import apps
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
+
+# Sent after a sync wrote the registry (in bulk, so without per-row signals): caches built
+# from the rows (the MCP gateway's tool catalogue) drop them. Arguments: ``using``.
+endpoints_synced = Signal()
 
 # The operation's text the registry keeps as the route's description.
 DESCRIPTION_KEYS = ("description", "summary")
@@ -165,7 +170,6 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
     ``required_scopes``) of existing rows are kept; rows of vanished routes are marked
     inactive, not deleted, so their settings survive a route's return.
     """
-    from gateway import policy
     from rbac.enforcement import invalidate
     from rbac.models import ApiEndpoint
 
@@ -216,5 +220,6 @@ def sync_endpoints(*, using: str = "default", routes: list[Route] | None = None)
         )
         report.deactivated = [str(row) for row in vanished]
     invalidate(using=using)
-    policy.invalidate(using=using)
+    # The rows were written in bulk, without per-row signals: tell whoever caches them.
+    endpoints_synced.send(sender=ApiEndpoint, using=using)
     return report

@@ -15,6 +15,9 @@ plus ``_mig``; a temporary file for SQLite), issue 4 item 7: ``migrate`` on ever
 ``django_migrations``), ``migrate`` again and ``check_schema`` again.
 ``makemigrations --check`` runs once. Any step that fails fails the run.
 
+Before anything else the import contracts of ``.importlinter`` are checked (``lint-imports``:
+the apps' layers and the independence of the feature apps); a broken contract fails the run.
+
 After the backends, the API is fuzzed (``scripts/fuzz_api.py``: schemathesis against a
 live server and the live OpenAPI document) on MariaDB, the primary backend, when it is
 among the backends, else on SQLite. ``FUZZ_API=0`` leaves the stage out (for a quick local
@@ -268,6 +271,15 @@ def main() -> int:
     if not routed_pg and os.environ.get("ATRIUM_REQUIRE_SERVICES"):
         print("PostgreSQL must answer to test the routed datasource.", file=sys.stderr)
         return 2
+
+    print("=== import contracts ===", flush=True)
+    contracts = subprocess.run([str(Path(PYTHON).parent / "lint-imports"), "--no-cache"],
+                               cwd=ROOT, check=False, capture_output=True, text=True)
+    print(contracts.stdout[contracts.stdout.find("Contracts"):] if contracts.returncode == 0
+          else contracts.stdout + contracts.stderr)
+    if contracts.returncode != 0:
+        print("The import contracts are broken: see above.", file=sys.stderr)
+        return 1
 
     print(f"Test backends: {', '.join(backends)}"
           f"{'' if explicit else ' (chosen by which local servers answer)'}; routed "

@@ -12,14 +12,10 @@ from gateway.api.viewsets import (
     McpToolViewSet,
 )
 from logs.api.viewsets import AuditLogViewSet, LoginLogViewSet, OperationLogViewSet
+from rbac.api.packages import TenantPackageViewSet
 from rbac.api.users import UserViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
-from tenants.api.viewsets import (
-    DictionaryItemViewSet,
-    DictionaryViewSet,
-    TenantPackageViewSet,
-    TenantViewSet,
-)
+from tenants.api.viewsets import DictionaryItemViewSet, DictionaryViewSet, TenantViewSet
 
 app_name = "api"
 

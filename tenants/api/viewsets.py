@@ -1,5 +1,6 @@
-"""API of tenants and tenant packages (the tenant:* and tenantpackage:* codes, which only
-the platform tenant's roles can hold) and of a tenant's dictionaries."""
+"""API of tenants (the tenant:* codes, which only the platform tenant's roles can hold) and
+of a tenant's dictionaries. Tenant packages, which grant permissions and menus, are RBAC's
+(``rbac.api.packages``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from tenants.api.base import PlatformViewSet, SoftDeleteViewSet
 from tenants.api.serializers import (
     DictionaryItemSerializer,
     DictionarySerializer,
-    TenantPackageSerializer,
     TenantSerializer,
 )
-from tenants.models import Dictionary, DictionaryItem, Tenant, TenantPackage
+from tenants.models import Dictionary, DictionaryItem, Tenant
 
 
 class TenantViewSet(PlatformViewSet):
@@ -23,20 +23,6 @@ class TenantViewSet(PlatformViewSet):
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name", "created_at", "expires_on"]
     ordering = ["code"]
-
-
-class TenantPackageViewSet(PlatformViewSet):
-    """Tenant packages: what tenants may use."""
-
-    queryset = TenantPackage.objects.all()
-    serializer_class = TenantPackageSerializer
-    http_method_names = ["get", "post", "put", "patch", "head", "options"]
-    filterset_fields = ["status"]
-    search_fields = ["code", "name"]
-    ordering = ["code"]
-
-    def optimise(self, queryset):
-        return queryset.prefetch_related("permissions", "menus")
 
 
 class DictionaryViewSet(SoftDeleteViewSet):
