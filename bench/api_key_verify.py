@@ -55,7 +55,7 @@ def seed():
 
 
 def main() -> None:
-    from accounts.api_keys import verify
+    from accounts.services.api_keys import verify
     from accounts.models import ApiKey
     from accounts.models.api_keys import hash_secret, parse_key
 

@@ -61,7 +61,7 @@ def seed():
 
     from django.contrib.auth.hashers import make_password
 
-    from accounts.api_keys import issue_api_key
+    from accounts.services.api_keys import issue_api_key
     from accounts.models import Department, User
     from core.context import tenant_context
     from rbac.catalogue import tenant_grantable_codes

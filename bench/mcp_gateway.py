@@ -50,7 +50,7 @@ def seed() -> str:
     """Create the tenant, users, tool and key; return the key."""
     from django.contrib.auth.hashers import make_password
 
-    from accounts.api_keys import issue_api_key
+    from accounts.services.api_keys import issue_api_key
     from accounts.models import User
     from core.context import tenant_context
     from gateway.models import McpTool

@@ -1,83 +1,13 @@
 """Deadlines: time budgets, the one watchdog thread, and deadlines on database work.
 
-Three parts that share one clock (``time.monotonic``) and one thread:
-
-* ``TimeBudget(seconds)``: the end of a call's time, shared by its steps (the outbound
-  HTTP client sets each socket timeout to what is left).
+* ``TimeBudget(seconds)``: the end of a call's time, shared by its steps.
 * ``watch(when, callback)``: the process's one watchdog thread runs ``callback`` at
-  ``when``; the callback may ask to run again later. It shuts the socket of an outbound
-  call that overruns, and interrupts statements past their deadline (below). One thread
-  serves every timer, started lazily and again in a forked child.
-* ``deadline(seconds)``: bound the database work of a block of code, on every backend.
+  ``when`` (it shuts overrunning outbound sockets and interrupts late statements).
+* ``deadline(seconds)``: refuse a block's statements once its time is up and interrupt the
+  one running (PostgreSQL cancel, MariaDB ``KILL QUERY``, SQLite interrupt); ``exempt()``
+  lets a block's own logging through.
 
-::
-
-    with deadlines.deadline(5) as limit:   # every alias in settings.DATABASES
-        ...                                # code that runs queries on this thread
-    limit.rolled_back                      # was the block's savepoint rolled back?
-    deadlines.expired()                    # has the innermost active deadline passed?
-    with deadlines.exempt():               # e.g. the operation/audit rows of a cut request
-        ...
-
-Design
-------
-* **State** lives in a ``ContextVar`` holding the innermost scope, so code run by asyncio
-  helpers that copy the context sees the same deadline. A nested deadline ends no later than
-  the one around it (the earlier wins); ``exempt()`` pushes a marker that suspends every
-  enclosing deadline until it ends.
-* **Refusal.** ``deadline()`` installs one guard per covered connection of this thread with
-  ``connection.execute_wrapper`` (nested deadlines share it). Before each statement the guard
-  finds the innermost scope covering that connection, marks the statement in flight and
-  compares the clock with the deadline; once it has passed, the statement is not sent and
-  ``DeadlineExceeded`` is raised. Without an active deadline no guard is installed.
-* **Interruption.** The watchdog (``watch``) holds one timer per active scope, set once when
-  the block starts, never per statement. When a deadline passes, the watchdog interrupts
-  the statements of that scope still in flight:
-
-  - PostgreSQL: the raw psycopg connection's ``cancel_safe()`` (``cancel()`` on older
-    psycopg); the pooled connection is a plain ``psycopg.Connection``.
-  - MariaDB/MySQL: ``KILL QUERY <thread_id>`` over a fresh, short-lived MySQLdb connection
-    made with ``connection.get_connection_params()``. The server needs no extra privilege:
-    the same account may kill its own threads.
-  - SQLite: ``sqlite3.Connection.interrupt()``.
-  - Any other backend whose raw connection has ``cancel()`` (python-oracledb): that, untested.
-
-  The watchdog sends an interrupt only while holding the statement's slot lock and only
-  while the statement is in flight; the guard takes the same lock to mark the statement
-  done, so no interrupt can be sent after the statement has returned to the caller. An
-  interrupt that lands between the statement's end on the server and that mark hits an
-  idle connection, which every backend ignores for the next statement (PostgreSQL drops a
-  cancel while reading a command, MariaDB clears ``KILL QUERY`` when the next command
-  starts, SQLite clears ``interrupt()`` when the next statement starts); the tests force
-  this race on each backend. A statement that checked the clock a moment before the
-  deadline but had not yet reached the server when interrupted is interrupted again, with
-  back-off, for as long as it stays in flight. A statement during which an interrupt was
-  sent raises ``DeadlineExceeded``, chained to the driver's error when there was one: its
-  result cannot be trusted (MariaDB's ``BENCHMARK()`` answers 0 when killed).
-* **Transactions.** When the block starts inside an atomic block of a covered connection,
-  it runs inside a savepoint (``transaction.atomic``) that is rolled back when the deadline
-  has passed by the end of the block, even if every statement finished: an interrupted
-  statement aborts a PostgreSQL transaction, and a cut-short block leaves no half of its
-  writes behind. The savepoint statements themselves are exempt. Outside a transaction
-  nothing is wrapped: writes committed in autocommit before the deadline stay, as with any
-  request cut short.
-
-Limits
-------
-* Pure-Python work between statements is not interrupted; the next statement is refused.
-* Only statements sent through Django's cursor ``execute``/``executemany`` are covered:
-  fetching rows of a server-side cursor (``QuerySet.iterator()`` on PostgreSQL), opening a
-  connection or waiting for a pooled one are not bounded.
-* Only the connections of the thread that entered the block are covered; work handed to
-  another thread (``sync_to_async``) uses that thread's connections, which the guard does
-  not watch.
-* One watchdog serves the process: a slow interrupt (a MariaDB ``KILL QUERY`` has to
-  connect first) delays the next one by as much, and a statement that ends while its
-  interrupt is being sent waits for it (at most ``KILL_CONNECT_TIMEOUT`` or
-  ``CANCEL_TIMEOUT``).
-* SQLite keeps an interrupt pending while any statement of the connection is still active:
-  rows of an interrupted ``SELECT`` left unfetched on a cursor that stays open fail to fetch
-  until the cursor is closed (Django's own cursors are closed on error).
+Why and how, per backend, with the races handled and the limits: docs/deadlines.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Forms of the MCP gateway's admin.
 
-``McpToolForm`` edits a tool through the same validation as the API (``gateway.tools``): the
+``McpToolForm`` edits a tool through the same validation as the API (``gateway.services.tools``): the
 model's fields the admin shows, plus the write-only credentials of an external tool. The
 stored ``auth_config`` is never put into the page: the credentials field starts empty,
 does not echo what was typed when the form comes back with errors, and an empty field
@@ -18,8 +18,8 @@ from django.db import models
 from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 
-from gateway import tools
 from gateway.models import McpTool
+from gateway.services import tools
 from tenants.admin import TenantFormMixin
 from tenants.models import Tenant
 
@@ -79,7 +79,7 @@ class McpToolForm(TenantFormMixin, forms.ModelForm):
                     "External tools only: API tools take it from their endpoint.")
 
     def credentials_change(self) -> Any:
-        """Return what to do with the stored credentials (``gateway.tools`` semantics)."""
+        """Return what to do with the stored credentials (``gateway.services.tools`` semantics)."""
         data = getattr(self, "cleaned_data", {})
         if data.get(CLEAR_CREDENTIALS):
             return None
@@ -100,7 +100,7 @@ class McpToolForm(TenantFormMixin, forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The model's validation runs inside gateway.tools.prepare_tool, with the rules the
+        # The model's validation runs inside gateway.services.tools.prepare_tool, with the rules the
         # API applies too (derived fields, public tools, credentials).
         opts = self._meta
         try:

@@ -1,62 +1,10 @@
-"""Per-tenant and per-API-key rate limits of the MCP gateway (issue 5, item 6).
+"""Per-tenant and per-API-key rate limits of the MCP gateway: GCRA buckets, in Redis in
+production (one Lua script per check) and in process memory otherwise.
 
-The MCP server calls :func:`check_rate` once for every ``tools/call`` and ``tools/list``
-request; over a limit it raises :class:`RateLimited`, whose ``retry_after`` is the exact
-number of seconds until the request would be accepted and whose ``message`` is readable by
-an AI agent.
-
-Limits
-    ``settings.MCP_RATE_LIMITS`` (read at every call, so an override or a reload applies at
-    once) maps a tenant plan to ``{"tenant": rate, "key": rate}``; the ``"default"`` entry
-    serves a plan that is not listed. A rate is ``"N/second"``, ``"N/minute"`` or
-    ``"N/hour"``; ``None`` (JSON ``null``) means unlimited. A malformed setting raises
-    ``ImproperlyConfigured`` naming the entry (``MCP_RATE_LIMITS['pro']['key']``);
-    :func:`check_settings` reports the same as a system check at start-up.
-
-Algorithm: GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp)
-    A rate of N per period P allows a burst of N calls from rest, then one call every P/N:
-    N per period sustained. Each bucket stores its "theoretical arrival time" (TAT); a call
-    of cost c is accepted when ``max(TAT, now) + c*I - now <= N*I`` (``I`` the emission
-    interval), and then TAT moves on by ``c*I``. ``retry_after`` is the excess over that
-    bound: exactly when the same call would be accepted, if nothing else is consumed
-    meanwhile. GCRA keeps one small value per bucket (a sliding log would keep N), and its
-    refusal delay is exact by construction. Times are whole microseconds so that the Lua
-    and Python implementations compute the same integers; ``I`` is P/N rounded up to a
-    microsecond, so rounding can only make the limiter stricter, never looser.
-
-    The tenant bucket and the key bucket are decided together: when either is over, the
-    call is refused and neither is consumed; when both have room, both are consumed. A
-    refusal names the bucket that needs the longer wait (the tenant on a tie), and its
-    ``retry_after`` is that longer wait, after which both have room.
-
-    A bucket is a point in time, not a count: a new rate (a plan upgrade, an edited
-    setting) applies from the next call, and a caller who had already spent the old
-    burst waits until the stored TAT has passed before getting the new one in full.
-
-Storage
-    With ``settings.MCP_RATE_LIMIT_REDIS_URL`` set (production), the buckets live in Redis
-    (5.0 or later) and each check is one Lua script (``EVALSHA``), atomic on the server, so
-    the limits are exact across every thread, process and host. Unless a test passes
-    ``now``, the script reads the Redis server's clock, so app servers whose clocks differ
-    still share one timeline. A bucket's key expires when its TAT passes (an absent key
-    and an expired TAT mean the same: a full bucket). Both keys of a check carry the
-    tenant's id as a hash tag, so the script also runs on a Redis Cluster. The connection
-    pool is created on first use, once per process (redis-py re-creates its connections
-    after a fork).
-
-    Without it (development, the embedded default) the buckets live in this process's
-    memory behind a lock: exact among the threads of one process, but each process has its
-    own budget, so N worker processes together allow up to N times the limit.
-
-Redis unreachable: fail open, to the per-process limiter
-    A limiter protects capacity and fairness; it is not a security boundary (keys, scopes,
-    permissions and tenant isolation are enforced elsewhere on every call). Failing closed
-    would turn an outage of a cache server into an outage of the whole gateway for every
-    tenant, which is the larger harm. So a Redis error is logged as a warning (at most once
-    a minute per process, never with the URL, which may hold a password) and the check is
-    answered by the in-process limiter instead: agents stay bounded per process rather
-    than unbounded. For ``REDIS_RETRY_INTERVAL`` seconds after a failure Redis is not
-    tried again, so that an unreachable server does not add its timeout to every call.
+``check_rate`` is called once for every ``tools/call`` and ``tools/list``; over a limit it
+raises ``RateLimited`` with the exact ``retry_after``. Limits come from
+``settings.MCP_RATE_LIMITS`` per tenant plan. How GCRA decides, why a Redis outage fails
+open to the per-process limiter, and the storage details: docs/rate-limits.md.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 
-from gateway import bridge, calls, policy
+from gateway import bridge, policy
+from gateway.services import calls
 
 SERVER_NAME = "atrium"
 SERVER_VERSION = "1.0"

@@ -1,6 +1,6 @@
 """The admin's "try this tool" page: a real call of a tool, as the signed-in person.
 
-The call goes through the same service as ``tools/call`` (``gateway.calls.call_tool``):
+The call goes through the same service as ``tools/call`` (``gateway.services.calls.call_tool``):
 the tool's own input schema, the in-process dispatch or the outbound client, the call log
 (caller type ``user``) and the counters. Nothing is simulated.
 
@@ -23,8 +23,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.context import clean_request_id
-from gateway import calls, policy
+from gateway import policy
 from gateway.models import McpTool
+from gateway.services import calls
 
 
 class TryToolForm(forms.Form):

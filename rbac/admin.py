@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from mptt.admin import DraggableMPTTAdmin
 
 from accounts import admin as accounts_admin
-from accounts import api_keys as api_key_services
+from accounts.services import api_keys as api_key_services
 from accounts.models import ApiKey, User
 from rbac import grants
 from rbac.access import describe_scope, get_access

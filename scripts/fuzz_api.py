@@ -54,7 +54,7 @@ ISSUE_KEYS = """
 import sys
 import django
 django.setup()
-from accounts import api_keys
+from accounts.services import api_keys
 from accounts.models import User
 from rbac.access import get_access
 from core.context import tenant_context

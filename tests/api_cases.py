@@ -33,22 +33,15 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from conftest import make_user
 from core.context import all_tenants, tenant_context
+from rbac.api.permissions import VIEWSET_ACTIONS
 from rbac.catalogue import actions_of, code_for
 from rbac.models import DataScope, Permission, Role
 from rbac.services import assign_roles
 from tenants.managers import is_soft_deletable
 from tenants.models import TenantScopedModel
 
-# DRF actions -> the catalogue action whose code they need (rbac.api.permissions).
-CATALOGUE_ACTION = {
-    "list": "view",
-    "retrieve": "view",
-    "create": "create",
-    "update": "update",
-    "partial_update": "update",
-    "destroy": "delete",
-    "restore": "restore",
-}
+# DRF actions -> the catalogue action whose code they need: the permission class's own map.
+CATALOGUE_ACTION = VIEWSET_ACTIONS
 
 
 # ---------------------------------------------------------------------------

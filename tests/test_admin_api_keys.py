@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from accounts.models import ApiKey
 from conftest import make_user
 from tests.admin_cases import AdminTestCase, DataScopeAdminCase

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from conftest import make_user
 from core.context import all_tenants, tenant_context
-from gateway import tools
+from gateway.services import tools
 from gateway.models import McpToolCallLog
 from rbac.models import ApiEndpoint
 from tests.admin_cases import DataScopeAdminCase, ReadOnlyAdminTestCase, listed

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from conftest import make_user
 from core.context import all_tenants, tenant_context
-from gateway import tools
-from gateway.admin import percentile, tool_usage
+from gateway.services import tools
+from gateway.selectors import percentile, tool_usage
 from gateway.models import McpTool, McpToolCallLog
 from rbac.models import ApiEndpoint
 from tests.admin_cases import (

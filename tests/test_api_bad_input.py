@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from accounts.models import ApiKey, Position
 from core.context import tenant_context
 from notifications.models import Notification

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from accounts.models import ApiKey
 from core.context import tenant_context
 from rbac.models import DataScope, Permission, Role, UserRole

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.context import tenant_context
-from gateway import tools
+from gateway.services import tools
 from gateway.models import McpToolCallLog
 from rbac.models import ApiEndpoint
 from tests.api_cases import (

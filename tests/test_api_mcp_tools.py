@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from core.context import all_tenants, tenant_context
-from gateway import tools
+from gateway.services import tools
 from gateway.models import McpTool
 from logs.models import AuditLog, OperationLog
 from rbac.models import ApiEndpoint

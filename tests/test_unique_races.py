@@ -34,7 +34,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models.signals import pre_save
 from django.urls import reverse
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from accounts.models import Department, Position
 from core.context import tenant_context
 from core.integrity import rules, unique_violation

@@ -16,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts.api_keys import ApiKeyError, verify
+from accounts.services.api_keys import ApiKeyError, verify
 from accounts.middleware import activate_user_language
 from accounts.models import ApiKey, User
 from core import context

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from rbac.admin import ApiKeyAdmin
 from accounts.api.views import MeView
-from accounts.api_keys import (
+from accounts.services.api_keys import (
     LAST_USED_INTERVAL,
     ApiKeyError,
     issue_api_key,

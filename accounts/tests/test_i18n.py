@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from accounts import api_keys
+from accounts.services import api_keys
 from accounts.models import User
 from conftest import make_user
 

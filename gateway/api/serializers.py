@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from gateway import tools
 from gateway.models import McpTool, McpToolCallLog
+from gateway.services import tools
 from rbac.models import ApiEndpoint
 from tenants.api.base import PlatformSerializer, is_operator
 from tenants.models import Tenant
@@ -26,7 +26,7 @@ class ApiEndpointSerializer(PlatformSerializer):
 
 class McpToolSerializer(PlatformSerializer):
     """An MCP tool. ``auth_config`` is write-only: ``has_auth_config`` says whether one is
-    stored. Writes go through ``gateway.tools`` (the admin's path too)."""
+    stored. Writes go through ``gateway.services.tools`` (the admin's path too)."""
 
     auth_config = serializers.JSONField(
         write_only=True, required=False, allow_null=True,

@@ -4,7 +4,7 @@
   (endpoint:update, a platform action). ``POST /endpoints/{id}/make-tool/`` makes the
   endpoint a tool of the caller's tenant (``mcp_tool:create``); a platform operator may
   name another tenant in the body, and gets a tool of the platform tenant otherwise.
-* ``/mcp-tools/``: the tenant's tools, written through ``gateway.tools`` like the admin;
+* ``/mcp-tools/``: the tenant's tools, written through ``gateway.services.tools`` like the admin;
   DELETE soft-deletes, ``restore/`` brings a tool back. ``auth_config`` is write-only.
 * ``/mcp-tool-calls/``: the call log, read-only, cursor-paginated, bounded in time like
   the other logs (``logs.api.viewsets``); the error stack only for platform operators.
@@ -18,7 +18,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gateway import tools
 from gateway.api.serializers import (
     ApiEndpointSerializer,
     MakeToolSerializer,
@@ -26,6 +25,7 @@ from gateway.api.serializers import (
     McpToolSerializer,
 )
 from gateway.models import McpTool, McpToolCallLog
+from gateway.services import tools
 from logs.api.viewsets import LogViewSet, TimeRangeFilter
 from rbac.catalogue import code_for
 from rbac.models import ApiEndpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from core.context import tenant_context
 from gateway.models import McpTool
 from rbac.models import ApiEndpoint

@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from conftest import require_service
 from gateway import limits
 from gateway.limits import RateLimited, check_rate, parse_rate

@@ -1,4 +1,4 @@
-"""What one call leaves behind: its log row and its counters (``gateway.calls.record_call``)."""
+"""What one call leaves behind: its log row and its counters (``gateway.services.calls.record_call``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.context import all_tenants, tenant_context
-from gateway import calls
 from gateway.models import McpTool, McpToolCallLog
 from gateway.policy import Caller
+from gateway.services import calls
 from gateway.tests.factories import api_tool
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The services that write MCP tools (``gateway.tools``): one path for the admin and the API."""
+"""The services that write MCP tools (``gateway.services.tools``): one path for the admin and the API."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from core.context import all_tenants, tenant_context
-from gateway import tools
 from gateway.models import McpTool
+from gateway.services import tools
 from rbac.models import ApiEndpoint
 
 pytestmark = pytest.mark.django_db

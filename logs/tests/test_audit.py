@@ -11,7 +11,7 @@ from celery import shared_task
 from django.test import Client
 from django.urls import reverse
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from accounts.models import Position
 from core import logrows
 from core.context import actor_context, all_tenants, tenant_context

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts import api_keys
+from accounts.services import api_keys
 from accounts.models import ApiKey
 from rbac.access import get_access
 from tenants.api.base import SoftDeleteViewSet

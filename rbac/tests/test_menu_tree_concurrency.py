@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from django.db import connection
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from rbac.models import Menu
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.api_keys import issue_api_key
+from accounts.services.api_keys import issue_api_key
 from conftest import make_tenant_admin, make_user
 from rbac.catalogue import declared_permissions
 from rbac.models import ApiEndpoint, Permission

@@ -132,7 +132,7 @@ class Command(BaseCommand):
     def _demo_tools(self, platform: Tenant) -> None:
         """Offer a few read-only API tools to every tenant's agents (public platform tools)."""
         from gateway.models import McpTool
-        from gateway.tools import create_api_tool
+        from gateway.services.tools import create_api_tool
         from rbac.models import ApiEndpoint
 
         for name, path in DEMO_TOOLS:
