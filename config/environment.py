@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redaction import redact
+
 # django-environ has no "mariadb" scheme; MariaDB uses Django's MySQL backend.
 environ.Env.DB_SCHEMES.setdefault("mariadb", "django.db.backends.mysql")
 
 _MISSING = object()
-# The password part of a URL's user info ("scheme://user:password@host").
-_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^@/]*@")
-
-
-def redact(raw: str) -> str:
-    """Return ``raw`` with any URL password replaced, fit for an error message."""
-    return _URL_PASSWORD.sub(r"\1***@", raw)
 
 
 class Environment:

@@ -4,8 +4,8 @@
   hashes, secrets, tokens, credentials, API keys, auth settings) is masked whole
   (``is_secret_name``); models add names with ``audit_secret_fields``.
 * **By pattern**, in any text: an API key (``atr_<prefix>_<secret>`` keeps its prefix,
-  which is not secret and tells keys apart) and the value of any ``Authorization`` header
-  (``redact``).
+  which is not secret and tells keys apart), the value of any ``Authorization`` header and
+  the password of a URL (``redact``).
 * ``jsonable`` turns any value into JSON with both applied: the audit trail, the operation
   log, the MCP call log and the test engine's results use it.
 * ``RedactSecretsFilter`` sits on every handler in ``LOGGING`` (config/settings.py): the
@@ -88,11 +88,16 @@ def jsonable(value: Any) -> Any:
     return redact(str(value))
 
 
+# The password part of a URL's user info ("scheme://user:password@host").
+URL_PASSWORD_RE = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with API keys and Authorization header values masked."""
+    """Return ``text`` with API keys, Authorization header values and URL passwords masked."""
     if not text:
         return text
     text = AUTHORIZATION_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     return API_KEY_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
 
 

@@ -377,4 +377,4 @@ def test_a_malformed_url_error_does_not_reveal_its_password():
         env.database("DATABASE_URL")
     assert "DATABASE_URL" in str(caught.value)
     assert "s3cret-pw" not in str(caught.value)
-    assert "app:***@db" in str(caught.value)
+    assert "app:[REDACTED]@db" in str(caught.value)
