@@ -27,7 +27,7 @@ from rest_framework import generics  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
 
 from accounts.api.authentication import ApiKeyAuthentication  # noqa: E402
-from accounts.api.serializers import UserSerializer  # noqa: E402
+from rbac.api.users import UserSerializer  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_API_USERS", "10000"))
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "200"))
@@ -43,7 +43,7 @@ class BaselineUserList(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
-        from accounts.api.viewsets import UserViewSet
+        from rbac.api.users import UserViewSet
         from accounts.models import User
 
         queryset = User.objects.all_tenants().filter(tenant_id=self.request.user.tenant_id)

@@ -11,6 +11,8 @@ codes deactivated. Nobody types permission rows by hand.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -106,14 +108,19 @@ def platform_actions(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(getattr(model, "rbac_platform_actions", ()))
 
 
-def platform_codes() -> set[str]:
-    """Return the codes only the platform tenant's roles may hold (``platform_actions``)."""
-    return {
+@functools.cache
+def platform_codes() -> frozenset[str]:
+    """Return the codes only the platform tenant's roles may hold (``platform_actions``).
+
+    The models and their declarations are fixed once the apps are loaded: computed once per
+    process (the API's permission check asks on every request).
+    """
+    return frozenset(
         code_for(model, action)
         for model in apps.get_models()
         if model._meta.app_label in settings.PLATFORM_APPS
         for action in platform_actions(model)
-    }
+    )
 
 
 def tenant_grantable_codes() -> list[str]:
