@@ -19,11 +19,14 @@ candidates alternating with the baseline so both see the same machine conditions
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import hmac
 import os
 
-from django.db import connection  # noqa: E402
 from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
+
+from django.db import connection  # noqa: E402
 
 KEYS = int(os.environ.get("BENCH_KEYS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10000"))

@@ -16,13 +16,16 @@ It also counts the cache lookups of the permission decision per request (the goa
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import os
 import time
+
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 from rest_framework import generics  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
 

@@ -12,15 +12,18 @@ Run with ``.venv/bin/python bench/log_capture.py`` (``DATABASE_URL`` picks the b
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import datetime
 import os
 import time
+
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 CAPTURE_ROUNDS = int(os.environ.get("BENCH_CAPTURE_ROUNDS", "300"))
 INSERT_ROWS = int(os.environ.get("BENCH_INSERT_ROWS", "50000"))

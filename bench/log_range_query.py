@@ -18,14 +18,17 @@ Goal (seed 001 appendix B): the partitioned query under 50 ms and no slower than
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import datetime as dt
 import os
 import random
 import time
 
+from harness import percentiles, throwaway_database  # noqa: I001 (sets Django up)
+
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from harness import percentiles, throwaway_database  # noqa: I001 (sets Django up)
 
 ROWS = int(os.environ.get("BENCH_RANGE_ROWS", "5000000"))
 ROUNDS = int(os.environ.get("BENCH_RANGE_ROUNDS", "100"))

@@ -23,6 +23,8 @@ API key.
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import json
 import logging
 import os
@@ -33,9 +35,10 @@ import threading
 import time
 from urllib.parse import urlparse
 
+from harness import ROOT, percentiles, throwaway_database, timed_together  # noqa: I001 (sets Django up)
+
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from harness import ROOT, percentiles, throwaway_database, timed_together  # noqa: I001 (sets Django up)
 
 USERS = int(os.environ.get("BENCH_MCP_USERS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_MCP_ROUNDS", "300"))

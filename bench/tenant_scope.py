@@ -15,12 +15,15 @@ Pairs measured (p50/p95 in microseconds or milliseconds):
 
 from __future__ import annotations
 
+# isort: skip_file  (harness must be imported first: it sets Django up)
+
 import os
+
+from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from harness import percentiles, throwaway_database, timed_pair  # noqa: I001 (sets Django up)
 
 USERS = int(os.environ.get("BENCH_USERS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2000"))
