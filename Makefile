@@ -32,7 +32,8 @@ run: seed
 	@echo
 	@echo "Atrium is starting at http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	@echo
-	PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
+	PORT=$(PORT) OUTBOUND_ALLOWED_NETWORKS=$${OUTBOUND_ALLOWED_NETWORKS-127.0.0.0/8,::1/128} \
+	  $(BIN)/honcho -f Procfile.dev start
 
 # The whole suite once per backend in TEST_BACKENDS (default: sqlite, plus mysql and
 # postgres when their local servers answer).

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/notifications/", include("notifications.urls")),
     path("accounts/", include("accounts.urls")),
     path("usage/", include("logs.urls")),
+    path("testing/", include("testing.urls")),
     path("api/v1/", include("config.api.urls", namespace="api")),
     # OpenAPI 3 and its interactive docs; the docs' assets are served locally (sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -18,8 +18,10 @@ resolves the name again. Refused: loopback, private (RFC 1918, CGNAT 100.64/10,
 unique-local fc00::/7), link-local (169.254/16 with the cloud metadata address,
 fe80::/10), site-local fec0::/10, reserved and documentation ranges, and IPv4 addresses
 hidden in IPv6 (IPv4-mapped, NAT64, 6to4). Addresses inside ``Policy.allowed_networks`` are
-allowed even so, except the unspecified address and multicast, which are never a
-destination. Of a name that resolves to several addresses only the allowed ones are tried;
+allowed even so, except the unspecified address, multicast and link-local (where the
+cloud metadata services answer, with AWS's fd00:ec2::254), which are never a destination;
+``Policy.refused_endpoints`` (the platform's own databases, broker and cache, from
+``service_endpoints``) are refused whatever the networks allow. Of a name that resolves to several addresses only the allowed ones are tried;
 none allowed: refused, before any connection is opened.
 
 Redirects (301, 302, 303, 307, 308) are followed by this module, at most
@@ -69,6 +71,8 @@ READ_CHUNK = 64 * 1024
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 SITE_LOCAL_V6 = ipaddress.ip_network("fec0::/10")
+# The IPv6 metadata address of AWS (inside fd00::/8, unique-local, so not link-local).
+ALWAYS_REFUSED_V6 = ipaddress.ip_network("fd00:ec2::254/128")
 
 
 class OutboundError(Exception):
@@ -109,6 +113,9 @@ class Policy:
     """Where and how much a caller's requests may go."""
 
     allowed_networks: tuple = ()
+    # (address, port) pairs never connected to whatever the networks allow: the platform's
+    # own databases, broker and cache (``service_endpoints``).
+    refused_endpoints: frozenset = frozenset()
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     # None: the system's trust store; else a PEM file of CAs to trust.
@@ -180,11 +187,72 @@ def is_refused_address(address: str, allowed: tuple = ()) -> bool:
         if embedded is not None:
             # A mapped or NAT64 address goes where its IPv4 part says; 6to4 is judged both ways.
             candidates = [embedded] if ip.sixtofour is None else [ip, embedded]
-    if any(c.is_unspecified or c.is_multicast for c in candidates):
+    if any(c.is_unspecified or c.is_multicast or c.is_link_local or c in ALWAYS_REFUSED_V6
+           for c in candidates):
+        # Link-local holds the cloud metadata services: never a destination, allowed or not.
         return True
     if all(any(c in network for network in allowed) for c in candidates):
         return False
     return any(_is_special(c) for c in candidates)
+
+
+def service_endpoints(allowed: tuple[str, ...] = ()) -> frozenset:
+    """Return the ``(address, port)`` pairs of the platform's own services, minus ``allowed``.
+
+    The services are the databases of ``DATABASES``, the Celery broker and result backend
+    and the caches; ``allowed`` lists ``host:port`` pairs an operator lets callers reach
+    even so (a single-server demo, the test suite). Host names are resolved here, once.
+    """
+    from urllib.parse import urlsplit as split
+
+    from django.conf import settings
+
+    pairs: set[tuple[str, int]] = set()
+    defaults = {"mysql": 3306, "postgresql": 5432, "oracle": 1521}
+    for database in settings.DATABASES.values():
+        engine = database.get("ENGINE", "")
+        vendor = next((name for name in defaults if name in engine), None)
+        if vendor is None:
+            continue
+        host = database.get("HOST") or "127.0.0.1"
+        if host.startswith("/"):
+            continue  # a Unix socket is no network destination
+        pairs.add((host, int(database.get("PORT") or defaults[vendor])))
+    urls = [getattr(settings, "CELERY_BROKER_URL", ""), getattr(settings, "CELERY_RESULT_BACKEND", "")]
+    urls += [cache.get("LOCATION", "") for cache in getattr(settings, "CACHES", {}).values()]
+    ports = {"redis": 6379, "rediss": 6379, "amqp": 5672, "amqps": 5671, "memcached": 11211}
+    for url in urls:
+        for location in (url if isinstance(url, list | tuple) else [url]):
+            if not isinstance(location, str) or "://" not in location:
+                continue
+            parts = split(location)
+            if parts.hostname and parts.scheme in ports:
+                pairs.add((parts.hostname, parts.port or ports[parts.scheme]))
+    exempt = {tuple(item.rsplit(":", 1)) for item in allowed if ":" in item}
+    endpoints = set()
+    for host, port in pairs:
+        if (host, str(port)) in exempt:
+            continue
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            continue
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            if (str(address), str(port)) not in exempt:
+                endpoints.add((address, port))
+    return frozenset(endpoints)
+
+
+def resolve(host: str, port: int, *, policy: Policy, budget: TimeBudget,
+            what: str) -> list[tuple]:
+    """Return ``(family, sockaddr)`` of every address of ``host`` the policy lets a caller
+    reach; raise ``OutboundError`` (``refused_address``, ``unresolvable``) when none.
+
+    For callers that open their own connection (a database driver): connect to one of the
+    returned addresses, never to the name again.
+    """
+    return _resolve(host, port, budget, policy, what)
 
 
 # Resolution, connections and the watchdog
@@ -210,7 +278,9 @@ def _resolve(host: str, port: int, budget: TimeBudget, policy: Policy, what: str
         if family not in (socket.AF_INET, socket.AF_INET6) or sockaddr in seen:
             continue
         seen.add(sockaddr)
-        if is_refused_address(sockaddr[0], allowed):
+        if is_refused_address(sockaddr[0], allowed) or (
+                (ipaddress.ip_address(sockaddr[0].split("%", 1)[0]), port)
+                in policy.refused_endpoints):
             refused.append(sockaddr[0])
         else:
             addresses.append((family, sockaddr))

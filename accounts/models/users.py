@@ -14,14 +14,13 @@ from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from mptt.exceptions import InvalidMove
-from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 
 from accounts.choices import RecordStatus, UserStatus
 from logs.models import SignInRefusal
 from core.context import get_scope
 from tenants.managers import TenantManager
+from tenants.trees import TenantTreeManager, lock_tenant
 from tenants.models import (
     CodeField,
     Tenant,
@@ -73,44 +72,12 @@ class Position(TenantModel):
         return []
 
 
-class DepartmentTreeManager(TreeManager):
-    """django-mptt's internal manager for departments: unscoped, and serialising tree writes.
+class DepartmentTreeManager(TenantTreeManager):
+    """django-mptt's internal manager for departments (``tenants.trees``)."""
 
-    django-mptt numbers trees across the whole table and rewrites lft/rght with relative
-    UPDATEs computed from values it has just read, so two concurrent writes can corrupt a
-    tree. Every department tree write therefore holds a row lock on its tenant, and the
-    allocation of a new tree id holds one on the platform tenant (the one lock shared by
-    all tenants). Department edits are rare; the cost is one row lock each.
-    """
-
-    def _get_next_tree_id(self) -> int:
-        Tenant.objects.select_for_update().filter(is_platform=True).exists()
-        return super()._get_next_tree_id()
-
-    def move_node(self, node: Department, target: Department | None, position: str = "last-child"):
-        """Move ``node``, refusing another tenant's target or a tree deeper than allowed."""
-        with transaction.atomic(using=self.db):
-            lock_tenant(node.tenant_id)
-            if target is not None and target.tenant_id != node.tenant_id:
-                raise InvalidMove(_("A department can only move within its own tenant."))
-            if target is None:
-                new_level = 0
-            elif position in ("first-child", "last-child"):
-                new_level = target.level + 1
-            else:
-                new_level = target.level
-            depth = new_level + node.subtree_height() + 1
-            if depth > DEPARTMENT_MAX_DEPTH:
-                raise InvalidMove(
-                    _("Departments nest at most %(max)d levels; this move would make %(depth)d.")
-                    % {"max": DEPARTMENT_MAX_DEPTH, "depth": depth}
-                )
-            return super().move_node(node, target, position)
-
-
-def lock_tenant(tenant_id: Any) -> None:
-    """Hold a row lock on the tenant until the transaction ends."""
-    Tenant.objects.select_for_update().filter(pk=tenant_id).exists()
+    max_depth = DEPARTMENT_MAX_DEPTH
+    depth_message = _("Departments nest at most %(max)d levels; this move would make %(depth)d.")
+    move_message = _("A department can only move within its own tenant.")
 
 
 class Department(MPTTModel, TenantModel):

@@ -272,7 +272,8 @@ def test_registry_admin_is_operator_only(client_a):
 def test_registry_admin_edits_only_the_operator_switches(operator_client):
     """An operator lists and switches routes; the code's columns are read-only, no add or delete."""
     row = endpoint(USERS)
-    changelist = operator_client.get(reverse("admin:rbac_apiendpoint_changelist"))
+    changelist = operator_client.get(reverse("admin:rbac_apiendpoint_changelist"),
+                                     {"q": USERS})
     assert changelist.status_code == 200
     assert USERS in changelist.content.decode()
     url = reverse("admin:rbac_apiendpoint_change", args=[row.pk])

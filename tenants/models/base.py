@@ -132,6 +132,11 @@ class Tenant(AuditedModel):
         blank=True,
         help_text=_("Most live users the tenant may have. Empty: unlimited."),
     )
+    outbound_networks = models.JSONField(
+        _("outbound networks"), default=list, blank=True,
+        help_text=_("Private networks (CIDR, e.g. 10.20.0.0/16) that this tenant's tests and "
+                    "tools may reach. Link-local and cloud metadata addresses never are."),
+    )
     # True for the single platform tenant and NULL for every other, so that a unique
     # index allows exactly one platform tenant on every backend.
     is_platform = models.BooleanField(_("platform tenant"), null=True, editable=False)
@@ -167,6 +172,36 @@ class Tenant(AuditedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def clean_fields(self, exclude=None) -> None:
+        """Validate the fields, and each outbound network as a CIDR network."""
+        import ipaddress
+
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        networks = self.outbound_networks
+        if "outbound_networks" not in errors:
+            if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
+                errors["outbound_networks"] = [_("Give a list of networks, e.g. "
+                                                 "[\"10.20.0.0/16\"].")]
+            else:
+                for index, network in enumerate(networks):
+                    try:
+                        parsed = ipaddress.ip_network(network.strip(), strict=False)
+                    except ValueError:
+                        errors.setdefault("outbound_networks", []).append(
+                            _("Item %(index)d: %(value)r is not a network (CIDR).")
+                            % {"index": index, "value": network})
+                        continue
+                    if parsed.is_link_local or parsed.is_multicast or parsed.is_unspecified:
+                        errors.setdefault("outbound_networks", []).append(
+                            _("Item %(index)d: link-local, multicast and unspecified networks "
+                              "are never reachable.") % {"index": index})
+        if errors:
+            raise ValidationError(errors)
 
     def is_expired(self, today: datetime.date | None = None) -> bool:
         """Return whether the tenant's subscription has ended."""

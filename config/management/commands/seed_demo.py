@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import Department, Position, User
-from core.context import tenant_context
+from config.demo_testing import demo_project
+from core.context import actor_context, tenant_context
 from rbac.catalogue import tenant_grantable_codes
 from rbac.models import DataScope, Menu, Permission, Role
 from rbac.services import assign_roles, ensure_admin_role
@@ -54,6 +56,10 @@ MENUS = [
     ("developers", "Developers", "", None, None),
     ("api-docs", "API documentation", "/api/docs/", "developers", None),
     ("usage", "Usage", "/usage/", "workspace", "usagedaily:view"),
+    ("api-testing", "API testing", "", None, None),
+    ("testing-projects", "Test projects", "/testing/", "api-testing", "project:view"),
+    ("testing-functions", "Global functions", "/testing/functions/", "api-testing",
+     "globalfunction:view"),
     ("administration", "Administration", "", None, None),
     ("admin-site", "Administration site", "/admin/", "administration", "user:update"),
 ]
@@ -64,6 +70,9 @@ DEMO_TOOLS = (
     ("me", "/api/v1/me/"),
 )
 MEMBER_MENUS = ("workspace", "home", "notifications", "developers", "api-docs")
+# A tester designs and runs API tests in the tenant's projects: every code of the testing
+# app, the organisation read-only, no platform administration.
+TESTER_MENUS = (*MEMBER_MENUS, "api-testing", "testing-projects", "testing-functions")
 
 
 class Command(BaseCommand):
@@ -121,13 +130,32 @@ class Command(BaseCommand):
                     position=positions["engineer"],
                 )
                 assign_roles(user=alice, roles=[member])
+                tester = self._user(
+                    tenant, "tester", name="Tess Tester", department=departments.get("eng", departments["hq"]),
+                    position=positions["engineer"],
+                )
+                assign_roles(user=tester, roles=[self._tester_role(menus)])
+                if spec["code"] == "acme":
+                    with actor_context(tester.pk):
+                        demo_project(tester)
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Sign in at /accounts/login/ with:"))
         self.stdout.write(f"  platform operator: tenant 'platform', user 'admin', password '{DEMO_PASSWORD}'")
         for spec in TENANTS:
             self.stdout.write(
-                f"  {spec['name']}: tenant '{spec['code']}', users 'admin' (administrator) "
-                f"and 'alice', password '{DEMO_PASSWORD}'"
+                f"  {spec['name']}: tenant '{spec['code']}', users 'admin' (administrator), "
+                f"'alice' (member) and 'tester' (API testing), password '{DEMO_PASSWORD}'"
             )
+
+    def _tester_role(self, menus) -> Role:
+        """Return the tenant's "Tester" role: every testing code, the organisation read-only."""
+        role = Role.objects.filter(code="tester").first() or Role.objects.create(
+            code="tester", name="Tester", data_scope=DataScope.ALL,
+            description="Designs and runs API tests in the tenant's projects.",
+        )
+        role.permissions.add(*Permission.objects.filter(
+            Q(module="testing") | Q(code__in=MEMBER_CODES), is_active=True))
+        role.menus.add(*(menus[code] for code in TESTER_MENUS))
+        return role
 
     def _demo_tools(self, platform: Tenant) -> None:
         """Offer a few read-only API tools to every tenant's agents (public platform tools)."""

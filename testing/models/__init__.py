@@ -1,0 +1,27 @@
+"""The test design domain of seed 001 (sections 3.2-3.13 and 3.17), split by subdomain."""
+
+from testing.models.environments import Environment, Variable
+from testing.models.interfaces import Interface, InterfaceFolder
+from testing.models.keywords import BuiltinKeyword, GlobalFunction, Keyword
+from testing.models.plans import PlanScenario, TestPlan
+from testing.models.projects import DatabaseConfig, Project
+from testing.models.scenarios import Dataset, DatasetError, Scenario, ScenarioStep, parse_csv
+
+__all__ = [
+    "BuiltinKeyword",
+    "DatabaseConfig",
+    "Dataset",
+    "DatasetError",
+    "Environment",
+    "GlobalFunction",
+    "Interface",
+    "InterfaceFolder",
+    "Keyword",
+    "PlanScenario",
+    "Project",
+    "Scenario",
+    "ScenarioStep",
+    "TestPlan",
+    "Variable",
+    "parse_csv",
+]

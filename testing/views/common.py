@@ -1,0 +1,54 @@
+"""What every tester page shares: the project in the URL, read through the tenant's
+fail-closed manager and the user's data scope (another tenant's project, or one outside
+the scope, is 404), and the permission check of each page (403 without the code).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+
+from rbac.catalogue import code_for
+from tenants.scoping import restrict
+from testing.models import Project
+
+
+def require(request: HttpRequest, model: type[models.Model], action: str) -> None:
+    """Raise ``PermissionDenied`` unless the user holds ``action`` on ``model``."""
+    if not request.user.has_perm(code_for(model, action)):
+        raise PermissionDenied
+
+
+def may(request: HttpRequest, model: type[models.Model], action: str) -> bool:
+    """Return whether the user holds ``action`` on ``model`` (to show or hide a button)."""
+    return request.user.has_perm(code_for(model, action))
+
+
+def visible_projects(request: HttpRequest) -> models.QuerySet:
+    """Return the live projects of the user's tenant within their data scope."""
+    return restrict(Project.objects.all(), request.user)
+
+
+def project_of(request: HttpRequest, project_id) -> Project:
+    """Return the project of the URL, or raise 404 (another tenant's, deleted, out of scope).
+
+    Viewing a project needs ``project:view``; a page inside it checks its own code too.
+    """
+    require(request, Project, "view")
+    try:
+        return get_object_or_404(visible_projects(request), pk=project_id)
+    except (ValueError, models.ObjectDoesNotExist):
+        raise Http404 from None
+
+
+def in_project(request: HttpRequest, project: Project, model: type[models.Model], pk,
+               *, action: str = "view", queryset: models.QuerySet | None = None):
+    """Return the ``model`` row ``pk`` of ``project``, or raise 404; check ``action`` first."""
+    require(request, model, action)
+    rows = queryset if queryset is not None else model.objects.all()
+    try:
+        return get_object_or_404(rows, pk=pk, project=project)
+    except ValueError:
+        raise Http404 from None
