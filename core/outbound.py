@@ -228,7 +228,22 @@ def service_endpoints(allowed: tuple[str, ...] = ()) -> frozenset:
             parts = split(location)
             if parts.hostname and parts.scheme in ports:
                 pairs.add((parts.hostname, parts.port or ports[parts.scheme]))
-    exempt = {tuple(item.rsplit(":", 1)) for item in allowed if ":" in item}
+    exempt = frozenset(tuple(item.rsplit(":", 1)) for item in allowed if ":" in item)
+    key = (frozenset(pairs), exempt)
+    cached = _ENDPOINTS.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        # Resolved again after a while: a service that moves to another address stays refused.
+        cached = (time.monotonic() + ENDPOINTS_TTL, _endpoint_addresses(*key))
+        _ENDPOINTS[key] = cached
+    return cached[1]
+
+
+ENDPOINTS_TTL = 60.0  # seconds
+_ENDPOINTS: dict[tuple, tuple[float, frozenset]] = {}
+
+
+def _endpoint_addresses(pairs: frozenset, exempt: frozenset) -> frozenset:
+    """Return the addresses of the ``(host, port)`` pairs not ``exempt``."""
     endpoints = set()
     for host, port in pairs:
         if (host, str(port)) in exempt:

@@ -235,14 +235,33 @@ def _max_response_bytes() -> int:
 
 
 def policy() -> outbound.Policy:
-    """Return the guarded client's policy for external tools, from the settings."""
-    return outbound.Policy(
-        allowed_networks=allowed_networks(),
-        max_redirects=max(0, int(getattr(settings, "MCP_OUTBOUND_MAX_REDIRECTS",
-                                         outbound.DEFAULT_MAX_REDIRECTS))),
-        max_response_bytes=_max_response_bytes(),
-        ca_bundle=getattr(settings, "MCP_OUTBOUND_CA_BUNDLE", None) or None,
-    )
+    """Return the guarded client's policy for the external tools of the tenant in context.
+
+    The tenant's policy (``tenants.network``: the platform's and the tenant's allowed
+    networks, the platform's own services refused) plus ``MCP_OUTBOUND_ALLOWED_NETWORKS``
+    and the gateway's limits.
+    """
+    from core.context import get_current_tenant_id
+    from tenants.models import Tenant
+    from tenants.network import outbound_policy
+
+    tenant_id = get_current_tenant_id()
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id is not None else None
+    networks = allowed_networks()  # parsed first: a bad setting fails as misconfigured
+    try:
+        return outbound_policy(
+            tenant, networks=tuple(str(network) for network in networks),
+            max_redirects=max(0, int(getattr(settings, "MCP_OUTBOUND_MAX_REDIRECTS",
+                                             outbound.DEFAULT_MAX_REDIRECTS))),
+            max_response_bytes=_max_response_bytes(),
+            ca_bundle=getattr(settings, "MCP_OUTBOUND_CA_BUNDLE", None) or None,
+        )
+    except ValueError:
+        logger.error("OUTBOUND_ALLOWED_NETWORKS or a tenant's outbound networks hold a value "
+                     "that is not a network; external tool calls fail until it is fixed.")
+        raise OutboundError(
+            _("The platform's outbound network settings are invalid; an operator must fix "
+              "them."), retryable=False) from None
 
 
 def _send(method: str, url: str, headers: dict[str, str], body: bytes | None,

@@ -1,6 +1,6 @@
 """The "test connection" of a project's database (seed 001 section 3.3).
 
-The host is resolved and checked against the tenant's outbound policy (``testing.network``)
+The host is resolved and checked against the tenant's outbound policy (``tenants.network``)
 before anything is sent; the driver then connects to the checked address (never the name
 again, so a DNS answer that changes cannot reach another host), within
 ``TESTING_DB_CONNECT_TIMEOUT``. The outcome is stored on the row with a readable reason;
@@ -22,7 +22,7 @@ from core.outbound import OutboundError, resolve
 from tenants.models import Tenant
 from testing.choices import ConnectionStatus, DatabaseType
 from testing.models import DatabaseConfig
-from testing.network import policy_for
+from tenants.network import outbound_policy
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ def check_connection(config: DatabaseConfig) -> DatabaseConfig:
     started = time.monotonic()
     status, message = ConnectionStatus.FAILED, ""
     try:
-        addresses = resolve(config.host, config.port, policy=policy_for(tenant), budget=budget,
-                            what=f"database {config.variable_name}")
+        addresses = resolve(config.host, config.port, policy=outbound_policy(tenant),
+                            budget=budget, what=f"database {config.variable_name}")
         last_error: BaseException | None = None
         for family, sockaddr in addresses:
             try:

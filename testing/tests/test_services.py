@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from conftest import require_service
 from core.context import tenant_context
+from tenants.network import outbound_policy as policy_for
 from testing.choices import ConnectionStatus, StepKind
 from testing.models import (
     BuiltinKeyword,
@@ -70,7 +71,6 @@ def test_loopback_database_is_refused_by_default(tenant_a, never_connects):
                    CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
 def test_platform_service_endpoint_is_refused_unless_named(tenant_a, never_connects):
     """The broker's port stays refused when only the network is allowed, until it is named."""
-    from testing.network import policy_for
 
     redis = (ipaddress.ip_address("127.0.0.1"), 6379)
     assert redis in policy_for(tenant_a).refused_endpoints
@@ -90,7 +90,6 @@ def test_tenant_networks_apply_to_that_tenant_only(tenant_a, tenant_b, never_con
     """An operator's allowance for tenant A does not open the network to tenant B."""
     tenant_a.outbound_networks = ["127.0.0.0/8"]
     tenant_a.save()
-    from testing.network import policy_for
     assert policy_for(tenant_a).allowed_networks and not policy_for(tenant_b).allowed_networks
 
 
