@@ -287,6 +287,7 @@ class TenantAdmin(OperatorOnlyAdmin):
     fieldsets = [
         (None, {"fields": ["code", "name", "status", "plan", "description"]}),
         (_("Subscription"), {"fields": ["package", "expires_on", "user_quota", "settings"]}),
+        (_("Network"), {"fields": ["outbound_networks"]}),
         (_("Record"), {"fields": readonly_fields}),
     ]
 

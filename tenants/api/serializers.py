@@ -9,7 +9,8 @@ class TenantSerializer(PlatformSerializer):
     class Meta:
         model = Tenant
         fields = ["id", "code", "name", "status", "plan", "package", "settings", "description",
-                  "expires_on", "user_quota", "is_platform", "created_at", "updated_at"]
+                  "expires_on", "user_quota", "outbound_networks", "is_platform", "created_at",
+                  "updated_at"]
         read_only_fields = ["is_platform"]
 
 
