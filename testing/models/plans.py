@@ -98,11 +98,11 @@ class PlanScenario(TenantModel):
         project_id = self.plan.project_id if self.plan_id else None
         errors: dict[str, list] = {}
         for name in ("scenario", "dataset", "environment"):
-            row = getattr(self, name)
+            row = getattr(self, name) if getattr(self, f"{name}_id") is not None else None
             if row is not None and row.project_id != project_id:
                 errors[name] = [ValidationError(_("Choose one of the plan's project's records."),
                                                 code="other_project")]
-        if self.dataset is not None and self.dataset.scenario_id not in (None, self.scenario_id):
+        if self.dataset_id is not None and self.dataset.scenario_id not in (None, self.scenario_id):
             errors.setdefault("dataset", []).append(ValidationError(
                 _("This dataset belongs to another scenario."), code="other_scenario"))
         if errors:
