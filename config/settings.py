@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",  # request.htmx for the tester pages' partial answers
     "core",
     "config",
     "tenants",
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     # The signed-in user's own language over the browser's (issue 3, item 10).
     "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -220,6 +222,12 @@ SPECTACULAR_SETTINGS = {
         "OutcomeEnum": "logs.models.LoginStatus",
         "NotificationStatusEnum": "notifications.models.NotificationStatus",
         "HttpMethodEnum": "core.choices.HttpMethod",
+        "KeywordTypeEnum": "testing.choices.KeywordType",
+        "DatabaseTypeEnum": "testing.choices.DatabaseType",
+        "RequestMethodEnum": "testing.choices.RequestMethod",
+        "BodyTypeEnum": "testing.choices.BodyType",
+        "StepKindEnum": "testing.choices.StepKind",
+        "ConnectionStatusEnum": "testing.choices.ConnectionStatus",
     },
 }
 
@@ -434,3 +442,23 @@ LOGGING = {
         "mcp": {"level": env.str("MCP_SDK_LOG_LEVEL", "WARNING")},
     },
 }
+
+# ---------------------------------------------------------------------------
+# API testing (the testing app)
+# ---------------------------------------------------------------------------
+# Largest dataset (bytes of CSV) and most rows of one dataset.
+TESTING_DATASET_MAX_BYTES = env.int("TESTING_DATASET_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+TESTING_DATASET_MAX_ROWS = env.int("TESTING_DATASET_MAX_ROWS", 10_000, minimum=1)
+# Largest user code (a keyword's, a global function's), in bytes.
+TESTING_CODE_MAX_BYTES = env.int("TESTING_CODE_MAX_BYTES", 64 * 1024, minimum=1024)
+# Largest request body of an interface or an inline step, in bytes.
+TESTING_BODY_MAX_BYTES = env.int("TESTING_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Seconds a "test connection" of a project's database may take.
+TESTING_DB_CONNECT_TIMEOUT = env.float("TESTING_DB_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+# The network policy of testers' outbound connections (TESTING.md): networks (CIDR) that
+# every tenant may reach although private or loopback (development: make run allows
+# loopback), and the platform's own service endpoints (host:port of its databases, broker
+# and cache) that may be reached even so; each tenant may get more networks from an
+# operator (Tenant.outbound_networks).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", [])
+OUTBOUND_ALLOWED_SERVICE_ENDPOINTS = env.list("OUTBOUND_ALLOWED_SERVICE_ENDPOINTS", [])

@@ -26,11 +26,12 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
     call_command("seed_demo")
     first = counts()
     call_command("seed_demo")
-    assert counts() == first == (3, 5, 7, 6, 3)
+    assert counts() == first == (3, 7, 7, 6, 3)
     output = capsys.readouterr().out
     assert "tenant 'acme'" in output and DEMO_PASSWORD in output
     for tenant_code, username in [("platform", "admin"), ("acme", "admin"), ("acme", "alice"),
-                                  ("globex", "admin"), ("globex", "alice")]:
+                                  ("acme", "tester"), ("globex", "admin"), ("globex", "alice"),
+                                  ("globex", "tester")]:
         result = sign_in(Credentials(tenant_code, username, DEMO_PASSWORD))
         assert result.ok, (tenant_code, username, result.refusal)
     operator = User.objects.all_tenants().get(tenant__is_platform=True, username="admin")
@@ -38,4 +39,7 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
     acme_admin = User.objects.all_tenants().get(tenant__code="acme", username="admin")
     assert acme_admin.is_staff and not acme_admin.is_superuser
     assert acme_admin.has_perm("accounts.change_user")
+    tester = User.objects.all_tenants().get(tenant__code="acme", username="tester")
+    assert tester.has_perm("scenario:update") and tester.has_perm("project:create")
+    assert not tester.is_staff and not tester.has_perm("user:update")
     assert not acme_admin.has_perm("tenants.change_tenant")

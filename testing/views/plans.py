@@ -1,0 +1,251 @@
+"""A project's test plans (seed 001 section 3.12) and their ordered scenarios, each with a
+dataset, an environment and variable overrides (section 3.13).
+
+Every action is a plain form POST. With htmx, adding, editing, moving and removing a
+scenario of the plan answer with the plan's scenarios re-rendered in place (the focus
+stays on the button pressed, and the change is announced to screen readers). Up and down
+buttons reorder: the keyboard's way, and the only one a page without JavaScript has.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+
+from testing.forms import PlanScenarioForm, TestPlanForm
+from testing.models import PlanScenario, Project, TestPlan
+from testing.views.common import in_project, may, project_of, require
+from testing.views.projects import delete_page, posted
+
+
+def plan_url(plan: TestPlan) -> str:
+    """Return the plan's page."""
+    return reverse("testing:plan", args=[plan.project_id, plan.pk])
+
+
+def entry_of(request: HttpRequest, plan: TestPlan, pk, action: str) -> PlanScenario:
+    """Return the plan's entry ``pk`` (404 when it is not one of them); check ``action``."""
+    require(request, PlanScenario, action)
+    try:
+        return get_object_or_404(plan.entries.select_related("scenario"), pk=pk)
+    except (ValueError, ValidationError):
+        raise Http404 from None
+
+
+def plan_of(request: HttpRequest, project_id, pk, action: str = "view") -> TestPlan:
+    """Return the plan ``pk`` of the project of the URL, or raise 404."""
+    project = project_of(request, project_id)
+    plan = in_project(request, project, TestPlan, pk, action=action,
+                      queryset=TestPlan.objects.select_related("environment"))
+    plan.project = project
+    return plan
+
+
+def new_entry(plan: TestPlan) -> PlanScenario:
+    """Return an unsaved entry at the end of the plan."""
+    last = plan.entries.aggregate(last=Max("sort_order"))["last"] or 0
+    return PlanScenario(plan=plan, tenant_id=plan.tenant_id, sort_order=last + 10)
+
+
+@transaction.atomic
+def move_entry(plan: TestPlan, entry: PlanScenario, offset: int) -> int:
+    """Move ``entry`` ``offset`` places (-1 up, +1 down); return its new position (1-based)."""
+    entries = list(plan.entries.select_for_update().order_by("sort_order", "id"))
+    index = [e.pk for e in entries].index(entry.pk)
+    target = min(max(index + offset, 0), len(entries) - 1)
+    entries.insert(target, entries.pop(index))
+    changed = []
+    for position, row in enumerate(entries, start=1):
+        if row.sort_order != position * 10:
+            row.sort_order = position * 10
+            changed.append(row)
+    if changed:
+        PlanScenario.objects.bulk_update(changed, ["sort_order"])
+    return target + 1
+
+
+def entries_context(request: HttpRequest, plan: TestPlan, **extra) -> dict:
+    """Return what the plan's scenarios section renders."""
+    entries = list(plan.entries.select_related("scenario", "dataset", "environment"))
+    for entry in entries:
+        entry.overrides = [(name, json.dumps(value, ensure_ascii=False))
+                           for name, value in (entry.variables or {}).items()]
+    may_create = may(request, PlanScenario, "create")
+    return {
+        "plan": plan,
+        "project": plan.project,
+        "entries": entries,
+        "add_form": extra.pop("add_form", None) or (
+            PlanScenarioForm(plan=plan, instance=new_entry(plan), auto_id="add-%s")
+            if may_create else None),
+        "may_update": may(request, PlanScenario, "update"),
+        "may_delete": may(request, PlanScenario, "delete"),
+        **extra,
+    }
+
+
+def render_entries(request: HttpRequest, plan: TestPlan, *, live: str = "",
+                   status: int = 200, **extra) -> HttpResponse:
+    """Render the plan's scenarios section alone (an htmx answer)."""
+    return render(request, "testing/_plan_entries.html",
+                  {"project": plan.project, "section": entries_context(request, plan, **extra),
+                   "live": live}, status=status)
+
+
+def answer(request: HttpRequest, plan: TestPlan, message: str, *, status: int = 200,
+           **extra) -> HttpResponse:
+    """Answer an entry action: the section for htmx, else back to the plan with a message."""
+    if request.htmx:
+        return render_entries(request, plan, live=message, status=status, **extra)
+    if message:
+        messages.success(request, message)
+    return redirect(f"{plan_url(plan)}#plan-entries")
+
+
+@login_required
+def plan_list_view(request: HttpRequest, project_id) -> HttpResponse:
+    """List the project's plans; create one (POST)."""
+    project = project_of(request, project_id)
+    require(request, TestPlan, "view")
+    form, status = None, 200
+    if request.method == "POST":
+        require(request, TestPlan, "create")
+        form = TestPlanForm(request.POST, project=project,
+                            instance=TestPlan(project=project, tenant_id=project.tenant_id))
+        if form.is_valid():
+            plan = form.save()
+            messages.success(request, _("Created the plan “%(name)s”. Add its scenarios "
+                                        "below.") % {"name": plan})
+            return redirect(plan_url(plan))
+        status = 400
+    elif may(request, TestPlan, "create"):
+        form = TestPlanForm(project=project)
+    plans = (TestPlan.objects.filter(project=project).select_related("environment")
+             .annotate(scenario_count=Count("entries", filter=Q(entries__is_deleted=False))))
+    return render(request, "testing/plans.html",
+                  {"project": project, "plans": plans, "form": form}, status=status)
+
+
+@login_required
+def plan_view(request: HttpRequest, project_id, pk) -> HttpResponse:
+    """Show a plan with its scenarios in order; change its settings (POST)."""
+    plan = plan_of(request, project_id, pk)
+    form, status = None, 200
+    if request.method == "POST":
+        require(request, TestPlan, "update")
+        form = TestPlanForm(request.POST, instance=plan, project=plan.project)
+        if form.is_valid():
+            form.save()
+            messages.success(request, _("Saved the plan."))
+            return redirect(plan_url(plan))
+        status = 400
+    elif may(request, TestPlan, "update"):
+        form = TestPlanForm(instance=plan, project=plan.project)
+    context = {"project": plan.project, "plan": plan, "form": form,
+               "may_delete": may(request, TestPlan, "delete"),
+               "may_view_entries": may(request, PlanScenario, "view")}
+    if context["may_view_entries"]:
+        context["section"] = entries_context(request, plan)
+    return render(request, "testing/plan.html", context, status=status)
+
+
+@login_required
+def plan_delete_view(request: HttpRequest, project_id, pk) -> HttpResponse:
+    """Delete a plan (soft)."""
+    plan = plan_of(request, project_id, pk, action="delete")
+    return delete_page(request, plan, project=plan.project, what=_("plan"),
+                       cancel_url=plan_url(plan),
+                       done_url=reverse("testing:plans", args=[plan.project_id]))
+
+
+@login_required
+def entry_create_view(request: HttpRequest, project_id, pk) -> HttpResponse:
+    """Add a scenario at the end of the plan."""
+    plan = plan_of(request, project_id, pk)
+    require(request, PlanScenario, "create")
+    if request.method != "POST":
+        return redirect(f"{plan_url(plan)}#plan-entries")
+    form = PlanScenarioForm(request.POST, plan=plan, instance=new_entry(plan), auto_id="add-%s")
+    if form.is_valid():
+        entry = form.save()
+        return answer(request, plan, _("Added “%(name)s” to the plan.")
+                      % {"name": entry.scenario.name})
+    if request.htmx:
+        return answer(request, plan, "", status=400, add_form=form)
+    return render(request, "testing/plan_entry_form.html",
+                  {"project": plan.project, "plan": plan, "form": form,
+                   "title": _("Add a scenario to the plan")}, status=400)
+
+
+@login_required
+def entry_edit_view(request: HttpRequest, project_id, pk, entry_id) -> HttpResponse:
+    """Change the dataset, environment or overrides of one scenario of the plan."""
+    plan = plan_of(request, project_id, pk)
+    entry = entry_of(request, plan, entry_id, "update")
+    form = PlanScenarioForm(posted(request), plan=plan, instance=entry,
+                            auto_id=f"edit-{entry.pk}-%s")
+    if request.method == "POST" and form.is_valid():
+        entry = form.save()
+        return answer(request, plan, _("Saved “%(name)s” in the plan.")
+                      % {"name": entry.scenario.name}, focus=entry.pk)
+    status = 400 if form.errors else 200
+    if request.htmx:
+        if not form.is_bound:
+            form.fields["scenario"].widget.attrs["autofocus"] = True  # the row just opened
+        return render_entries(request, plan, status=status, editing=entry.pk, edit_form=form)
+    return render(request, "testing/plan_entry_form.html",
+                  {"project": plan.project, "plan": plan, "form": form, "entry": entry,
+                   "title": _("Edit “%(name)s” in the plan") % {"name": entry.scenario.name}},
+                  status=status)
+
+
+@login_required
+def entry_move_view(request: HttpRequest, project_id, pk, entry_id) -> HttpResponse:
+    """Move one scenario of the plan up or down one place."""
+    plan = plan_of(request, project_id, pk)
+    entry = entry_of(request, plan, entry_id, "update")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return HttpResponse(_("Say which way to move it: up or down."), status=400,
+                            content_type="text/plain; charset=utf-8")
+    position = move_entry(plan, entry, -1 if direction == "up" else 1)
+    total = plan.entries.count()
+    return answer(request, plan, _("Moved “%(name)s” to position %(position)d of %(total)d.")
+                  % {"name": entry.scenario.name, "position": position, "total": total})
+
+
+@login_required
+def entry_delete_view(request: HttpRequest, project_id, pk, entry_id) -> HttpResponse:
+    """Remove one scenario from the plan (the scenario itself stays)."""
+    plan = plan_of(request, project_id, pk)
+    entry = entry_of(request, plan, entry_id, "delete")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    entry.soft_delete()
+    return answer(request, plan, _("Removed “%(name)s” from the plan.")
+                  % {"name": entry.scenario.name})
+
+
+PLAN = "projects/<uuid:project_id>/plans/<uuid:pk>/"
+
+urlpatterns = [
+    path("projects/<uuid:project_id>/plans/", plan_list_view, name="plans"),
+    path(PLAN, plan_view, name="plan"),
+    path(f"{PLAN}delete/", plan_delete_view, name="plan-delete"),
+    path(f"{PLAN}scenarios/new/", entry_create_view, name="plan-entry-create"),
+    path(f"{PLAN}scenarios/<uuid:entry_id>/edit/", entry_edit_view, name="plan-entry-edit"),
+    path(f"{PLAN}scenarios/<uuid:entry_id>/move/", entry_move_view, name="plan-entry-move"),
+    path(f"{PLAN}scenarios/<uuid:entry_id>/delete/", entry_delete_view,
+         name="plan-entry-delete"),
+]
