@@ -1,21 +1,30 @@
-"""Routes of the tester pages under /testing/ (namespace "testing")."""
+"""Routes of the tester pages under /testing/ (namespace "testing").
+
+Each area of the pages declares its routes in its own module (``testing/views/<area>.py``).
+"""
 
 from __future__ import annotations
 
-from importlib import import_module
+from testing.views import (
+    databases,
+    datasets,
+    environments,
+    interfaces,
+    keywords,
+    plans,
+    projects,
+    scenarios,
+)
 
 app_name = "testing"
 
-# Each area of the pages declares its routes in its own module (testing/views/<area>.py).
-AREAS = ("projects", "environments", "databases", "keywords", "datasets", "plans",
-         "interfaces", "scenarios")
-
-urlpatterns = []
-for area in AREAS:
-    try:
-        module = import_module(f"testing.views.{area}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"testing.views.{area}":
-            raise
-        continue
-    urlpatterns += module.urlpatterns
+urlpatterns = [
+    *projects.urlpatterns,
+    *environments.urlpatterns,
+    *databases.urlpatterns,
+    *keywords.urlpatterns,
+    *datasets.urlpatterns,
+    *plans.urlpatterns,
+    *interfaces.urlpatterns,
+    *scenarios.urlpatterns,
+]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pytest
 from django.urls import reverse
 
 from core.context import tenant_context
@@ -18,7 +17,7 @@ from tests.admin_cases import make_staff_actor
 # The codes of the design pages, all actions: what the demo "Tester" role holds.
 DESIGN_MODELS = ("project", "environment", "variable", "databaseconfig", "keyword",
                  "builtinkeyword", "globalfunction", "dataset", "testplan", "planscenario",
-                 "scenario", "interface")
+                 "scenario", "scenariostep", "interface", "interfacefolder")
 ACTIONS = ("view", "create", "update", "delete")
 
 
@@ -61,16 +60,6 @@ def make(model, tenant, **fields):
         row.full_clean()
         row.save()
         return row
-
-
-@pytest.fixture
-def project_a(tenant_a):
-    return make_project(tenant_a, "Shop A")
-
-
-@pytest.fixture
-def project_b(tenant_b):
-    return make_project(tenant_b, "Shop B")
 
 
 def assert_all_missing(client, urls, *, post: bool = True) -> None:

@@ -14,9 +14,7 @@ from testing.tests.page_cases import (
     assert_sign_in_needed,
     codes,
     field_errors,
-    make,
-    project_a,  # noqa: F401 (fixture)
-    project_b,  # noqa: F401 (fixture)
+    make,  # noqa: F401 (fixture)  # noqa: F401 (fixture)
     sign_in,
 )
 

@@ -27,9 +27,7 @@ from testing.tests.page_cases import (
     codes,
     field_errors,
     make,
-    make_project,
-    project_a,  # noqa: F401 (fixture)
-    project_b,  # noqa: F401 (fixture)
+    make_project,  # noqa: F401 (fixture)  # noqa: F401 (fixture)
     sign_in,
 )
 from tests.admin_cases import make_staff_actor

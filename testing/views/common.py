@@ -5,10 +5,12 @@ the scope, is 404), and the permission check of each page (403 without the code)
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from rbac.catalogue import code_for
 from tenants.scoping import restrict
@@ -52,3 +54,30 @@ def in_project(request: HttpRequest, project: Project, model: type[models.Model]
         return get_object_or_404(rows, pk=pk, project=project)
     except ValueError:
         raise Http404 from None
+
+
+def posted(request: HttpRequest):
+    """Return the POSTed data to bind a form to, or ``None`` on a GET (an unbound form)."""
+    return request.POST if request.method == "POST" else None
+
+
+def delete_page(request: HttpRequest, row: models.Model, *, project: Project | None,
+                what: str, cancel_url: str, done_url: str) -> HttpResponse:
+    """Ask before soft-deleting ``row`` (GET); delete it (POST) and go to ``done_url``.
+
+    What keeps the row from being deleted (``soft_delete_blockers``: live rows that use
+    it) is shown instead of the button; a POST refused for it answers 409.
+    """
+    blockers = list(row.soft_delete_blockers())
+    if request.method == "POST" and not blockers:
+        try:
+            row.soft_delete()
+        except ValidationError as exc:
+            blockers = exc.messages
+        else:
+            messages.success(request, _("Deleted “%(name)s”.") % {"name": row})
+            return redirect(done_url)
+    status = 409 if request.method == "POST" else 200
+    return render(request, "testing/confirm_delete.html",
+                  {"project": project, "row": row, "what": what, "blockers": blockers,
+                   "cancel_url": cancel_url}, status=status)

@@ -19,8 +19,7 @@ from testing.choices import ConnectionStatus
 from testing.forms import DatabaseConfigForm
 from testing.models import DatabaseConfig, Project
 from testing.services.databases import check_connection
-from testing.views.common import in_project, may, project_of, require
-from testing.views.projects import delete_page, posted
+from testing.views.common import delete_page, in_project, may, posted, project_of, require
 
 
 def page_url(project: Project) -> str:

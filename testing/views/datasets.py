@@ -16,8 +16,7 @@ from django.utils.translation import gettext as _
 
 from testing.forms import DatasetForm
 from testing.models import Dataset, DatasetError, Project, parse_csv
-from testing.views.common import in_project, may, project_of, require
-from testing.views.projects import delete_page
+from testing.views.common import delete_page, in_project, may, project_of, require
 
 PREVIEW_ROWS = 20
 

@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 
 from testing.forms import EnvironmentForm, VariableForm
 from testing.models import Environment, Project, Variable
-from testing.views.common import in_project, may, project_of, require
-from testing.views.projects import delete_page, posted
+from testing.views.common import delete_page, in_project, may, posted, project_of, require
 
 GLOBAL = "global"
 

@@ -19,8 +19,7 @@ from django.utils.translation import gettext as _
 from tenants.scoping import restrict
 from testing.forms import GlobalFunctionForm, KeywordForm
 from testing.models import BuiltinKeyword, GlobalFunction, Keyword, Project
-from testing.views.common import in_project, may, project_of, require
-from testing.views.projects import delete_page, posted
+from testing.views.common import delete_page, in_project, may, posted, project_of, require
 
 NEW_KEYWORD_CODE = '''def run(value, expected=None):
     """Return what the step's result should be; raise AssertionError to fail it."""

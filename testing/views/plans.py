@@ -14,7 +14,6 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,9 +21,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from testing.forms import PlanScenarioForm, TestPlanForm
-from testing.models import PlanScenario, Project, TestPlan
-from testing.views.common import in_project, may, project_of, require
-from testing.views.projects import delete_page, posted
+from testing.models import PlanScenario, TestPlan
+from testing.services.plans import move_entry
+from testing.views.common import delete_page, in_project, may, posted, project_of, require
 
 
 def plan_url(plan: TestPlan) -> str:
@@ -54,23 +53,6 @@ def new_entry(plan: TestPlan) -> PlanScenario:
     """Return an unsaved entry at the end of the plan."""
     last = plan.entries.aggregate(last=Max("sort_order"))["last"] or 0
     return PlanScenario(plan=plan, tenant_id=plan.tenant_id, sort_order=last + 10)
-
-
-@transaction.atomic
-def move_entry(plan: TestPlan, entry: PlanScenario, offset: int) -> int:
-    """Move ``entry`` ``offset`` places (-1 up, +1 down); return its new position (1-based)."""
-    entries = list(plan.entries.select_for_update().order_by("sort_order", "id"))
-    index = [e.pk for e in entries].index(entry.pk)
-    target = min(max(index + offset, 0), len(entries) - 1)
-    entries.insert(target, entries.pop(index))
-    changed = []
-    for position, row in enumerate(entries, start=1):
-        if row.sort_order != position * 10:
-            row.sort_order = position * 10
-            changed.append(row)
-    if changed:
-        PlanScenario.objects.bulk_update(changed, ["sort_order"])
-    return target + 1
 
 
 def entries_context(request: HttpRequest, plan: TestPlan, **extra) -> dict:

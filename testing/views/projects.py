@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -30,7 +28,14 @@ from testing.models import (
     Scenario,
     TestPlan,
 )
-from testing.views.common import may, project_of, require, visible_projects
+from testing.views.common import (
+    delete_page,
+    may,
+    posted,
+    project_of,
+    require,
+    visible_projects,
+)
 
 PAGE_SIZE = 50
 
@@ -44,33 +49,6 @@ DASHBOARD = (
     (DatabaseConfig, "testing:databases", gettext_lazy("Databases")),
     (Keyword, "testing:keywords", gettext_lazy("Keywords")),
 )
-
-
-def posted(request: HttpRequest):
-    """Return the POSTed data to bind a form to, or ``None`` on a GET (an unbound form)."""
-    return request.POST if request.method == "POST" else None
-
-
-def delete_page(request: HttpRequest, row: models.Model, *, project: Project | None,
-                what: str, cancel_url: str, done_url: str) -> HttpResponse:
-    """Ask before soft-deleting ``row`` (GET); delete it (POST) and go to ``done_url``.
-
-    What keeps the row from being deleted (``soft_delete_blockers``: live rows that use
-    it) is shown instead of the button; a POST refused for it answers 409.
-    """
-    blockers = list(row.soft_delete_blockers())
-    if request.method == "POST" and not blockers:
-        try:
-            row.soft_delete()
-        except ValidationError as exc:
-            blockers = exc.messages
-        else:
-            messages.success(request, _("Deleted “%(name)s”.") % {"name": row})
-            return redirect(done_url)
-    status = 409 if request.method == "POST" else 200
-    return render(request, "testing/confirm_delete.html",
-                  {"project": project, "row": row, "what": what, "blockers": blockers,
-                   "cancel_url": cancel_url}, status=status)
 
 
 @login_required
