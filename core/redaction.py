@@ -61,15 +61,20 @@ def might_hold_secret(text: str) -> bool:
 def jsonable(value: Any) -> Any:
     """Return ``value`` as something ``json.dumps`` accepts, secrets masked.
 
-    Keys named like a secret have their values masked; every string is ``redact``-ed.
+    Keys named like a secret have their values masked, and so has the ``value`` of a mapping
+    marked ``is_secret``; every string is ``redact``-ed.
     """
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
+        # A record that declares itself secret (a test variable: {"value": ..., "is_secret":
+        # true}) has its value masked too, whatever the value's name.
+        declared = value.get("is_secret") in (True, "true", "on", "1", 1)
         return {
-            str(key): MASK if is_secret_name(key) else jsonable(item)
+            str(key): MASK if is_secret_name(key) or (declared and key == "value")
+            else jsonable(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):

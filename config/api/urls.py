@@ -16,6 +16,22 @@ from rbac.api.packages import TenantPackageViewSet
 from rbac.api.users import UserViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import DictionaryItemViewSet, DictionaryViewSet, TenantViewSet
+from testing.api.viewsets import (
+    BuiltinKeywordViewSet,
+    DatabaseConfigViewSet,
+    DatasetViewSet,
+    EnvironmentViewSet,
+    GlobalFunctionViewSet,
+    InterfaceFolderViewSet,
+    InterfaceViewSet,
+    KeywordViewSet,
+    PlanScenarioViewSet,
+    ProjectViewSet,
+    ScenarioStepViewSet,
+    ScenarioViewSet,
+    TestPlanViewSet,
+    VariableViewSet,
+)
 
 app_name = "api"
 
@@ -40,6 +56,21 @@ router.register("dictionary-items", DictionaryItemViewSet, basename="dictionaryi
 router.register("endpoints", ApiEndpointViewSet, basename="endpoint")
 router.register("mcp-tools", McpToolViewSet, basename="mcptool")
 router.register("mcp-tool-calls", McpToolCallLogViewSet, basename="mcptoolcall")
+router.register("testing/projects", ProjectViewSet, basename="testproject")
+router.register("testing/database-configs", DatabaseConfigViewSet, basename="testdatabaseconfig")
+router.register("testing/interface-folders", InterfaceFolderViewSet,
+                basename="testinterfacefolder")
+router.register("testing/interfaces", InterfaceViewSet, basename="testinterface")
+router.register("testing/environments", EnvironmentViewSet, basename="testenvironment")
+router.register("testing/variables", VariableViewSet, basename="testvariable")
+router.register("testing/keywords", KeywordViewSet, basename="testkeyword")
+router.register("testing/builtin-keywords", BuiltinKeywordViewSet, basename="testbuiltinkeyword")
+router.register("testing/global-functions", GlobalFunctionViewSet, basename="testglobalfunction")
+router.register("testing/scenarios", ScenarioViewSet, basename="testscenario")
+router.register("testing/scenario-steps", ScenarioStepViewSet, basename="testscenariostep")
+router.register("testing/datasets", DatasetViewSet, basename="testdataset")
+router.register("testing/plans", TestPlanViewSet, basename="testplan")
+router.register("testing/plan-scenarios", PlanScenarioViewSet, basename="testplanscenario")
 
 urlpatterns = [
     path("", include("accounts.api.urls")),

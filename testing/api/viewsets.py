@@ -184,6 +184,9 @@ class VariableViewSet(InProjectViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
+    # The operation log cannot tell a secret variable's value from a plain one's: it keeps
+    # neither (logs.middleware.view_masked_fields).
+    log_masked_fields = ("value",)
 
     def optimise(self, queryset):
         # The API never shows a secret: no reason to unseal one while reading.
@@ -234,11 +237,13 @@ class ScenarioViewSet(InProjectViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "priority", "created_at", "updated_at"]
     ordering = ["name"]
-    rbac_actions = {"export": "view", "import_scenario": "create", "reorder_steps": "update"}
+    rbac_actions = {"export_document": "view", "import_scenario": "create",
+                    "reorder_steps": "update"}
 
+    # Named export-document: a route name ending in -export is a CSV export (core.exports).
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["get"])
-    def export(self, request, pk=None):
+    @action(detail=True, methods=["get"], url_path="export")
+    def export_document(self, request, pk=None):
         """Return the scenario as a JSON document: its steps, the interfaces and keywords they
         use, and its database by variable name (credentials are never exported)."""
         return Response(scenarios.export_scenario(self.get_object()))

@@ -79,6 +79,15 @@ def _require(data: Any, key: str, kind: type, where: str):
     return value
 
 
+def _text(value: Any, where: str, *, blank: bool = True) -> str:
+    """Return ``value`` when it is text (a name, a description); refuse anything else."""
+    if value is None and blank:
+        return ""
+    if not isinstance(value, str) or (not blank and not value):
+        raise ValidationError({"data": _("%(where)s: expected text.") % {"where": where}})
+    return value
+
+
 def _saved(row, where: str):
     """Validate and save ``row``; prefix its errors with ``where``."""
     try:
@@ -103,12 +112,11 @@ def import_scenario(*, project: Project, data: Any, name: str | None = None) -> 
                                % {"format": FORMAT}})
     head = _require(data, "scenario", dict, "")
     steps = _require(data, "steps", list, "")
-    interfaces = {item.get("name"): item for item in data.get("interfaces") or []
-                  if isinstance(item, dict)}
-    keywords = {item.get("name"): item for item in data.get("keywords") or []
-                if isinstance(item, dict)}
+    interfaces = _by_name(data, "interfaces")
+    keywords = _by_name(data, "keywords")
     database = None
     if head.get("database"):
+        _text(head["database"], "scenario.database")
         database = DatabaseConfig.objects.filter(project=project,
                                                  variable_name=head["database"]).first()
         if database is None:
@@ -116,8 +124,8 @@ def import_scenario(*, project: Project, data: Any, name: str | None = None) -> 
                 "scenario.database: this project has no database named %(name)s; add it "
                 "first (credentials are never exported).") % {"name": head["database"]}})
     scenario = Scenario(project=project, tenant_id=project.tenant_id,
-                        name=name or head.get("name") or "",
-                        description=head.get("description") or "",
+                        name=name or _text(head.get("name"), "scenario.name"),
+                        description=_text(head.get("description"), "scenario.description"),
                         priority=head.get("priority") or "P2", tags=head.get("tags") or [],
                         variables=head.get("variables") or {}, pre_sql=head.get("pre_sql") or "",
                         post_sql=head.get("post_sql") or "", database_config=database)
@@ -129,16 +137,19 @@ def import_scenario(*, project: Project, data: Any, name: str | None = None) -> 
         if not isinstance(entry, dict):
             raise ValidationError({"data": _("%(where)s is not an object.") % {"where": where}})
         step = ScenarioStep(scenario=scenario, tenant_id=project.tenant_id,
-                            sort_order=(index + 1) * 10, kind=entry.get("kind") or "",
-                            description=entry.get("description") or "",
+                            sort_order=(index + 1) * 10,
+                            kind=_text(entry.get("kind"), f"{where}.kind"),
+                            description=_text(entry.get("description"), f"{where}.description"),
                             is_enabled=entry.get("is_enabled", True) is not False,
                             parameters=entry.get("parameters") or {})
         if entry.get("interface"):
-            step.interface = _interface(project, entry["interface"], interfaces, made_interfaces,
-                                        where)
+            step.interface = _interface(project, _text(entry["interface"], f"{where}.interface"),
+                                        interfaces, made_interfaces, where)
         if entry.get("keyword"):
-            step.keyword = _keyword(project, entry["keyword"], keywords, made_keywords, where)
+            step.keyword = _keyword(project, _text(entry["keyword"], f"{where}.keyword"),
+                                    keywords, made_keywords, where)
         if entry.get("builtin_keyword"):
+            _text(entry["builtin_keyword"], f"{where}.builtin_keyword")
             step.builtin_keyword = BuiltinKeyword.objects.filter(
                 code=entry["builtin_keyword"], is_active=True).first()
             if step.builtin_keyword is None:
@@ -146,6 +157,20 @@ def import_scenario(*, project: Project, data: Any, name: str | None = None) -> 
                                        % {"where": where, "code": entry["builtin_keyword"]}})
         _saved(step, where)
     return scenario
+
+
+def _by_name(data: dict, key: str) -> dict[str, dict]:
+    """Return the document's ``key`` list (interfaces, keywords) by name."""
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise ValidationError({"data": _("%(where)s: expected a list.") % {"where": key}})
+    found = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError({"data": _("%(where)s is not an object.")
+                                   % {"where": f"{key}[{index}]"}})
+        found[_text(item.get("name"), f"{key}[{index}].name", blank=False)] = item
+    return found
 
 
 def _interface(project, name, documents, made, where) -> Interface:

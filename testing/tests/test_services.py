@@ -237,3 +237,21 @@ def test_seed_demo_builds_the_testing_demo_once(platform):
         assert scenario.steps.count() == 3
     with tenant_context(globex):
         assert not Project.objects.exists()
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["interfaces"][0].update(name=[]),
+    lambda d: d["steps"][0].update(interface={"name": "x"}),
+    lambda d: d["scenario"].update(name=["x"]),
+    lambda d: d.update(keywords={"a": 1}),
+    lambda d: d["steps"][1].update(description=7),
+])
+def test_import_refuses_values_of_the_wrong_type(tenant_a, damage):
+    """Names and texts of the wrong JSON type are refused naming where, never a TypeError."""
+    source = scenario_with_everything(tenant_a)
+    with tenant_context(tenant_a):
+        document = export_scenario(source)
+        document["scenario"].update(database=None, pre_sql="")
+        damage(document)
+        with pytest.raises(ValidationError):
+            import_scenario(project=Project.objects.create(name="Target"), data=document)

@@ -212,6 +212,9 @@ def variable_delete_view(request: HttpRequest, project_id, pk) -> HttpResponse:
 
 ROOT = "projects/<uuid:project_id>/environments/"
 
+# A variable's value may be a secret being written: the operation log keeps none of them.
+variable_create_view.log_masked_fields = variable_edit_view.log_masked_fields = ("value",)
+
 urlpatterns = [
     path(ROOT, environment_list_view, name="environments"),
     path(f"{ROOT}new/", environment_create_view, name="environment-create"),
