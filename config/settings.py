@@ -49,7 +49,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_htmx",  # request.htmx for the tester pages' partial answers
     "core",
     "config",
     "tenants",
@@ -82,7 +81,6 @@ MIDDLEWARE = [
     # The signed-in user's own language over the browser's (issue 3, item 10).
     "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -19,7 +19,7 @@ from testing.choices import ConnectionStatus
 from testing.forms import DatabaseConfigForm
 from testing.models import DatabaseConfig, Project
 from testing.services.databases import check_connection
-from testing.views.common import delete_page, in_project, may, posted, project_of, require
+from testing.views.common import delete_page, in_project, is_htmx, may, posted, project_of, require
 
 
 def page_url(project: Project) -> str:
@@ -97,7 +97,7 @@ def database_test_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     config = check_connection(config)
-    if request.htmx:
+    if is_htmx(request):
         return render(request, "testing/_database_status.html",
                       {"config": config})
     if config.connection_status == ConnectionStatus.CONNECTED:

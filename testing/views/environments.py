@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from testing.forms import EnvironmentForm, VariableForm
 from testing.models import Environment, Project, Variable
-from testing.views.common import delete_page, in_project, may, posted, project_of, require
+from testing.views.common import delete_page, in_project, is_htmx, may, posted, project_of, require
 
 GLOBAL = "global"
 
@@ -160,12 +160,12 @@ def variable_create_view(request: HttpRequest, project_id) -> HttpResponse:
             variable = form.save()
             scope = scope_of(variable.environment_id)
             message = _("Added the variable “%(name)s”.") % {"name": variable}
-            if request.htmx:
+            if is_htmx(request):
                 return render_section(request, project, variable.environment, live=message,
                                       focus_add=True)
             messages.success(request, message)
             return redirect(page_url(project, scope))
-        if request.htmx:
+        if is_htmx(request):
             return render_section(request, project, environment, add_form=form, status=400)
     return render(request, "testing/variable_form.html",
                   {"project": project, "form": form, "title": _("New variable")},
@@ -184,12 +184,12 @@ def variable_edit_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         variable = form.save()
         message = _("Saved the variable “%(name)s”.") % {"name": variable}
-        if request.htmx:
+        if is_htmx(request):
             return render_section(request, project, variable.environment, live=message,
                                   focus=variable.pk)
         messages.success(request, message)
         return redirect(page_url(project, scope_of(variable.environment_id)))
-    if request.htmx:
+    if is_htmx(request):
         if not form.is_bound:
             form.fields["name"].widget.attrs["autofocus"] = True  # the row just opened
         return render_section(request, project, before, editing=variable.pk, edit_form=form,

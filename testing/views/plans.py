@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from testing.forms import PlanScenarioForm, TestPlanForm
 from testing.models import PlanScenario, TestPlan
 from testing.services.plans import move_entry
-from testing.views.common import delete_page, in_project, may, posted, project_of, require
+from testing.views.common import delete_page, in_project, is_htmx, may, posted, project_of, require
 
 
 def plan_url(plan: TestPlan) -> str:
@@ -86,7 +86,7 @@ def render_entries(request: HttpRequest, plan: TestPlan, *, live: str = "",
 def answer(request: HttpRequest, plan: TestPlan, message: str, *, status: int = 200,
            **extra) -> HttpResponse:
     """Answer an entry action: the section for htmx, else back to the plan with a message."""
-    if request.htmx:
+    if is_htmx(request):
         return render_entries(request, plan, live=message, status=status, **extra)
     if message:
         messages.success(request, message)
@@ -161,7 +161,7 @@ def entry_create_view(request: HttpRequest, project_id, pk) -> HttpResponse:
         entry = form.save()
         return answer(request, plan, _("Added “%(name)s” to the plan.")
                       % {"name": entry.scenario.name})
-    if request.htmx:
+    if is_htmx(request):
         return answer(request, plan, "", status=400, add_form=form)
     return render(request, "testing/plan_entry_form.html",
                   {"project": plan.project, "plan": plan, "form": form,
@@ -180,7 +180,7 @@ def entry_edit_view(request: HttpRequest, project_id, pk, entry_id) -> HttpRespo
         return answer(request, plan, _("Saved “%(name)s” in the plan.")
                       % {"name": entry.scenario.name}, focus=entry.pk)
     status = 400 if form.errors else 200
-    if request.htmx:
+    if is_htmx(request):
         if not form.is_bound:
             form.fields["scenario"].widget.attrs["autofocus"] = True  # the row just opened
         return render_entries(request, plan, status=status, editing=entry.pk, edit_form=form)

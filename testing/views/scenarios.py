@@ -43,13 +43,8 @@ from testing.forms_editor import (
 from testing.models import BuiltinKeyword, Interface, Keyword, Scenario, ScenarioStep
 from testing.schemas import load
 from testing.services.scenarios import duplicate_step, move_step, next_position, reorder_steps
-from testing.views.common import in_project, may, project_of, require
+from testing.views.common import in_project, is_htmx, may, project_of, require
 from testing.views.interfaces import marked
-
-
-def is_partial(request: HttpRequest) -> bool:
-    """Return whether the request wants only the list of steps (htmx or the script)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def error_text(exc: ValidationError) -> str:
@@ -225,7 +220,7 @@ def steps_context(request: HttpRequest, project, scenario: Scenario, **extra: An
 def steps_answer(request: HttpRequest, project, scenario: Scenario, *, step=None,
                  error: str = "", announce: str = "", status: int = 200) -> HttpResponse:
     """Answer a step action: the list alone (htmx, the script), or back to the editor."""
-    if is_partial(request):
+    if is_htmx(request):
         context = steps_context(request, project, scenario, error=error, announce=announce)
         return render(request, "testing/scenarios/_steps.html", context, status=status)
     if error:
