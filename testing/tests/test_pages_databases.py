@@ -178,7 +178,8 @@ def test_test_connection_success_is_shown(client, tenant_a, project_a, monkeypat
     tenant_a.outbound_networks = ["127.0.0.0/8"]
     tenant_a.save()
     monkeypatch.setattr(databases, "_connect", lambda config, address, timeout: None)
-    config = make_config(tenant_a, project_a, host="127.0.0.1")
+    # Not the port of a database the platform itself uses: those stay refused.
+    config = make_config(tenant_a, project_a, host="127.0.0.1", port=45999)
     sign_in(client, tenant_a)
     html = client.post(url("database-test", project_a, config.pk), **HTMX).content.decode()
     assert 'class="status connected"' in html and "Connected in" in html
