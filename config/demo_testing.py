@@ -11,6 +11,7 @@ engine (API testing 2/4); everything here is real data, nothing pretends to have
 from __future__ import annotations
 
 from accounts.models import User
+from accounts.models import ApiKey
 from accounts.services.api_keys import issue_api_key
 from testing.models import (
     BuiltinKeyword,
@@ -27,6 +28,7 @@ from testing.models import (
 )
 
 PROJECT = "Atrium REST API"
+KEY_NAME = "Demo API tests"
 AUTH = [{"name": "Authorization", "value": "Bearer {{api_key}}", "enabled": True},
         {"name": "Accept", "value": "application/json", "enabled": True}]
 
@@ -51,7 +53,11 @@ def demo_project(tester: User) -> Project:
     local = _make(Environment, project=project, name="Local",
                                        base_url="http://127.0.0.1:8000",
                                        description="The server of `make run`.")
-    _, key = issue_api_key(user=tester, name="Demo API tests", scopes=["user:view"])
+    # The plaintext of an earlier demo key is gone (only its hash is kept): replace it
+    # (deleting a key revokes it).
+    for earlier in ApiKey.objects.filter(user=tester, name=KEY_NAME):
+        earlier.delete()
+    _, key = issue_api_key(user=tester, name=KEY_NAME, scopes=["user:view"])
     secret = Variable(project=project, environment=local, name="api_key", is_secret=True,
                       description="A read-only API key of the demo tester.")
     secret.set_value(key)

@@ -237,6 +237,12 @@ def test_seed_demo_builds_the_testing_demo_once(platform):
         assert scenario.steps.count() == 3
     with tenant_context(globex):
         assert not Project.objects.exists()
+    with tenant_context(acme):
+        project.hard_delete()
+    call_command("seed_demo", stdout=io.StringIO())  # the project again, with a new key
+    with tenant_context(acme):
+        assert Project.objects.get().name == project.name
+        assert Variable.objects.get(name="api_key").plain_value != key.plain_value
 
 
 @pytest.mark.parametrize("damage", [
