@@ -757,6 +757,37 @@ def test_localhost_is_allowed_once_allow_listed(upstream, make_tool, settings):
     assert upstream.requests[0].headers["host"] == f"localhost:{upstream.port}"
 
 
+def test_a_tenants_outbound_networks_open_them_to_that_tenant_only(upstream, make_tool,
+                                                                   tenant_a, tenant_b):
+    """The tenant's own networks (set by an operator) serve its tools, not another's."""
+    tenant_a.outbound_networks = ["127.0.0.0/8"]
+    tenant_a.save()
+    upstream.route("/ok", Reply(200, "fine"))
+    mine, theirs = make_tool(upstream.url("/ok")), make_tool(upstream.url("/ok"), tenant=tenant_b)
+
+    with tenant_context(tenant_a):
+        assert call_external(mine, {}, timeout=5).status == 200
+    with tenant_context(tenant_b), pytest.raises(OutboundError) as caught:
+        call_external(theirs, {}, timeout=5)
+
+    assert caught.value.message == REFUSED
+    assert len(upstream.requests) == 1
+
+
+def test_the_platforms_own_services_stay_refused(upstream, make_tool, settings):
+    """A service endpoint of the platform is refused although its network is allowed."""
+    allow(settings, *LOOPBACK_V4)
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{upstream.port}/0"
+    upstream.route("/ok", Reply(200, "fine"))
+    tool = make_tool(upstream.url("/ok"))
+
+    with pytest.raises(OutboundError):
+        call_external(tool, {}, timeout=5)
+    settings.OUTBOUND_ALLOWED_SERVICE_ENDPOINTS = [f"127.0.0.1:{upstream.port}"]
+    assert call_external(tool, {}, timeout=5).status == 200
+    assert len(upstream.requests) == 1
+
+
 def test_ipv6_loopback_server_when_allow_listed(servers, make_tool, settings):
     """An allow-listed IPv6 address is called, with the bracketed Host header."""
     if not ipv6_loopback_available():
