@@ -559,8 +559,13 @@ class ScenarioForm(EditorModelForm):
 
 
 def variables_table(scenario: Scenario, data=None) -> RowFormSet:
-    """Return the table of the scenario's variables."""
-    items = list((scenario.variables or {}).items()) if isinstance(scenario.variables, dict) else []
+    """Return the table of the scenario's variables, by name.
+
+    By name because PostgreSQL's ``jsonb`` keeps no key order: the table reads the same on
+    every database.
+    """
+    variables = scenario.variables if isinstance(scenario.variables, dict) else {}
+    items = sorted(variables.items())
     return table(VariableFormSet, "variables", items, data)
 
 
