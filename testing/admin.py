@@ -47,6 +47,7 @@ from tenants.admin import TenantModelForm, TenantScopedAdmin, is_operator
 from tenants.models import TenantScopedModel
 from tenants.scoping import restrict
 from testing.choices import ConnectionStatus
+from testing.forms import WriteOnlyPasswordMixin, write_only_password_input
 from testing.models import (
     BuiltinKeyword,
     DatabaseConfig,
@@ -294,12 +295,12 @@ class ProjectAdmin(ApiTestingAdmin):
         return text if len(text) <= SHOWN_VALUE_LENGTH else text[:SHOWN_VALUE_LENGTH - 1] + "…"
 
 
-class DatabaseConfigForm(ProjectChoicesForm):
+class DatabaseConfigForm(WriteOnlyPasswordMixin, ProjectChoicesForm):
     """A project's database; the password is write-only (see the module docstring)."""
 
-    new_password = forms.CharField(
-        label=_("password"), required=False, strip=False, max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    password_field = "new_password"
+    new_password = write_only_password_input(
+        label=_("password"),
         help_text=_("Stored encrypted and never shown again. Leave empty to keep the stored "
                     "password."),
     )
@@ -312,21 +313,6 @@ class DatabaseConfigForm(ProjectChoicesForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.initial.pop("password", None)
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("clear_password") and cleaned.get("new_password"):
-            self.add_error("clear_password", _("Either remove the stored password or type a "
-                                               "new one, not both."))
-        return cleaned
-
-    def _post_clean(self) -> None:
-        super()._post_clean()
-        data = getattr(self, "cleaned_data", {})
-        if data.get("clear_password"):
-            self.instance.password = None
-        elif data.get("new_password"):
-            self.instance.password = data["new_password"]
 
 
 @admin.register(DatabaseConfig)

@@ -157,13 +157,43 @@ class VariableForm(RowForm):
         return super().save(commit)
 
 
-class DatabaseConfigForm(RowForm):
+class WriteOnlyPasswordMixin:
+    """A database's password as a write-only field: left empty, the stored one is kept;
+    ``clear_password`` removes it. Shared by the tester page and the admin, which name the
+    input differently (``password_field``); either name is masked in the operation log.
+    """
+
+    password_field = "password"
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get(self.password_field) and cleaned.get("clear_password"):
+            self.add_error("clear_password", _("Type a new password or remove the stored "
+                                               "one, not both."))
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        data = getattr(self, "cleaned_data", {})
+        if data.get(self.password_field) and not data.get("clear_password"):
+            self.instance.password = data[self.password_field]
+        elif data.get("clear_password") and not data.get(self.password_field):
+            self.instance.password = None
+
+
+def write_only_password_input(**kwargs) -> forms.CharField:
+    """Return the input of a write-only password (rendered empty, never the stored one)."""
+    return forms.CharField(
+        required=False, strip=False, max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        **kwargs)
+
+
+class DatabaseConfigForm(WriteOnlyPasswordMixin, RowForm):
     """A database the project's steps may query; the password is write-only."""
 
-    password = forms.CharField(
-        label=_("Password"), required=False, strip=False, max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Sealed at rest and never shown again."))
+    password = write_only_password_input(label=_("Password"),
+                                         help_text=_("Sealed at rest and never shown again."))
     clear_password = forms.BooleanField(label=_("Remove the stored password"), required=False)
 
     field_order = ["name", "variable_name", "db_type", "host", "port", "initial_database",
@@ -186,21 +216,6 @@ class DatabaseConfigForm(RowForm):
             self.fields["password"].help_text = _(
                 "A password is stored (never shown). Leave empty to keep it; type a new one "
                 "to replace it.")
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("password") and cleaned.get("clear_password"):
-            self.add_error("clear_password", _("Type a new password or remove the stored "
-                                               "one, not both."))
-        return cleaned
-
-    def save(self, commit: bool = True) -> DatabaseConfig:
-        """Save, sealing a new password or removing the stored one when asked."""
-        if self.cleaned_data.get("password"):
-            self.instance.password = self.cleaned_data["password"]
-        elif self.cleaned_data.get("clear_password"):
-            self.instance.password = None
-        return super().save(commit)
 
 
 class CodeForm(RowForm):
