@@ -1,7 +1,8 @@
 """Run an ``api`` tool in-process, through Django's URL routing, middleware and permissions.
 
 No loopback HTTP: the call is a ``WSGIRequest`` built here and handed to a ``BaseHandler``
-with the project's middleware, exactly the stack an HTTP request meets. The caller's token
+with the project's middleware, the stack an HTTP request meets (less three middleware that
+do nothing for it, see ``IN_PROCESS_SKIPS``). The caller's token
 is not forwarded anywhere: the request carries no ``Authorization`` header, only the
 principal (``atrium_principal``, read by ``accounts.api.authentication
 .InProcessAuthentication``), so the key's scopes narrow the call as they narrow a direct
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,10 +27,25 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIRequest
+from django.test.utils import override_settings
+
+from core.api.middleware import as_api_error
 
 TRUNCATION_MARKER = "\n[... truncated by the MCP gateway]"
 PLACEHOLDER = re.compile(r"{([^{}/]+)}")
 BODY = "body"
+# Middleware an in-process call does without: the API's error format, which ``call_api``
+# applies itself around the chain; static files, whose paths a tool never calls; and the
+# frame-options header, which the gateway drops with the other headers. The in-process call
+# is the deepest stack the platform runs and each middleware adds two frames to it, which
+# put its ORM work on the edge of CPython 3.11's 16 KiB frame chunks (an mmap/munmap pair
+# per chunk crossing; README, "MCP gateway" benchmarks).
+IN_PROCESS_SKIPS = frozenset({
+    "core.api.middleware.ApiErrorFormatMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+})
+_handler_lock = threading.Lock()
 _handler: BaseHandler | None = None
 
 
@@ -52,12 +69,20 @@ def max_result_bytes() -> int:
 
 
 def handler() -> BaseHandler:
-    """Return the process's handler with the project's middleware loaded once."""
+    """Return the process's handler, loaded once with ``MIDDLEWARE`` less ``IN_PROCESS_SKIPS``.
+
+    Django loads a chain from ``settings.MIDDLEWARE`` only, so the list is overridden while
+    it loads; the lock keeps two first calls from nesting the override.
+    """
     global _handler
     if _handler is None:
-        instance = BaseHandler()
-        instance.load_middleware()
-        _handler = instance
+        with _handler_lock:
+            if _handler is None:
+                instance = BaseHandler()
+                chain = [name for name in settings.MIDDLEWARE if name not in IN_PROCESS_SKIPS]
+                with override_settings(MIDDLEWARE=chain):
+                    instance.load_middleware()
+                _handler = instance
     return _handler
 
 
@@ -136,7 +161,9 @@ def call_api(tool, arguments: dict[str, Any], *, caller, request_id: str, host: 
         method=tool.endpoint.method, path=path, query=query, body=body, caller=caller,
         request_id=request_id, host=host, secure=secure,
     )
-    response = handler().get_response(request)
+    # The body is in memory already: one over the limit is refused by the view's parser
+    # (413), so the middleware's early size check has nothing to add here.
+    response = as_api_error(request, handler().get_response(request))
     content_type = response.get("Content-Type", "")
     limit = max_result_bytes()
     # Not response.close(): it sends request_finished, which may close the database

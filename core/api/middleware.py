@@ -25,8 +25,25 @@ def _declared_length(request) -> int:
         return 0
 
 
+def as_api_error(request, response):
+    """Return ``response``, or its JSON error shape when it is a non-JSON API refusal."""
+    if (
+        response.status_code >= 400
+        and request.path_info.startswith(API_PREFIX)
+        and not isinstance(response, Response)  # DRF's handler has formatted it
+        and not response.get("Content-Type", "").startswith("application/json")
+    ):
+        return error_json(response.status_code)
+    return response
+
+
 class ApiErrorFormatMiddleware:
-    """Answer refusals under ``/api/`` as JSON errors."""
+    """Answer refusals under ``/api/`` as JSON errors.
+
+    The MCP gateway's in-process calls do not pass through it: they apply ``as_api_error``
+    themselves (``gateway.dispatch``), one middleware's frames less on the deepest stack the
+    platform runs (the README's MCP benchmark says why that matters).
+    """
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -38,11 +55,4 @@ class ApiErrorFormatMiddleware:
         multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
         if limit is not None and not multipart and _declared_length(request) > limit:
             return error_json(413)
-        response = self.get_response(request)
-        if (
-            response.status_code >= 400
-            and not isinstance(response, Response)  # DRF's handler has formatted it
-            and not response.get("Content-Type", "").startswith("application/json")
-        ):
-            return error_json(response.status_code)
-        return response
+        return as_api_error(request, self.get_response(request))
