@@ -302,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "logs.tasks.rollup_usage",
         "schedule": 24 * 3600.0,  # seconds
     },
+    "recover-test-runs": {
+        "task": "testing.tasks.recover_runs",
+        "schedule": 30.0,  # seconds
+    },
 }
 
 # How long each monthly-partitioned log table keeps its rows ("N months" or "N days");
@@ -453,6 +457,28 @@ TESTING_CODE_MAX_BYTES = env.int("TESTING_CODE_MAX_BYTES", 64 * 1024, minimum=10
 TESTING_BODY_MAX_BYTES = env.int("TESTING_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 # Seconds a "test connection" of a project's database may take.
 TESTING_DB_CONNECT_TIMEOUT = env.float("TESTING_DB_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+# Runs (testing.services.runs): seconds per request unless a step says otherwise; bytes
+# of a response body kept in a step's result (and read, at most); seconds per SQL
+# statement and rows kept of its answer.
+TESTING_REQUEST_TIMEOUT = env.float("TESTING_REQUEST_TIMEOUT", 30.0, minimum=0.1)
+TESTING_STORED_BODY_BYTES = env.int("TESTING_STORED_BODY_BYTES", 64 * 1024, minimum=1024)
+TESTING_RESPONSE_MAX_BYTES = env.int("TESTING_RESPONSE_MAX_BYTES", 10 * 1024 * 1024,
+                                     minimum=1024)
+TESTING_STATEMENT_TIMEOUT = env.float("TESTING_STATEMENT_TIMEOUT", 10.0, minimum=0.1)
+TESTING_SQL_MAX_ROWS = env.int("TESTING_SQL_MAX_ROWS", 1000, minimum=1)
+# Step results are stored in batches: at the latest after this many seconds (and at every
+# pause, failure and end). A worker that dies re-runs at most the steps of that window,
+# whose results were not stored; 0 stores every step as it ends.
+TESTING_RESULT_FLUSH_SECONDS = env.float("TESTING_RESULT_FLUSH_SECONDS", 0.25, minimum=0)
+# A running scenario run's worker writes a heartbeat this often (seconds); one silent for
+# TESTING_HEARTBEAT_TIMEOUT is taken over by another worker (testing.tasks.recover_runs).
+TESTING_HEARTBEAT_SECONDS = env.float("TESTING_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+TESTING_HEARTBEAT_TIMEOUT = env.float("TESTING_HEARTBEAT_TIMEOUT", 60.0, minimum=1)
+# Scenario runs of one tenant running at once in a parallel plan, unless the tenant's
+# package sets its own (TenantPackage.max_concurrent_runs).
+TESTING_MAX_CONCURRENT_RUNS = env.int("TESTING_MAX_CONCURRENT_RUNS", 4, minimum=1)
+# A scenario run taken over this many times (its workers kept dying) is failed instead.
+TESTING_MAX_RUN_ATTEMPTS = env.int("TESTING_MAX_RUN_ATTEMPTS", 3, minimum=1)
 # The network policy of testers' outbound connections (TESTING.md): networks (CIDR) that
 # every tenant may reach although private or loopback (development: make run allows
 # loopback), and the platform's own service endpoints (host:port of its databases, broker

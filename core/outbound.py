@@ -58,6 +58,8 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
+import httpcore2
+import httpx2
 from django.utils.translation import gettext as _
 
 from core.deadlines import TimeBudget, watch
@@ -584,3 +586,191 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None,
     """
     return _send(method, url, dict(headers or {}), body, budget, policy,
                  credentials=credentials, what=what)
+
+
+# The pooled client
+
+
+class _GuardedBackend(httpcore2.NetworkBackend):
+    """httpcore's network backend that connects only to addresses the policy allows.
+
+    Every new connection (the first request to an origin, and every redirect to another
+    one) resolves the host here, checks each address and connects to one that passed; TLS
+    still verifies the URL's host name, which httpcore passes to ``start_tls``.
+    """
+
+    def __init__(self, policy: Policy, what: str) -> None:
+        self.policy = policy
+        self.what = what
+        self._sync = httpcore2.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        budget = TimeBudget(timeout or DEFAULT_SESSION_TIMEOUT)
+        addresses = _resolve(host, port, budget, self.policy, self.what)
+        failure: Exception | None = None
+        for _family, sockaddr in addresses:
+            try:
+                return self._sync.connect_tcp(sockaddr[0], port, budget.left(), local_address,
+                                              socket_options)
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                failure = exc
+        raise failure  # type: ignore[misc]  (addresses is never empty: _resolve refuses)
+
+    def connect_unix_socket(self, *args, **kwargs):
+        raise OutboundError(_("The URL is not valid."), retryable=False, code="invalid_url")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class SessionResponse:
+    """An answer of ``Session.send``, whatever its status."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    truncated: bool
+    url: str
+    elapsed_ms: float
+    encoding: str | None = None
+    http_version: str = ""
+
+    def text(self) -> str:
+        """Return the body decoded with its declared charset (else UTF-8), never failing."""
+        try:
+            return self.body.decode(self.encoding or "utf-8", errors="replace")
+        except LookupError:  # an unknown charset
+            return self.body.decode("utf-8", errors="replace")
+
+
+DEFAULT_SESSION_TIMEOUT = 30.0
+
+
+class Session:
+    """A client for many requests under one policy: a test run's keep-alive pool and cookies.
+
+    Built on httpx (``httpx2``): redirects, cookies, multipart and keep-alive are its own;
+    what this adds is the address check of every connection (``_GuardedBackend``), no proxy
+    from the environment, the response size cap and the classified ``OutboundError``.
+    ``close()`` (or ``with``) releases the pool.
+    """
+
+    def __init__(self, policy: Policy = Policy(), *, what: str = "outbound",
+                 verify: bool = True, max_connections: int = 10) -> None:
+        self.policy = policy
+        self.what = what
+        if verify:
+            context = tls_context(policy.ca_bundle)
+        else:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        transport = httpx2.HTTPTransport(verify=context, trust_env=False)
+        # The transport builds its pool without a way to name the network backend; the pool
+        # it builds is replaced by the same pool with the guarded backend.
+        transport._pool = httpcore2.ConnectionPool(
+            ssl_context=context, max_connections=max_connections,
+            max_keepalive_connections=max_connections, keepalive_expiry=30.0,
+            network_backend=_GuardedBackend(policy, what),
+        )
+        self.client = httpx2.Client(transport=transport, trust_env=False,
+                                    max_redirects=policy.max_redirects)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Return the cookies kept so far (name to value)."""
+        return {cookie.name: cookie.value for cookie in self.client.cookies.jar}
+
+    def restore_cookies(self, cookies: list[dict]) -> None:
+        """Put back cookies saved by ``saved_cookies`` (a resumed run)."""
+        for cookie in cookies:
+            self.client.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"],
+                                    path=cookie["path"])
+
+    def saved_cookies(self) -> list[dict]:
+        """Return the cookies as plain data, for a checkpoint."""
+        return [{"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+                for c in self.client.cookies.jar]
+
+    def send(self, method: str, url: str, *, headers: list[tuple[str, str]] | None = None,
+             params: list[tuple[str, str]] | None = None, content: bytes | str | None = None,
+             data: dict | None = None, files: list | None = None, timeout: float,
+             follow_redirects: bool = True) -> SessionResponse:
+        """Send one request and return its answer; raise ``OutboundError`` when none came."""
+        budget = TimeBudget(timeout)
+        host = urlsplit(url).hostname or ""
+        if "@" in (urlsplit(url).netloc or ""):
+            raise OutboundError(_("The URL must not carry a user name or password."),
+                                retryable=False, code="credentials_in_url")
+        started = time.monotonic()
+        try:
+            request = self.client.build_request(
+                method, url, headers=headers, params=params, content=content, data=data,
+                files=files, timeout=httpx2.Timeout(timeout),
+            )
+            response = self.client.send(request, stream=True, follow_redirects=follow_redirects)
+        except OutboundError:
+            raise
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
+            logger.info("Outbound call of %s: URL refused by the client (%s).", self.what, exc)
+            raise _invalid_url() from None
+        except httpx2.TooManyRedirects:
+            raise OutboundError(_("The server redirected too many times."), retryable=False,
+                                code="too_many_redirects") from None
+        except httpx2.TimeoutException as exc:
+            raise _transport_error(TimeoutError(), budget, self.what, host) from exc
+        except httpx2.TransportError as exc:
+            raise self._classified(exc, budget, host) from exc
+        try:
+            body, truncated = self._read(response, budget, host)
+        finally:
+            response.close()
+        return SessionResponse(
+            status=response.status_code, headers=list(response.headers.multi_items()),
+            body=body, truncated=truncated, url=str(response.url),
+            elapsed_ms=(time.monotonic() - started) * 1000, encoding=response.charset_encoding,
+            http_version=response.http_version,
+        )
+
+    def _read(self, response, budget: TimeBudget, host: str) -> tuple[bytes, bool]:
+        limit = self.policy.max_response_bytes
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) > limit:
+                    return bytes(body[:limit]), True
+                if budget.passed():
+                    raise TimeoutError
+        except (TimeoutError, httpx2.TimeoutException) as exc:
+            raise _transport_error(TimeoutError(), budget, self.what, host) from exc
+        except httpx2.TransportError as exc:
+            raise self._classified(exc, budget, host) from exc
+        except httpx2.DecodingError:
+            raise OutboundError(_("The server gave an unreadable answer."), retryable=False,
+                                code="unreadable") from None
+        return bytes(body), False
+
+    def _classified(self, exc: httpx2.TransportError, budget: TimeBudget,
+                    host: str) -> OutboundError:
+        """Return the ``OutboundError`` of a failure httpx reported."""
+        if isinstance(exc, httpx2.ProtocolError):
+            logger.info("Outbound call of %s to %s: malformed answer (%s).", self.what, host,
+                        exc)
+            return OutboundError(_("The server gave an unreadable answer."), retryable=False,
+                                 code="unreadable")
+        root: BaseException = exc
+        # httpx's error, httpcore's, then the socket's (a cause, or only a context).
+        while (root.__cause__ or root.__context__) is not None:
+            root = root.__cause__ or root.__context__
+        return _transport_error(root, budget, self.what, host)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -74,3 +74,58 @@ class RequestMethod(models.TextChoices):
     DELETE = "DELETE", "DELETE"
     HEAD = "HEAD", "HEAD"
     OPTIONS = "OPTIONS", "OPTIONS"
+
+
+class RunKind(models.TextChoices):
+    """What an execution runs."""
+
+    PLAN = "plan", _("Plan")
+    SCENARIO = "scenario", _("Scenario")
+    INTERFACE = "interface", _("Interface")
+
+
+class RunStatus(models.TextChoices):
+    """The states of an execution (``../shared/TESTING.md``, "Runs")."""
+
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    TERMINATED = "terminated", _("Terminated")
+
+
+FINAL_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TERMINATED)
+
+
+class ScenarioRunStatus(models.TextChoices):
+    """The states of one scenario run inside an execution."""
+
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
+    ERROR = "error", _("Error")
+    TERMINATED = "terminated", _("Terminated")
+
+
+FINAL_SCENARIO_STATUSES = (ScenarioRunStatus.PASSED, ScenarioRunStatus.FAILED,
+                           ScenarioRunStatus.ERROR, ScenarioRunStatus.TERMINATED)
+
+
+class StepStatus(models.TextChoices):
+    """The outcome of one step."""
+
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
+    ERROR = "error", _("Error")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class ControlRequest(models.TextChoices):
+    """What a tester asked a running execution to do."""
+
+    NONE = "", _("Nothing")
+    PAUSE = "pause", _("Pause")
+    TERMINATE = "terminate", _("Terminate")

@@ -30,6 +30,11 @@ class TenantPackage(AuditedModel):
         _("user quota"), null=True, blank=True,
         help_text=_("Most live users a tenant of this package may have. Empty: unlimited."),
     )
+    max_concurrent_runs = models.PositiveSmallIntegerField(
+        _("concurrent test runs"), null=True, blank=True,
+        help_text=_("Scenario runs of a parallel test plan that run at once per tenant. "
+                    "Empty: the platform's default (TESTING_MAX_CONCURRENT_RUNS)."),
+    )
     menus = models.ManyToManyField(
         "rbac.Menu", through="PackageMenu", related_name="packages", blank=True,
         verbose_name=_("menus"),

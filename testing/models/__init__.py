@@ -5,6 +5,7 @@ from testing.models.interfaces import Interface, InterfaceFolder
 from testing.models.keywords import BuiltinKeyword, GlobalFunction, Keyword
 from testing.models.plans import PlanScenario, TestPlan
 from testing.models.projects import DatabaseConfig, Project
+from testing.models.runs import Execution, ExecutionStep, StepResult
 from testing.models.scenarios import Dataset, DatasetError, Scenario, ScenarioStep, parse_csv
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "Environment",
+    "Execution",
+    "ExecutionStep",
     "GlobalFunction",
     "Interface",
     "InterfaceFolder",
@@ -21,6 +24,7 @@ __all__ = [
     "Project",
     "Scenario",
     "ScenarioStep",
+    "StepResult",
     "TestPlan",
     "Variable",
     "parse_csv",

@@ -24,6 +24,9 @@ class TestPlan(ProjectOwnedModel):
         "testing.Environment", verbose_name=_("default environment"), on_delete=models.SET_NULL,
         null=True, blank=True, related_name="+",
         help_text=_("For scenarios of the plan that name no environment of their own."))
+    stop_on_failure = models.BooleanField(
+        _("stop on failure"), default=False,
+        help_text=_("Serial plans: run no further scenario once one has failed."))
 
     class Meta(ProjectOwnedModel.Meta):
         db_table = "testing_plans"

@@ -7,6 +7,7 @@ import io
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -116,6 +117,10 @@ class ScenarioStep(TenantModel):
                                         on_delete=models.PROTECT, null=True, blank=True,
                                         related_name="+")
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    retries = models.PositiveSmallIntegerField(
+        _("retries"), default=0, validators=[MaxValueValidator(5)],
+        help_text=_("Run a failed step again up to this many times (0-5), waiting longer each "
+                    "time; a step that passes on a retry is marked flaky."))
 
     rbac_owner_path = "scenario__project__created_by"
 

@@ -1,0 +1,418 @@
+"""The step loop of one scenario run: steps, retries, checkpoints, pause and terminate.
+
+``run_scenario(spec, sink, ...)`` runs the steps of ``spec`` from ``checkpoint.position``
+(0 for a new run). After every step it hands the sink the step's result and a checkpoint
+(the next position, the variables extracted so far, the cookies, the last response), so a
+paused run resumes exactly there and a run whose worker died continues on another worker
+without running a stored step again. Between steps it asks the sink what to do (run, pause,
+terminate), so a terminate takes effect within one step.
+
+Nothing raises out of it for a problem of the test: a bad URL, an undefined variable, an
+unknown comparator, a SQL error or a refused address fails its step with a readable message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from core.outbound import OutboundError, Policy, Session
+from testing.engine import checks, extract, spec as S, sql, variables
+from testing.engine.variables import VariablePool
+
+PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+RUN, PAUSE, TERMINATE = "run", "pause", "terminate"
+# Assertion types and the response part each reads.
+ASSERTION_SOURCES = {"status_code": "status_code", "json": "json", "header": "header",
+                     "body": "body", "response_time": "response_time", "rows": "rows",
+                     "cookie": "cookie", "regex": "regex"}
+
+
+@dataclass
+class StepResult:
+    """What one step did, ready to store (secrets masked)."""
+
+    position: int
+    key: str
+    title: str
+    action: str
+    status: str = PASSED
+    attempts: int = 1
+    flaky: bool = False
+    request: dict | None = None
+    response: dict | None = None
+    variables: dict = field(default_factory=dict)
+    extracted: dict = field(default_factory=dict)
+    assertions: list[dict] = field(default_factory=list)
+    error: str = ""
+    started_at: float = 0.0           # epoch seconds
+    duration_ms: float = 0.0
+
+
+@dataclass
+class Checkpoint:
+    """Where a scenario run stands after a step: enough to continue it anywhere."""
+
+    position: int = 0
+    variables: dict = field(default_factory=dict)
+    cookies: list[dict] = field(default_factory=list)
+    last_response: dict | None = None
+    passed: int = 0
+    failed: int = 0
+
+    def as_data(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> Checkpoint:
+        return cls(**data) if data else cls()
+
+
+@dataclass
+class RunOutcome:
+    """How a scenario run ended: passed, failed, error, paused or terminated."""
+
+    status: str
+    error: str = ""
+    checkpoint: Checkpoint | None = None
+
+
+class Sink(Protocol):
+    """Where results go, and where control comes from."""
+
+    def record(self, result: StepResult, checkpoint: Checkpoint) -> None: ...
+
+    def control(self) -> str: ...
+
+
+class StepFailed(Exception):
+    """A step that cannot complete, with the readable reason."""
+
+
+def _response_data(answer) -> extract.ResponseData:
+    return extract.ResponseData(status=answer.status, headers=answer.headers, cookies={},
+                                text=answer.text(), elapsed_ms=answer.elapsed_ms)
+
+
+def _stored_response(data: extract.ResponseData, limit: int, truncated: bool) -> dict:
+    body = data.text
+    cut = len(body.encode("utf-8")) > limit
+    if cut:
+        body = body.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+    return {"status": data.status, "headers": [list(pair) for pair in data.headers],
+            "body": body, "body_truncated": cut or truncated,
+            "elapsed_ms": round(data.elapsed_ms, 2), "rows": data.rows}
+
+
+class ScenarioRunner:
+    """Runs one ``ScenarioRunSpec``; one instance per scenario run."""
+
+    def __init__(self, spec: S.ScenarioRunSpec, sink: Sink, *, policy: Policy,
+                 checkpoint: Checkpoint | None = None, sleep=time.sleep) -> None:
+        self.spec = spec
+        self.sink = sink
+        self.policy = policy
+        self.sleep = sleep
+        self.checkpoint = checkpoint or Checkpoint()
+        self.pool = VariablePool(spec.layers, secrets=spec.secrets, labels=spec.labels)
+        self.pool.restore(self.checkpoint.variables)
+        self.session = Session(policy, what="test run", verify=spec.settings.verify_tls)
+        self.session.restore_cookies(self.checkpoint.cookies)
+        self.databases = sql.Connections(spec.databases, policy, spec.settings.timeout)
+        self.last: extract.ResponseData | None = None
+        if self.checkpoint.last_response:
+            stored = self.checkpoint.last_response
+            self.last = extract.ResponseData(
+                status=stored["status"], headers=[tuple(p) for p in stored["headers"]],
+                cookies={}, text=stored["body"], elapsed_ms=stored["elapsed_ms"],
+                rows=stored.get("rows"))
+
+    # The loop
+
+    def run(self) -> RunOutcome:
+        try:
+            return self._run()
+        finally:
+            self.session.close()
+            self.databases.close()
+
+    def _steps(self) -> list[S.StepSpec]:
+        steps = list(self.spec.steps)
+        if self.spec.pre_sql.strip():
+            steps.insert(0, S.StepSpec(key="pre_sql", title="SQL before the steps",
+                                       action=S.SQL, params={"database": self.spec.database,
+                                                             "sql": self.spec.pre_sql,
+                                                             "writes": True}))
+        return steps
+
+    def _run(self) -> RunOutcome:
+        steps = self._steps()
+        outcome_status = FAILED if self.checkpoint.failed else PASSED
+        error = ""
+        position = self.checkpoint.position
+        while position < len(steps):
+            command = self.sink.control()
+            if command == PAUSE:
+                return RunOutcome("paused", checkpoint=self.checkpoint)
+            if command == TERMINATE:
+                return RunOutcome("terminated", error="Terminated on request.",
+                                  checkpoint=self.checkpoint)
+            step = steps[position]
+            result = self._run_with_retries(step, position)
+            stop = result.status in (FAILED, ERROR) and not self._soft_only(result)
+            self.checkpoint = Checkpoint(
+                position=position + 1, variables=self.pool.snapshot(),
+                cookies=self.session.saved_cookies(),
+                last_response=(_stored_response(self.last, self.spec.settings.stored_body_bytes,
+                                                False) if self.last else None),
+                passed=self.checkpoint.passed + (result.status == PASSED),
+                failed=self.checkpoint.failed + (result.status != PASSED),
+            )
+            if result.status != PASSED:
+                outcome_status = FAILED
+                error = error or f"{result.title}: {result.error}"
+            if stop:
+                # The steps after a hard failure are skipped: the run ends here.
+                self.checkpoint.position = len(steps)
+            self.sink.record(result, self.checkpoint)
+            position = self.checkpoint.position
+        post = self._post_sql()
+        if post is not None and post.status != PASSED:
+            outcome_status = FAILED
+            error = error or f"{post.title}: {post.error}"
+        return RunOutcome(outcome_status, error=error, checkpoint=self.checkpoint)
+
+    def _post_sql(self) -> StepResult | None:
+        if not self.spec.post_sql.strip():
+            return None
+        step = S.StepSpec(key="post_sql", title="SQL after the steps", action=S.SQL,
+                          params={"database": self.spec.database, "sql": self.spec.post_sql,
+                                  "writes": True})
+        result = self._run_with_retries(step, self.checkpoint.position)
+        self.sink.record(result, self.checkpoint)
+        return result
+
+    @staticmethod
+    def _soft_only(result: StepResult) -> bool:
+        """Return whether every failure of the step is a soft assertion's."""
+        if result.status == ERROR or result.error and not result.assertions:
+            return False
+        failed = [a for a in result.assertions if not a["passed"]]
+        return bool(failed) and all(a.get("soft") for a in failed)
+
+    def _run_with_retries(self, step: S.StepSpec, position: int) -> StepResult:
+        attempts = 0
+        while True:
+            attempts += 1
+            result = self._run_step(step, position)
+            result.attempts = attempts
+            if result.status == PASSED or attempts > step.retries:
+                result.flaky = result.status == PASSED and attempts > 1
+                return result
+            self.sleep(self.spec.settings.retry_backoff * 2 ** (attempts - 1))
+
+    def _run_step(self, step: S.StepSpec, position: int) -> StepResult:
+        result = StepResult(position=position, key=step.key, title=step.title,
+                            action=step.action, started_at=time.time())
+        started = time.monotonic()
+        pool = self.pool
+        if step.variables:
+            # A step's own variables act at the scenario's level, under the plan's overrides.
+            pool = pool.with_layer("scenario", {**pool.layer("scenario"), **step.variables})
+        try:
+            self._perform(step, pool, result)
+        except (StepFailed, variables.UndefinedVariable, variables.TemplateError,
+                checks.CheckError, extract.ExtractError, sql.SqlError, OutboundError) as exc:
+            result.status = ERROR
+            result.error = getattr(exc, "message", None) or str(exc)
+        except Exception as exc:  # noqa: BLE001 (a driver's error: the step fails, the run goes on)
+            result.status = ERROR
+            result.error = sql.reason(exc, S.DatabaseSpec("", "", "", 0, "", ""))
+        if step.variables and pool is not self.pool:
+            self.pool.restore(pool.snapshot())
+        if result.status == PASSED and any(not a["passed"] for a in result.assertions):
+            result.status = FAILED
+            failed = [a for a in result.assertions if not a["passed"]]
+            result.error = failed[0]["message"]
+        result.duration_ms = round((time.monotonic() - started) * 1000, 2)
+        result.variables = self._masked(result.variables)
+        return result
+
+    # Step actions
+
+    def _perform(self, step: S.StepSpec, pool: VariablePool, result: StepResult) -> None:
+        used: dict = {}
+        result.variables = used
+        if step.action == S.BROKEN:
+            raise StepFailed(step.problem)
+        if step.action == S.HTTP:
+            self.last = self._http(step, pool, used, result)
+        elif step.action == S.SQL:
+            self.last = self._sql(step, pool, used, result)
+        elif step.action == S.SET_VARIABLE:
+            name = step.params["name"]
+            value = variables.render(step.params.get("value"), pool, used)
+            pool.set_value(name, value, f"set at {self.step_label(step, result.position)}")
+            result.extracted = {name: self._mask_value(name, value, pool)}
+            return
+        elif step.action == S.WAIT:
+            seconds = min(float(step.params.get("seconds", 0)), self.spec.settings.max_wait)
+            self.sleep(seconds)
+            return
+        elif step.action not in (S.ASSERT, S.EXTRACT):
+            raise StepFailed(f"unknown step action {step.action!r}")
+        self._extract(step, pool, result)
+        self._assert(step, pool, used, result)
+
+    def step_label(self, step: S.StepSpec, position: int) -> str:
+        return f"step {position + 1} ({step.title})"
+
+    def _http(self, step: S.StepSpec, pool: VariablePool, used: dict,
+              result: StepResult) -> extract.ResponseData:
+        request = variables.render(step.request, pool, used)
+        method = str(request.get("method") or "GET").upper()
+        url = self._url(str(request.get("url") or ""))
+        params = [(p["name"], str(p["value"])) for p in request.get("query") or []
+                  if p.get("enabled", True)]
+        headers = [(p["name"], str(p["value"])) for p in request.get("headers") or []
+                   if p.get("enabled", True)]
+        kwargs: dict[str, Any] = {}
+        body_type = request.get("body_type") or "none"
+        body = request.get("body")
+        content_type = request.get("content_type") or ""
+        if body_type == "json":
+            kwargs["content"] = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            content_type = content_type or "application/json"
+        elif body_type == "form":
+            kwargs["data"] = {p["name"]: str(p["value"]) for p in body or []
+                              if p.get("enabled", True)}
+        elif body_type == "multipart":
+            kwargs["files"] = [(p["name"], (None, str(p["value"]))) for p in body or []
+                               if p.get("enabled", True)]
+        elif body_type == "raw":
+            kwargs["content"] = str(body or "").encode("utf-8")
+        if content_type and not any(name.lower() == "content-type" for name, _ in headers):
+            headers.append(("Content-Type", content_type))
+        timeout = float(request.get("timeout") or self.spec.settings.timeout)
+        result.request = self._masked({"method": method, "url": url, "query": params,
+                                       "headers": headers, "body_type": body_type,
+                                       "body": body})
+        answer = self.session.send(method, url, headers=headers, params=params or None,
+                                   timeout=timeout, **kwargs)
+        data = _response_data(answer)
+        data.cookies = self.session.cookies
+        result.response = self._masked(_stored_response(
+            data, self.spec.settings.stored_body_bytes, answer.truncated))
+        return data
+
+    def _url(self, url: str) -> str:
+        if not url:
+            raise StepFailed("the request has no URL")
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError as exc:
+            raise StepFailed(f"the URL {url!r} is invalid: {exc}") from None
+        if parts.scheme:
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise StepFailed(f"the URL {url!r} is not an http or https URL")
+            return url
+        if not self.spec.base_url:
+            raise StepFailed(f"the URL {url!r} is relative and the environment has no base URL")
+        return self.spec.base_url.rstrip("/") + "/" + url.lstrip("/")
+
+    def _sql(self, step: S.StepSpec, pool: VariablePool, used: dict,
+             result: StepResult) -> extract.ResponseData:
+        name = str(variables.render(step.params.get("database") or self.spec.database, pool,
+                                    used) or "")
+        text = str(step.params.get("sql") or "")
+        if not text.strip():
+            raise StepFailed("the step has no SQL")
+        writes = bool(step.params.get("writes"))
+        db, connection = self.databases.get(name)
+
+        def value_of(reference: str) -> Any:
+            return variables.render(reference, pool, used)
+
+        statement, params = sql.bind(text, value_of)
+        result.request = self._masked({"database": name, "sql": text, "params": params,
+                                       "writes": writes})
+        started = time.monotonic()
+        try:
+            rows, count, truncated = sql.execute(
+                connection, db.db_type, statement, params, writes=writes,
+                timeout=self.spec.settings.statement_timeout,
+                max_rows=self.spec.settings.max_rows)
+        except Exception as exc:  # noqa: BLE001 (each driver has its own errors)
+            raise sql.SqlError(sql.reason(exc, db)) from None
+        elapsed = (time.monotonic() - started) * 1000
+        data = extract.ResponseData(status=0, headers=[], cookies={}, text="",
+                                    elapsed_ms=elapsed, rows=rows)
+        target = step.params.get("variable")
+        if target:
+            pool.set_extracted(target, rows, f"rows of {self.step_label(step, result.position)}")
+            result.extracted = {target: self._mask_value(target, rows, pool)}
+        result.response = self._masked({"status": 0, "headers": [], "body": "",
+                                        "body_truncated": False, "rows": rows,
+                                        "rows_truncated": truncated, "row_count": count,
+                                        "elapsed_ms": round(elapsed, 2)})
+        return data
+
+    def _extract(self, step: S.StepSpec, pool: VariablePool, result: StepResult) -> None:
+        if not step.extractors:
+            return
+        if self.last is None:
+            raise StepFailed("there is no response to extract from yet")
+        label = self.step_label(step, result.position)
+        for extractor in step.extractors:
+            found = extract.extract(extractor, self.last, step_label=label)
+            secret = bool(extractor.get("secret"))
+            pool.set_extracted(found.name, found.value, found.origin, secret=secret)
+            result.extracted[found.name] = self._mask_value(found.name, found.value, pool)
+
+    def _assert(self, step: S.StepSpec, pool: VariablePool, used: dict,
+                result: StepResult) -> None:
+        for assertion in step.assertions:
+            if assertion.get("enabled") is False:
+                continue
+            comparator = checks.canonical(assertion["operator"])
+            kind = assertion.get("type", "json")
+            expression = assertion.get("expression")
+            if kind == "value":  # assert_equal: compare a rendered value
+                actual = variables.render(assertion.get("actual"), pool, used)
+            else:
+                if self.last is None:
+                    raise StepFailed("there is no response to check yet")
+                source = ASSERTION_SOURCES.get(kind)
+                if source is None:
+                    raise StepFailed(f"unknown assertion type {kind!r}")
+                if kind == "body" and expression:
+                    source = "regex"
+                actual = extract.select(source, expression, self.last)
+            expected = (None if comparator in checks.NO_EXPECTED
+                        else variables.render(assertion.get("expected_value"), pool, used))
+            outcome = checks.compare(comparator, actual, expected)
+            where = f"{kind} {expression}" if expression else kind
+            result.assertions.append(self._masked({
+                "type": kind, "expression": expression or "", "operator": comparator,
+                "expected": expected, "actual": None if actual is checks.MISSING else actual,
+                "found": actual is not checks.MISSING, "passed": outcome.passed,
+                "soft": bool(assertion.get("soft")),
+                "message": f"{where}: {outcome.message}",
+            }))
+
+    # Masking
+
+    def _mask_value(self, name: str, value: Any, pool: VariablePool) -> Any:
+        return variables.MASK if pool.is_secret(name) else self._masked(value)
+
+    def _masked(self, value: Any) -> Any:
+        return variables.masked(value, self.pool)
+
+
+def run_scenario(spec: S.ScenarioRunSpec, sink: Sink, *, policy: Policy,
+                 checkpoint: Checkpoint | None = None, sleep=time.sleep) -> RunOutcome:
+    """Run ``spec`` from ``checkpoint`` and report every step to ``sink``."""
+    return ScenarioRunner(spec, sink, policy=policy, checkpoint=checkpoint, sleep=sleep).run()

@@ -1,0 +1,381 @@
+"""The variable pool of a run, the origin of every value, and ``{{...}}`` rendering."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from testing.engine import functions
+
+PRECEDENCE = ("dataset", "extracted", "plan", "scenario", "environment", "project")
+LABELS = {
+    "dataset": "dataset row",
+    "extracted": "extracted in this run",
+    "plan": "plan overrides",
+    "scenario": "scenario variables",
+    "environment": "environment",
+    "project": "project globals",
+}
+MASK = "••••••"
+MAX_DEPTH = 10
+# Shorter secrets would mask every "true" or "1234" of a body and reveal more than they hide.
+MIN_MASKED_LENGTH = 4
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+FUNCTION_ORIGIN = "function"
+
+
+class UndefinedVariable(ValueError):
+    """A reference names a variable that no layer defines."""
+
+    def __init__(self, name: str, searched: Iterable[str]) -> None:
+        self.name = name
+        self.searched = tuple(searched)
+        super().__init__(f"undefined variable '{name}' (searched: {', '.join(self.searched)})")
+
+
+class TemplateError(ValueError):
+    """A template is malformed, refers to itself, nests too deeply or calls a function wrongly."""
+
+
+@dataclass
+class Binding:
+    """The value a name resolves to, the layer holding it and where that value came from."""
+
+    name: str
+    value: Any
+    layer: str
+    origin: str
+    secret: bool
+
+
+def _check_layer(name: str) -> None:
+    if name not in PRECEDENCE:
+        raise ValueError(f"unknown variable layer '{name}'; layers: {', '.join(PRECEDENCE)}")
+
+
+class VariablePool:
+    """The variables of one run, layered by precedence; only the extracted layer changes."""
+
+    def __init__(
+        self,
+        layers: dict[str, dict[str, Any]],
+        *,
+        secrets: Iterable[str] = (),
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        for name in [*layers, *(labels or {})]:
+            _check_layer(name)
+        self._layers = {name: copy.deepcopy(dict(layers.get(name) or {})) for name in PRECEDENCE}
+        self._labels = {**LABELS, **(labels or {})}
+        self._secrets = frozenset(secrets)
+        # Extracted values carry their own origin ("step 2 'Log in': $.token") and secret flag.
+        self._extracted_origins: dict[str, str] = {}
+        self._extracted_secrets: set[str] = set()
+
+    def lookup(self, name: str) -> Binding:
+        """Return the binding of `name` in the highest layer defining it."""
+        for layer in PRECEDENCE:
+            values = self._layers[layer]
+            if name in values:
+                origin = self._labels[layer]
+                if layer == "extracted":
+                    origin = self._extracted_origins.get(name, origin)
+                return Binding(name, values[name], layer, origin, self.is_secret(name))
+        raise UndefinedVariable(name, (self._labels[layer] for layer in PRECEDENCE))
+
+    def layer(self, name: str) -> dict[str, Any]:
+        """Return a copy of the values of layer `name`."""
+        _check_layer(name)
+        return copy.deepcopy(self._layers[name])
+
+    def set_extracted(self, name: str, value: Any, origin: str, *, secret: bool = False) -> None:
+        """Store a value the run extracted, with the text telling where it came from."""
+        if not NAME_RE.fullmatch(name):
+            raise ValueError(
+                f"invalid variable name '{name}': use letters, digits and underscores, "
+                "not starting with a digit"
+            )
+        self._layers["extracted"][name] = value
+        self._extracted_origins[name] = origin
+        if secret:
+            self._extracted_secrets.add(name)
+        else:
+            self._extracted_secrets.discard(name)
+
+    def set_value(self, name: str, value: Any, origin: str) -> None:
+        """Store a value set by a step (the set_variable keyword); it is a product of the run."""
+        self.set_extracted(name, value, origin)
+
+    def is_secret(self, name: str) -> bool:
+        """Return whether values of `name` must be masked."""
+        return name in self._secrets or name in self._extracted_secrets
+
+    def secret_values(self) -> list[Any]:
+        """Return the values of secret names in every layer, shadowed ones included."""
+        return [
+            values[name]
+            for values in self._layers.values()
+            for name in values
+            if self.is_secret(name)
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the state a run changes (the extracted layer) as JSON-serialisable data.
+
+        Values JSON cannot hold (a Decimal or datetime read by a SQL step) become text. The
+        snapshot holds secret extracted values in clear: whoever stores it must seal it.
+        """
+        extracted = {
+            name: {
+                "value": value,
+                "origin": self._extracted_origins.get(name, self._labels["extracted"]),
+                "secret": name in self._extracted_secrets,
+            }
+            for name, value in self._layers["extracted"].items()
+        }
+        return json.loads(json.dumps({"extracted": extracted}, default=str))
+
+    def restore(self, snapshot: dict[str, Any] | None) -> None:
+        """Replace the extracted layer with the one a snapshot holds (empty for a new run)."""
+        try:
+            entries = [
+                (name, entry["value"], entry["origin"], bool(entry.get("secret")))
+                for name, entry in ((snapshot or {}).get("extracted") or {}).items()
+            ]
+        except (KeyError, TypeError, AttributeError):
+            raise ValueError(
+                "a variable snapshot is {'extracted': {name: {'value', 'origin', 'secret'}}}"
+            ) from None
+        self._layers["extracted"] = {}
+        self._extracted_origins = {}
+        self._extracted_secrets = set()
+        for name, value, origin, secret in entries:
+            self.set_extracted(name, copy.deepcopy(value), origin, secret=secret)
+
+    def with_layer(self, name: str, values: dict[str, Any]) -> VariablePool:
+        """Return a copy sharing nothing mutable, with layer `name` holding `values`."""
+        _check_layer(name)
+        pool = copy.deepcopy(self)
+        pool._layers[name] = copy.deepcopy(dict(values))
+        if name == "extracted":
+            pool._extracted_origins = {}
+            pool._extracted_secrets = set()
+        return pool
+
+
+def render(value: Any, pool: VariablePool, used: dict[str, Any] | None = None) -> Any:
+    """Return `value` with every ``{{...}}`` reference in its strings replaced.
+
+    Dicts and lists are rendered recursively (dict keys are kept as they are). A string that is
+    exactly one reference keeps the type of the value. `used`, when given, receives for each
+    variable and function call read: ``{"value": ..., "origin": ...}``, masked when secret.
+    """
+    return _Renderer(pool, used).render(value, ())[0]
+
+
+def masked(value: Any, pool: VariablePool, extra: Iterable[str] = ()) -> Any:
+    """Return `value` with the secret values of the pool (and `extra` strings) replaced by MASK.
+
+    Strings inside dicts and lists are masked too; other values are returned unchanged.
+    """
+    candidates = [*pool.secret_values(), *extra]
+    hidden = sorted(
+        {
+            str(candidate)
+            for candidate in candidates
+            if isinstance(candidate, (str, int, float))
+            and not isinstance(candidate, bool)
+            and len(str(candidate)) >= MIN_MASKED_LENGTH
+        },
+        key=len,
+        reverse=True,
+    )
+    return _mask(value, hidden)
+
+
+def _mask(value: Any, hidden: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in hidden:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: _mask(item, hidden) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_mask(item, hidden) for item in value)
+    return value
+
+
+def _as_text(value: Any) -> str:
+    """Return how a value reads inside a longer string: JSON for objects, lists and literals."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, (bool, dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _parse(text: str) -> list[str | tuple[str, int, int]]:
+    """Split `text` into literal strings and references ``(expression, start, end)``."""
+    parts: list[str | tuple[str, int, int]] = []
+    position = 0
+    while (start := text.find("{{", position)) != -1:
+        # "{{{id}}}" is a literal brace around a reference: the reference opens at the last "{{".
+        while text.startswith("{", start + 2):
+            start += 1
+        end = text.find("}}", start + 2)
+        if end == -1:
+            raise TemplateError(f"unterminated '{{{{' in {text!r}")
+        if start > position:
+            parts.append(text[position:start])
+        parts.append((text[start + 2 : end].strip(), start, end + 2))
+        position = end + 2
+    if position < len(text):
+        parts.append(text[position:])
+    return parts
+
+
+class _Renderer:
+    """One rendering: each variable resolves once, so one request sees one value of it."""
+
+    def __init__(self, pool: VariablePool, used: dict[str, Any] | None) -> None:
+        self.pool = pool
+        self.used = used
+        self.resolved: dict[str, tuple[Any, bool]] = {}
+
+    def render(self, value: Any, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        """Return the rendered value and whether it was computed from a secret."""
+        if isinstance(value, str):
+            return self.render_text(value, stack)
+        if isinstance(value, dict):
+            tainted = False
+            result = {}
+            for key, item in value.items():
+                result[key], item_tainted = self.render(item, stack)
+                tainted = tainted or item_tainted
+            return result, tainted
+        if isinstance(value, (list, tuple)):
+            rendered = [self.render(item, stack) for item in value]
+            items = type(value)(item for item, _ in rendered)
+            return items, any(tainted for _, tainted in rendered)
+        return value, False
+
+    def render_text(self, text: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        if "{{" not in text:
+            return text, False
+        parts = _parse(text)
+        if len(parts) == 1 and isinstance(parts[0], tuple):
+            expression, start, end = parts[0]
+            return self.evaluate(expression, text[start:end], stack)
+        chunks = []
+        tainted = False
+        for part in parts:
+            if isinstance(part, str):
+                chunks.append(part)
+                continue
+            expression, start, end = part
+            value, part_tainted = self.evaluate(expression, text[start:end], stack)
+            chunks.append(_as_text(value))
+            tainted = tainted or part_tainted
+        return "".join(chunks), tainted
+
+    def evaluate(self, expression: str, source: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        if NAME_RE.fullmatch(expression):
+            return self.variable(expression, stack)
+        try:
+            tree = ast.parse(expression, mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):  # ValueError: a NUL character
+            tree = None
+        if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)):
+            raise TemplateError(
+                f"malformed reference {source!r}: expected a variable name or a call of a "
+                "built-in function, like {{name}} or {{uuid()}}"
+            )
+        return self.call(tree, source, stack)
+
+    def variable(self, name: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        if name in stack:
+            cycle = " → ".join((*stack[stack.index(name) :], name))
+            raise TemplateError(f"variable '{name}' refers to itself ({cycle})")
+        if len(stack) >= MAX_DEPTH:
+            chain = " → ".join((*stack, name))
+            raise TemplateError(f"variables nest more than {MAX_DEPTH} levels deep ({chain})")
+        if name in self.resolved:
+            value, tainted = self.resolved[name]
+            return copy.deepcopy(value), tainted
+        binding = self.pool.lookup(name)
+        if binding.layer == "extracted":
+            # Values produced by the run (a response, a query) are data, never templates: a
+            # server answering "{{db_password}}" must not get the password sent back.
+            value, tainted = copy.deepcopy(binding.value), False
+        else:
+            value, tainted = self.render(binding.value, (*stack, name))
+        tainted = tainted or binding.secret
+        self.resolved[name] = (value, tainted)
+        self.record(name, value, binding.origin, tainted)
+        return copy.deepcopy(value), tainted
+
+    def call(self, node: ast.Call, source: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+            self.check_argument(argument, source)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise TemplateError(
+                    "only literals and variable names may be passed to a function: "
+                    f"'**{ast.unparse(keyword.value)}' in {source!r}"
+                )
+        name = node.func.id
+        try:
+            functions.get(name)
+        except functions.FunctionError as exc:
+            raise TemplateError(f"{exc} (in {source!r})") from exc
+        tainted = False
+        args = []
+        for argument in node.args:
+            value, argument_tainted = self.argument(argument, stack)
+            args.append(value)
+            tainted = tainted or argument_tainted
+        kwargs = {}
+        for keyword in node.keywords:
+            kwargs[keyword.arg], argument_tainted = self.argument(keyword.value, stack)
+            tainted = tainted or argument_tainted
+        try:
+            result = functions.call(name, args, kwargs)
+        except functions.FunctionError as exc:
+            raise TemplateError(f"{exc} (in {source!r})") from exc
+        self.record(ast.unparse(node), result, FUNCTION_ORIGIN, tainted)
+        return result, tainted
+
+    def check_argument(self, node: ast.expr, source: str) -> None:
+        literal = (str, int, float, bool, type(None))
+        if isinstance(node, ast.Constant) and isinstance(node.value, literal):
+            return
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, (int, float))
+            and not isinstance(node.operand.value, bool)
+        ):
+            return
+        if isinstance(node, ast.Name) and NAME_RE.fullmatch(node.id):
+            return
+        raise TemplateError(
+            "only literals and variable names may be passed to a function: "
+            f"{ast.unparse(node)!r} in {source!r}"
+        )
+
+    def argument(self, node: ast.expr, stack: tuple[str, ...]) -> tuple[Any, bool]:
+        if isinstance(node, ast.Name):
+            return self.variable(node.id, stack)
+        if isinstance(node, ast.UnaryOp):
+            return -node.operand.value, False
+        return node.value, False
+
+    def record(self, key: str, value: Any, origin: str, tainted: bool) -> None:
+        if self.used is not None:
+            self.used[key] = {"value": MASK if tainted else value, "origin": origin}

@@ -1,0 +1,19 @@
+"""Celery tasks of the test domain: one task per scenario run, and the heartbeat watchdog."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from testing.services import runs
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_scenario_run(run_id: str) -> str | None:
+    """Run one scenario run (or continue it from its checkpoint); return its status."""
+    return runs.execute_run(run_id)
+
+
+@shared_task(tenant_scoped=False)
+def recover_runs() -> list[str]:
+    """Send again the scenario runs whose worker stopped beating."""
+    return runs.recover_runs()
