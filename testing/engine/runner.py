@@ -26,6 +26,10 @@ from testing.engine.variables import VariablePool
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 RUN, PAUSE, TERMINATE = "run", "pause", "terminate"
 # Assertion types and the response part each reads.
+# A status, a response time and a length are numbers: an expected value given as text (a
+# CSV cell, "{{code}}" of a text variable) that reads as a number is compared as one.
+NUMERIC_SOURCES = frozenset({"status_code", "response_time"})
+LENGTH_COMPARATORS = frozenset({"len_eq", "len_gt", "len_ge", "len_lt", "len_le"})
 ASSERTION_SOURCES = {"status_code": "status_code", "json": "json", "header": "header",
                      "body": "body", "response_time": "response_time", "rows": "rows",
                      "cookie": "cookie", "regex": "regex"}
@@ -105,6 +109,22 @@ def _stored_response(data: extract.ResponseData, limit: int, truncated: bool) ->
     return {"status": data.status, "headers": [list(pair) for pair in data.headers],
             "body": body, "body_truncated": cut or truncated,
             "elapsed_ms": round(data.elapsed_ms, 2), "rows": data.rows}
+
+
+def _as_number(value: Any) -> Any:
+    """Return ``value`` as an int or float when it is text that reads as one exactly."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return value
+    return number if number == number and abs(number) != float("inf") else value
 
 
 class ScenarioRunner:
@@ -393,6 +413,8 @@ class ScenarioRunner:
                 actual = extract.select(source, expression, self.last)
             expected = (None if comparator in checks.NO_EXPECTED
                         else variables.render(assertion.get("expected_value"), pool, used))
+            if kind in NUMERIC_SOURCES or comparator in LENGTH_COMPARATORS:
+                expected = _as_number(expected)
             outcome = checks.compare(comparator, actual, expected)
             where = f"{kind} {expression}" if expression else kind
             result.assertions.append(self._masked({

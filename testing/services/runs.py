@@ -207,48 +207,37 @@ def advance(execution_id) -> None:
         execution = Execution.objects.select_for_update().get(pk=execution_id)
         if execution.is_final:
             return
-        runs = list(ExecutionStep.objects.filter(execution=execution).order_by("sort_order"))
-        queued = [r for r in runs if r.status == ScenarioRunStatus.QUEUED]
-        active = [r for r in runs if r.status == ScenarioRunStatus.RUNNING
-                  or (r.status == ScenarioRunStatus.QUEUED and r.dispatched_at)]
+        runs = ExecutionStep.objects.filter(execution=execution)
+        undispatched = runs.filter(status=ScenarioRunStatus.QUEUED, dispatched_at__isnull=True)
+        now = timezone.now()
         if execution.requested == ControlRequest.TERMINATE:
-            waiting = [r.pk for r in runs if r.status == ScenarioRunStatus.PAUSED
-                       or (r.status == ScenarioRunStatus.QUEUED and not r.dispatched_at)]
-            ExecutionStep.objects.filter(pk__in=waiting).update(
+            (undispatched | runs.filter(status=ScenarioRunStatus.PAUSED)).update(
                 status=ScenarioRunStatus.TERMINATED, error=_("Terminated before it ran."),
-                completed_at=timezone.now())
-            if not [r for r in runs if r.status == ScenarioRunStatus.RUNNING
-                    or (r.status == ScenarioRunStatus.QUEUED and r.dispatched_at)]:
-                _end(execution)
-            return
+                completed_at=now)
+        elif (not execution.parallel and execution.stop_on_failure and runs.filter(
+                status__in=(ScenarioRunStatus.FAILED, ScenarioRunStatus.ERROR)).exists()):
+            undispatched.update(
+                status=ScenarioRunStatus.TERMINATED, completed_at=now,
+                error=_("Not run: an earlier scenario failed and the plan stops on failure."))
+        active = runs.filter(status=ScenarioRunStatus.RUNNING).count() + runs.filter(
+            status=ScenarioRunStatus.QUEUED, dispatched_at__isnull=False).count()
+        waiting = list(undispatched.order_by("sort_order").values_list("pk", flat=True))
         if execution.requested == ControlRequest.PAUSE:
             if not active:
                 execution.status = RunStatus.PAUSED
                 execution.save(update_fields=["status"])
             return
-        failed = any(r.status in (ScenarioRunStatus.FAILED, ScenarioRunStatus.ERROR)
-                     for r in runs)
-        if not execution.parallel and execution.stop_on_failure and failed:
-            ExecutionStep.objects.filter(pk__in=[r.pk for r in queued if not r.dispatched_at]
-                                         ).update(status=ScenarioRunStatus.TERMINATED,
-                                                  error=_("Not run: an earlier scenario "
-                                                          "failed and the plan stops on "
-                                                          "failure."),
-                                                  completed_at=timezone.now())
-            queued = [r for r in queued if r.dispatched_at]
-        undispatched = [r for r in queued if not r.dispatched_at]
-        if not active and not undispatched:
-            if all(r.status in FINAL_SCENARIO_STATUSES or r.pk in {q.pk for q in queued}
-                   for r in runs) and not queued:
-                _end(execution)
+        if not active and not waiting:
+            _end(execution)
             return
-        room = (concurrency_limit(execution.tenant_id) - len(active)) if execution.parallel \
+        if execution.requested == ControlRequest.TERMINATE:
+            return  # the running ones stop within a step, then end the execution
+        room = (concurrency_limit(execution.tenant_id) - active) if execution.parallel \
             else (0 if active else 1)
-        to_send = undispatched[:max(room, 0)]
+        to_send = waiting[:max(room, 0)]
         if to_send:
-            now = timezone.now()
-            ExecutionStep.objects.filter(pk__in=[r.pk for r in to_send]).update(dispatched_at=now)
-            ids = [str(r.pk) for r in to_send]
+            ExecutionStep.objects.filter(pk__in=to_send).update(dispatched_at=now)
+            ids = [str(pk) for pk in to_send]
             transaction.on_commit(lambda: _send(ids))
 
 
@@ -295,7 +284,7 @@ def _variables(project_id, environment: Environment | None) -> tuple[dict, dict,
     env: dict[str, Any] = {}
     secrets: list[str] = []
     for row in rows:
-        (project if row.environment_id is None else env)[row.name] = row.plain_value()
+        (project if row.environment_id is None else env)[row.name] = row.plain_value
         if row.is_secret:
             secrets.append(row.name)
     return project, env, secrets
@@ -358,8 +347,8 @@ def _keyword_step(step: ScenarioStep, base: dict) -> S.StepSpec:
 
 def step_spec(step: ScenarioStep) -> S.StepSpec:
     """Return the engine's view of one scenario step."""
-    base = {"key": str(step.pk), "title": step.title[:500] if hasattr(step, "title")
-            else str(step), "retries": step.retries}
+    base = {"key": str(step.pk), "title": (step.title or str(step))[:500],
+            "retries": step.retries}
     params = step.parameters or {}
     if step.kind == StepKind.INTERFACE:
         interface = step.interface
