@@ -29,6 +29,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 from mptt.forms import TreeNodeChoiceField
 
+from testing.engine import checks
 from testing.models import DatabaseConfig, Interface, InterfaceFolder, Scenario
 from testing.models.base import identifier_validator
 
@@ -226,10 +227,12 @@ ASSERTION_TYPES = [
     ("header", _("Header")),
     ("body", _("Body")),
     ("response_time", _("Response time (ms)")),
+    ("cookie", _("Cookie")),
+    ("rows", _("Database rows (JSONPath)")),
 ]
-OPERATORS = [(op, op) for op in ("==", "!=", ">", ">=", "<", "<=", "contains", "not_contains",
-                                 "matches", "exists", "not_exists", "in", "not_in", "type_is",
-                                 "length_eq")]
+# HttpRunner's names, then the symbols that stand for some of them (still accepted).
+OPERATORS = [*((name, name) for name in checks.COMPARATORS),
+             *((symbol, f"{symbol} ({name})") for symbol, name in checks.ALIASES.items())]
 EXTRACTOR_SOURCES = [
     ("json", _("JSONPath")),
     ("header", _("Header")),
@@ -248,16 +251,21 @@ class AssertionRow(RowForm):
     type = forms.ChoiceField(label=_("Check"), choices=ASSERTION_TYPES, initial="status_code")
     expression = forms.CharField(label=_("Expression"), required=False, max_length=1000,
                                  help_text=_("A JSONPath such as $.data.id, or a header name."))
-    operator = forms.ChoiceField(label=_("Operator"), choices=OPERATORS, initial="==")
+    operator = forms.ChoiceField(label=_("Operator"), choices=OPERATORS, initial="eq")
     expected_value = LooseValueField(
         label=_("Expected value"),
         help_text=_("JSON (200, true, [\"a\"], \"200\") or text; empty for exists/not_exists."))
     description = forms.CharField(label=_("Description"), required=False, max_length=500)
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+    soft = forms.BooleanField(label=_("Soft"), required=False, initial=False,
+                              help_text=_("A failed soft check is recorded and the scenario "
+                                          "goes on; a failed hard check stops it."))
 
     def to_item(self) -> dict:
         data = self.cleaned_data
         item: dict[str, Any] = {"type": data["type"], "operator": data["operator"]}
+        if data.get("soft"):
+            item["soft"] = True
         if data.get("expression"):
             item["expression"] = data["expression"]
         if data.get("expected_value", EMPTY) is not EMPTY:
@@ -271,11 +279,12 @@ class AssertionRow(RowForm):
     def initial_of(cls, item: Any) -> dict:
         item = item if isinstance(item, dict) else {}
         return {"type": item.get("type", "status_code"), "expression": item.get("expression", ""),
-                "operator": item.get("operator", "=="),
+                "operator": item.get("operator", "eq"),
                 "expected_value": show_loose(item["expected_value"])
                 if "expected_value" in item else "",
                 "description": item.get("description", ""),
-                "enabled": item.get("enabled", True) is not False}
+                "enabled": item.get("enabled", True) is not False,
+                "soft": item.get("soft") is True}
 
 
 class ExtractorRow(RowForm):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from testing.choices import KeywordType
+from testing.engine import checks
 
 VARIABLE = {"type": "string", "title": "Variable",
             "description": "The variable that receives the value."}
-OPERATORS = ["==", "!=", ">", ">=", "<", "<=", "contains", "not_contains", "matches", "exists",
-             "not_exists", "in", "not_in", "type_is", "length_eq"]
+OPERATORS = [*checks.COMPARATORS, *checks.ALIASES]  # the names, and the symbols stored before
 
 
 @dataclass(frozen=True)

@@ -356,13 +356,18 @@ class ScenarioRunner:
         def value_of(reference: str) -> Any:
             return variables.render(reference, pool, used)
 
-        statement, params = sql.bind(text, value_of)
-        result.request = self._masked({"database": name, "sql": text, "params": params,
+        texts = sql.split(text)
+        if not writes and len(texts) > 1:
+            raise StepFailed(f"a step that does not write runs one statement; this one has "
+                             f"{len(texts)} (say that it writes, or split it)")
+        statements = [sql.bind(statement, value_of) for statement in texts]
+        result.request = self._masked({"database": name, "sql": text,
+                                       "params": [p for _s, ps in statements for p in ps],
                                        "writes": writes})
         started = time.monotonic()
         try:
             rows, count, truncated = sql.execute(
-                connection, db.db_type, statement, params, writes=writes,
+                connection, db.db_type, statements, writes=writes,
                 timeout=self.spec.settings.statement_timeout,
                 max_rows=self.spec.settings.max_rows)
         except Exception as exc:  # noqa: BLE001 (each driver has its own errors)

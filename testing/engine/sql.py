@@ -35,7 +35,10 @@ def open_connection(db: DatabaseSpec, address: str, timeout: float):
 
         return MySQLdb.connect(host=address, port=db.port, user=db.username,
                                password=db.password, database=db.database or "",
-                               connect_timeout=seconds, charset="utf8mb4", autocommit=False)
+                               connect_timeout=seconds, charset="utf8mb4", autocommit=False,
+                               # One statement per execute: no "COMMIT; SET TRANSACTION
+                               # READ WRITE; ..." out of a read-only step.
+                               multi_statements=False)
     if db.db_type == POSTGRESQL:
         import psycopg
 
@@ -132,26 +135,43 @@ def _session_limits(connection, db_type: str, *, writes: bool, timeout: float) -
         cursor.close()
 
 
-def execute(connection, db_type: str, sql: str, params: list[Any], *, writes: bool,
-            timeout: float, max_rows: int) -> tuple[list[dict], int, bool]:
-    """Run one statement; return (rows, affected row count, truncated).
+def split(sql: str) -> list[str]:
+    """Return the statements of ``sql`` (sqlparse's split: quotes and comments respected)."""
+    import sqlparse
 
-    A statement that does not write runs in a read-only transaction, rolled back after;
-    one that writes is committed.
+    return [statement.rstrip(";").strip() for statement in sqlparse.split(sql)
+            if statement.strip().rstrip(";").strip()]
+
+
+def execute(connection, db_type: str, statements: list[tuple[str, list[Any]]], *,
+            writes: bool, timeout: float, max_rows: int) -> tuple[list[dict], int, bool]:
+    """Run bound statements in one transaction; return the last one's rows, the affected row
+    count of all, and whether the rows were cut at ``max_rows``.
+
+    Each statement is sent on its own (one statement per call, which the drivers enforce:
+    MySQL's multi-statements are off, PostgreSQL's statements are prepared), so a step that
+    does not write cannot leave its read-only transaction. Such a step is rolled back
+    after; one that writes is committed.
     """
     _session_limits(connection, db_type, writes=writes, timeout=timeout)
     cursor = connection.cursor()
     try:
-        cursor.execute(sql, params or None)
         rows: list[dict] = []
         truncated = False
-        if cursor.description:
-            names = [column[0] for column in cursor.description]
-            fetched = cursor.fetchmany(max_rows + 1)
-            truncated = len(fetched) > max_rows
-            rows = [{name: _plain(value) for name, value in zip(names, row)}
-                    for row in fetched[:max_rows]]
-        count = cursor.rowcount
+        count = 0
+        for sql, params in statements:
+            if db_type == POSTGRESQL:
+                cursor.execute(sql, params or None, prepare=True)
+            else:
+                cursor.execute(sql, params or None)
+            rows, truncated = [], False
+            if cursor.description:
+                names = [column[0] for column in cursor.description]
+                fetched = cursor.fetchmany(max_rows + 1)
+                truncated = len(fetched) > max_rows
+                rows = [{name: _plain(value) for name, value in zip(names, row)}
+                        for row in fetched[:max_rows]]
+            count += max(cursor.rowcount, 0)
         if writes:
             connection.commit()
         else:

@@ -60,6 +60,11 @@ class Execution(ProjectOwnedModel):
     steps_failed = models.PositiveIntegerField(_("steps failed"), default=0)
     error = models.TextField(_("error"), blank=True)
 
+    # Starting a run is "create"; pause, resume and terminate are "control". A run is a
+    # record of what happened: never edited, removed only whole.
+    rbac_actions = ("view", "create", "delete", "restore")
+    rbac_operations = {"control": _("Pause, resume or terminate test runs")}
+
     class Meta(ProjectOwnedModel.Meta):
         db_table = "testing_executions"
         verbose_name = _("execution")
@@ -129,6 +134,9 @@ class ExecutionStep(TenantScopedModel):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
 
+    rbac_actions = ("view",)  # read through its execution, written by the engine
+    rbac_owner_path = "execution__project__created_by"
+
     class Meta:
         db_table = "testing_execution_steps"
         verbose_name = _("scenario run")
@@ -170,6 +178,9 @@ class StepResult(TenantScopedModel):
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started at"))
     duration_ms = models.FloatField(_("duration (ms)"), default=0)
+
+    rbac_actions = ("view",)
+    rbac_owner_path = "execution__project__created_by"
 
     class Meta:
         db_table = "testing_step_results"

@@ -21,6 +21,8 @@ from core.deadlines import TimeBudget
 from core.outbound import OutboundError, resolve
 from tenants.models import Tenant
 from testing.choices import ConnectionStatus, DatabaseType
+from testing.engine.spec import DatabaseSpec
+from testing.engine.sql import open_connection
 from testing.models import DatabaseConfig
 from tenants.network import outbound_policy
 
@@ -31,31 +33,17 @@ class ConnectionFailed(Exception):
     """A connection that did not succeed, with a message safe to show."""
 
 
+def database_spec(config: DatabaseConfig) -> DatabaseSpec:
+    """Return the engine's view of ``config``, its password unsealed."""
+    return DatabaseSpec(name=config.variable_name, db_type=config.db_type, host=config.host,
+                        port=config.port, database=config.initial_database,
+                        username=config.username, password=str(config.password or ""),
+                        label=config.name)
+
+
 def _connect(config: DatabaseConfig, address: str, timeout: float) -> None:
     """Open and close one connection to ``address`` with ``config``'s credentials."""
-    password = config.password or ""
-    seconds = max(1, int(round(timeout)))
-    if config.db_type == DatabaseType.MYSQL:
-        import MySQLdb
-
-        connection = MySQLdb.connect(host=address, port=config.port, user=config.username,
-                                     password=password, database=config.initial_database or "",
-                                     connect_timeout=seconds, read_timeout=seconds,
-                                     write_timeout=seconds)
-    elif config.db_type == DatabaseType.POSTGRESQL:
-        import psycopg
-
-        connection = psycopg.connect(host=config.host, hostaddr=address, port=config.port,
-                                     user=config.username, password=password,
-                                     dbname=config.initial_database or "postgres",
-                                     connect_timeout=seconds)
-    else:
-        import oracledb
-
-        connection = oracledb.connect(user=config.username, password=password,
-                                      host=address, port=config.port,
-                                      service_name=config.initial_database or None,
-                                      tcp_connect_timeout=timeout)
+    connection = open_connection(database_spec(config), address, timeout)
     try:
         cursor = connection.cursor()
         cursor.execute("SELECT 1 FROM DUAL" if config.db_type == DatabaseType.ORACLE

@@ -46,6 +46,7 @@ from testing.choices import (
     StepKind,
 )
 from testing.engine import runner, spec as S
+from testing.services.databases import database_spec
 from testing.models import (
     DatabaseConfig,
     Dataset,
@@ -387,13 +388,8 @@ def scenario_spec(run: ExecutionStep) -> S.ScenarioRunSpec:
     project_vars, env_vars, secrets = _variables(project_id, environment)
     labels = {"environment": f"environment {environment.name}" if environment else "environment",
               "project": "project globals"}
-    databases = {
-        db.variable_name: S.DatabaseSpec(
-            name=db.variable_name, db_type=db.db_type, host=db.host, port=db.port,
-            database=db.initial_database, username=db.username,
-            password=str(db.password or ""), label=db.name)
-        for db in DatabaseConfig.objects.filter(project_id=project_id, is_enabled=True)
-    }
+    databases = {db.variable_name: database_spec(db) for db in
+                 DatabaseConfig.objects.filter(project_id=project_id, is_enabled=True)}
     layers = {"project": project_vars, "environment": env_vars,
               "dataset": dict(run.row_values or {})}
     if run.row_number is not None:
