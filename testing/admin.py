@@ -38,6 +38,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +55,8 @@ from testing.models import (
     Dataset,
     DatasetError,
     Environment,
+    Execution,
+    ExecutionStep,
     GlobalFunction,
     Interface,
     InterfaceFolder,
@@ -62,11 +65,12 @@ from testing.models import (
     Project,
     Scenario,
     ScenarioStep,
+    StepResult,
     TestPlan,
     Variable,
 )
 from testing.models.environments import VALUE_MAX_LENGTH
-from testing.services import databases
+from testing.services import databases, runs
 
 RECORD = ["created_at", "created_by", "updated_at", "updated_by"]
 # Each connection may take TESTING_DB_CONNECT_TIMEOUT seconds: a request testing hundreds
@@ -737,7 +741,7 @@ class GlobalFunctionAdmin(ApiTestingAdmin):
 # ---------------------------------------------------------------------------
 
 STEP_FIELDS = ["sort_order", "is_enabled", "kind", "description", "interface", "keyword",
-               "builtin_keyword", "parameters"]
+               "builtin_keyword", "parameters", "retries"]
 
 
 class ScenarioStepInlineForm(InlineRowForm):
@@ -962,8 +966,27 @@ class TestPlanAdmin(ProjectOwnedAdmin):
     search_fields = ["name", "description"]
     ordering = ["name"]
     fieldsets = [(None, {"fields": ["project", "name", "description", "run_mode",
-                                    "environment"]})]
+                                    "environment", "stop_on_failure"]})]
     inlines = [PlanScenarioInline]
+    actions = ["restore_selected", "run_selected"]
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may start runs (``execution:create``)."""
+        return request.user.has_perm("execution:create")
+
+    @admin.action(description=_("Run the selected plans"), permissions=["run"])
+    def run_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Start a run of each plan (its own environments); the workers run them."""
+        for plan in queryset.order_by("name")[:MAX_CONNECTION_TESTS]:
+            try:
+                execution = runs.start_plan(plan)
+            except runs.RunRefused as exc:
+                self.message_user(request, f"{plan.name}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, format_html(
+                '{}: <a href="{}">{}</a>', plan.name,
+                reverse("admin:testing_execution_change", args=[execution.pk]),
+                gettext("run started")), messages.SUCCESS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """Return the scoped plans, counting their live scenarios."""
@@ -1019,3 +1042,152 @@ class PlanScenarioAdmin(ApiTestingAdmin):
             last = obj.plan.entries.aggregate(last=Max("sort_order"))["last"] or 0
             obj.sort_order = last + 10
         super().save_model(request, obj, form, change)
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+
+
+class ExecutionStepInline(admin.TabularInline):
+    """The scenario runs of an execution, read-only."""
+
+    model = ExecutionStep
+    fields = readonly_fields = ["sort_order", "name", "row_number", "status", "steps_total",
+                                "steps_passed", "steps_failed", "attempts", "started_at",
+                                "completed_at", "error"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Execution)
+class ExecutionAdmin(ProjectOwnedAdmin):
+    """Runs of plans, scenarios and interfaces: read, paused, resumed, terminated.
+
+    A run is a record: never edited here. Plans are started from the plan change list
+    ("Run the selected plans"); the pages, the API and ``run_plan`` start any run.
+    """
+
+    list_display = ["name", "project", "kind", "status", "pass_rate_shown", "scenarios_total",
+                    "steps_passed", "steps_failed", "created_by", "started_at", "completed_at"]
+    list_select_related = ["project", "created_by"]
+    list_filter = [project_filter(), "status", "kind"]
+    search_fields = ["name", "error"]
+    ordering = ["-created_at"]
+    actions = ["pause_selected", "resume_selected", "terminate_selected"]
+    fieldsets = [(None, {"fields": [
+        "project", "kind", "name", "plan", "scenario", "interface", "environment", "dataset",
+        "status", "requested", "parallel", "stop_on_failure", "started_at", "completed_at",
+        "scenarios_total", "scenarios_passed", "scenarios_failed", "steps_passed",
+        "steps_failed", "error"]})]
+    inlines = [ExecutionStepInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]] + RECORD
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_control_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may pause, resume and terminate (``execution:control``)."""
+        return request.user.has_perm("execution:control")
+
+    @admin.display(description=_("pass rate"))
+    def pass_rate_shown(self, obj: Execution) -> str:
+        rate = obj.pass_rate
+        return "—" if rate is None else f"{rate:.0%}"
+
+    def _control(self, request: HttpRequest, queryset: QuerySet, change, done: str) -> None:
+        changed = 0
+        for execution in queryset:
+            try:
+                change(execution)
+                changed += 1
+            except runs.RunRefused as exc:
+                self.message_user(request, f"{execution.name}: {exc}", messages.WARNING)
+        if changed:
+            self.message_user(request, done % {"count": changed}, messages.SUCCESS)
+
+    @admin.action(description=_("Pause the selected runs"), permissions=["control"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._control(request, queryset, runs.pause, gettext("%(count)d runs asked to pause."))
+
+    @admin.action(description=_("Resume the selected runs"), permissions=["control"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._control(request, queryset, runs.resume, gettext("%(count)d runs resumed."))
+
+    @admin.action(description=_("Terminate the selected runs"), permissions=["control"])
+    def terminate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._control(request, queryset, runs.terminate,
+                      gettext("%(count)d runs asked to terminate."))
+
+
+@admin.register(ExecutionStep)
+class ExecutionStepAdmin(ApiTestingAdmin):
+    """Scenario runs, read-only, with their step results."""
+
+    list_display = ["name", "execution", "row_number", "status", "steps_passed",
+                    "steps_failed", "attempts", "started_at"]
+    list_select_related = ["execution"]
+    list_filter = ["status"]
+    search_fields = ["name", "error"]
+    ordering = ["-started_at"]
+    fields = ["execution", "name", "scenario", "interface", "environment", "dataset",
+              "row_number", "row_values", "status", "steps_total", "steps_passed",
+              "steps_failed", "attempts", "worker", "heartbeat_at", "started_at",
+              "completed_at", "error"]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        return [(None, {"fields": self.fields})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(StepResult)
+class StepResultAdmin(ApiTestingAdmin):
+    """Step results, read-only; secrets in them were masked by the engine."""
+
+    list_display = ["title", "scenario_run", "position", "status", "attempts", "flaky",
+                    "duration_ms", "started_at"]
+    list_select_related = ["scenario_run"]
+    list_filter = ["status", "flaky", "action"]
+    search_fields = ["title", "error"]
+    ordering = ["-started_at"]
+    fields = ["execution", "scenario_run", "position", "title", "action", "status",
+              "attempts", "flaky", "request", "response", "variables", "extracted",
+              "assertions", "error", "started_at", "duration_ms"]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        return [(None, {"fields": self.fields})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -352,7 +352,7 @@ class TestPlanForm(RowForm):
 
     class Meta:
         model = TestPlan
-        fields = ["name", "description", "run_mode", "environment"]
+        fields = ["name", "description", "run_mode", "environment", "stop_on_failure"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, project: Project, **kwargs) -> None:

@@ -722,6 +722,10 @@ class StepForm(forms.Form):
                                   help_text=_("Shown in the list of steps instead of what "
                                               "the step runs."))
     is_enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+    retries = forms.IntegerField(
+        label=_("Retries"), required=False, initial=0, min_value=0, max_value=5,
+        help_text=_("Run a failed step again up to this many times (0-5), waiting longer each "
+                    "time; a step that passes on a retry is marked flaky."))
 
     def __init__(self, *args: Any, schema: dict, parameters: dict | None = None,
                  **kwargs: Any) -> None:

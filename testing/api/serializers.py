@@ -233,7 +233,7 @@ class ScenarioStepSerializer(InProjectSerializer):
     class Meta:
         model = ScenarioStep
         fields = ["id", "tenant", "scenario", "sort_order", "is_enabled", "description", "kind",
-                  "interface", "keyword", "builtin_keyword", "parameters", *AUDIT]
+                  "interface", "keyword", "builtin_keyword", "parameters", "retries", *AUDIT]
         extra_kwargs = {"sort_order": {"required": False}}
 
     def validate_builtin_keyword(self, keyword: BuiltinKeyword | None) -> BuiltinKeyword | None:
@@ -274,7 +274,7 @@ class TestPlanSerializer(InProjectSerializer):
     class Meta:
         model = TestPlan
         fields = ["id", "tenant", "project", "name", "description", "run_mode", "environment",
-                  *AUDIT]
+                  "stop_on_failure", *AUDIT]
 
 
 class PlanScenarioSerializer(InProjectSerializer):

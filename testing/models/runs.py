@@ -51,6 +51,9 @@ class Execution(ProjectOwnedModel):
                                  default=ControlRequest.NONE, blank=True)
     parallel = models.BooleanField(_("parallel"), default=False)
     stop_on_failure = models.BooleanField(_("stop on failure"), default=False)
+    in_process = models.BooleanField(
+        _("run in its starter's process"), default=False,
+        help_text=_("Started by run_plan --in-process: its runs are not sent to the workers."))
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     scenarios_total = models.PositiveIntegerField(_("scenario runs"), default=0)

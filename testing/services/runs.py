@@ -122,14 +122,19 @@ def start_interface(interface: Interface, *, environment: Environment | None = N
 
 
 @transaction.atomic
-def start_plan(plan: TestPlan, *, environment: Environment | None = None) -> Execution:
-    """Start a run of ``plan``: its scenarios in order, or in parallel."""
+def start_plan(plan: TestPlan, *, environment: Environment | None = None,
+               dispatch: bool = True) -> Execution:
+    """Start a run of ``plan``: its scenarios in order, or in parallel.
+
+    ``dispatch=False`` sends no task: the caller runs the scenario runs marked as sent
+    (``dispatched_at``) itself, with ``execute_run`` (``run_plan --in-process``).
+    """
     entries = list(plan.entries.select_related("scenario", "dataset", "environment")
                    .filter(scenario__is_deleted=False).order_by("sort_order", "id"))
     execution = Execution.objects.create(
         project_id=plan.project_id, kind=RunKind.PLAN, name=plan.name, plan=plan,
         environment=environment, parallel=plan.run_mode == RunMode.PARALLEL,
-        stop_on_failure=plan.stop_on_failure)
+        stop_on_failure=plan.stop_on_failure, in_process=not dispatch)
     if not entries:
         raise RunRefused(_("The plan %(name)s has no scenarios to run.") % {"name": plan.name})
     runs: list[ExecutionStep] = []
@@ -137,16 +142,17 @@ def start_plan(plan: TestPlan, *, environment: Environment | None = None) -> Exe
         env = environment or entry.environment or plan.environment
         runs.extend(_scenario_runs(execution, entry.scenario, order=len(runs),
                                    environment=env, dataset=entry.dataset, plan_entry=entry))
-    return _launch(execution, runs)
+    return _launch(execution, runs, dispatch=dispatch)
 
 
-def _launch(execution: Execution, runs: list[ExecutionStep]) -> Execution:
+def _launch(execution: Execution, runs: list[ExecutionStep], *,
+            dispatch: bool = True) -> Execution:
     ExecutionStep.objects.bulk_create(runs)
     execution.scenarios_total = len(runs)
     execution.status = RunStatus.RUNNING
     execution.started_at = timezone.now()
     execution.save(update_fields=["scenarios_total", "status", "started_at"])
-    advance(execution.pk)
+    advance(execution.pk, dispatch=dispatch)
     return execution
 
 
@@ -157,7 +163,8 @@ def pause(execution: Execution) -> Execution:
     """Ask a running execution to pause after its current steps."""
     with transaction.atomic():
         locked = Execution.objects.select_for_update().get(pk=execution.pk)
-        if locked.status not in (RunStatus.RUNNING, RunStatus.QUEUED):
+        if (locked.status not in (RunStatus.RUNNING, RunStatus.QUEUED)
+                or locked.requested == ControlRequest.TERMINATE):
             raise RunRefused(_("Only a running execution can be paused."))
         locked.requested = ControlRequest.PAUSE
         locked.save(update_fields=["requested"])
@@ -169,7 +176,8 @@ def resume(execution: Execution) -> Execution:
     """Continue a paused execution where each of its scenario runs stopped."""
     with transaction.atomic():
         locked = Execution.objects.select_for_update().get(pk=execution.pk)
-        if locked.status != RunStatus.PAUSED and locked.requested != ControlRequest.PAUSE:
+        if locked.is_final or (locked.status != RunStatus.PAUSED
+                               and locked.requested != ControlRequest.PAUSE):
             raise RunRefused(_("Only a paused execution can be resumed."))
         locked.requested = ControlRequest.NONE
         locked.status = RunStatus.RUNNING
@@ -202,13 +210,22 @@ def concurrency_limit(tenant_id) -> int:
     return limit or settings.TESTING_MAX_CONCURRENT_RUNS
 
 
-def advance(execution_id) -> None:
-    """Send the runs that may start now; end the execution when every run has ended."""
+def advance(execution_id, *, dispatch: bool | None = None) -> None:
+    """Send the runs that may start now; end the execution when every run has ended.
+
+    ``dispatch`` False marks them sent without sending a task (a caller running them in its
+    own process); None: as the execution was started (``Execution.in_process``).
+    """
     with transaction.atomic():
         execution = Execution.objects.select_for_update().get(pk=execution_id)
         if execution.is_final:
             return
         runs = ExecutionStep.objects.filter(execution=execution)
+        if execution.requested == ControlRequest.NONE:
+            # A run can pause after resume() was asked (its worker read the pause request
+            # just before): send it again rather than leave it paused in a running execution.
+            runs.filter(status=ScenarioRunStatus.PAUSED).update(
+                status=ScenarioRunStatus.QUEUED, dispatched_at=None)
         undispatched = runs.filter(status=ScenarioRunStatus.QUEUED, dispatched_at__isnull=True)
         now = timezone.now()
         if execution.requested == ControlRequest.TERMINATE:
@@ -239,14 +256,20 @@ def advance(execution_id) -> None:
         if to_send:
             ExecutionStep.objects.filter(pk__in=to_send).update(dispatched_at=now)
             ids = [str(pk) for pk in to_send]
-            transaction.on_commit(lambda: _send(ids))
+            tenant_id = execution.tenant_id
+            if dispatch is None:
+                dispatch = not execution.in_process
+            if dispatch:
+                transaction.on_commit(lambda: _send(ids, tenant_id))
 
 
-def _send(run_ids: list[str]) -> None:
+def _send(run_ids: list[str], tenant_id) -> None:
+    """Send the runs' tasks, carrying their tenant (whatever scope the commit happens in)."""
     from testing.tasks import run_scenario_run
 
-    for run_id in run_ids:
-        run_scenario_run.delay(run_id)
+    with tenant_context(tenant_id):
+        for run_id in run_ids:
+            run_scenario_run.delay(run_id)
 
 
 def _end(execution: Execution) -> None:
@@ -595,17 +618,28 @@ def finish(run: ExecutionStep, worker: str, status: str, error: str = "") -> str
 def recover_runs() -> list[str]:
     """Send again every scenario run whose worker stopped beating; return their ids.
 
+    Also sends again a run sent long ago that no worker took (its message lost with a
+    broker that keeps nothing on disk): after ten heartbeat timeouts, once per such
+    window. A duplicate message is harmless: ``claim`` lets one worker have the run.
     Runs under the all-tenants scope (a platform task); each run continues from its last
     stored checkpoint when a worker claims it.
     """
-    stale = timezone.now() - timedelta(seconds=settings.TESTING_HEARTBEAT_TIMEOUT)
-    lost = list(ExecutionStep.objects.all_tenants().filter(
-        status=ScenarioRunStatus.RUNNING, heartbeat_at__lt=stale).values_list("pk", "tenant_id"))
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TESTING_HEARTBEAT_TIMEOUT)
+    unclaimed = now - timedelta(seconds=10 * settings.TESTING_HEARTBEAT_TIMEOUT)
+    steps = ExecutionStep.objects.all_tenants()
+    lost = list(steps.filter(status=ScenarioRunStatus.RUNNING, heartbeat_at__lt=stale)
+                .values_list("pk", "tenant_id"))
+    forgotten = list(steps.filter(status=ScenarioRunStatus.QUEUED, dispatched_at__lt=unclaimed)
+                     .values_list("pk", "tenant_id"))
+    if forgotten:
+        steps.filter(pk__in=[pk for pk, _tenant in forgotten]).update(dispatched_at=now)
     from testing.tasks import run_scenario_run
 
-    for run_id, tenant_id in lost:
-        logger.warning("Scenario run %s lost its worker; sending it again.", run_id)
+    for run_id, tenant_id in [*lost, *forgotten]:
+        logger.warning("Scenario run %s lost its worker or its message; sending it again.",
+                       run_id)
         with tenant_context(tenant_id):
             run_scenario_run.delay(str(run_id))
     close_old_connections()
-    return [str(run_id) for run_id, _tenant in lost]
+    return [str(run_id) for run_id, _tenant in [*lost, *forgotten]]

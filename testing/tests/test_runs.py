@@ -266,3 +266,23 @@ def test_a_tenant_never_reads_or_runs_another_tenants_execution(
             runs.pause(execution)
     with tenant_context(tenant_a):
         assert ExecutionStep.objects.get(pk=run.pk).status == ScenarioRunStatus.QUEUED
+
+
+def test_a_run_whose_message_was_lost_is_sent_again(django_capture_on_commit_callbacks,
+                                                    project_a, tenant_a, target, settings):
+    env = f.environment(project_a, "Local", base_url=target.url)
+    scenario = f.scenario(project_a, "Lost")
+    request_step(scenario, "/anything/lost")
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):  # the message never arrives
+            execution = runs.start_scenario(scenario, environment=env)
+        run = ExecutionStep.objects.get(execution=execution)
+        ExecutionStep.objects.filter(pk=run.pk).update(
+            dispatched_at=timezone.now() - timedelta(
+                seconds=11 * settings.TESTING_HEARTBEAT_TIMEOUT))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs.recover_runs() == [str(run.pk)]
+    assert runs.recover_runs() == []  # ended: nothing to send again
+    with tenant_context(tenant_a):
+        execution.refresh_from_db()
+    assert execution.status == RunStatus.COMPLETED

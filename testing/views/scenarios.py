@@ -398,6 +398,7 @@ def save_step(step: ScenarioStep, form: StepForm) -> bool:
         return False
     step.description = form.cleaned_data["description"]
     step.is_enabled = form.cleaned_data["is_enabled"]
+    step.retries = form.cleaned_data.get("retries") or 0
     step.parameters = form.parameters()
     try:
         step.full_clean()
@@ -464,7 +465,7 @@ def step_edit(request: HttpRequest, project_id, scenario_id, step_id) -> HttpRes
     if request.method != "POST":
         form = StepForm(schema=schema, parameters=step.parameters,
                         initial={"description": step.description,
-                                 "is_enabled": step.is_enabled})
+                                 "is_enabled": step.is_enabled, "retries": step.retries})
         return step_page(request, project, scenario, step, form)
     form = StepForm(request.POST, schema=schema)
     if save_step(step, form):
