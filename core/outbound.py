@@ -1,9 +1,14 @@
 """The platform's guarded outbound HTTP client: any status comes back, nothing reaches an
-address the platform must not call.
+address the platform must not call. One client serves the MCP gateway's external tools,
+the test engine's HTTP steps and nothing else calls out.
 
-``request(method, url, headers=, body=, budget=, policy=)`` sends one request, follows
-redirects itself and returns the ``Response`` whatever its status: the caller decides what
-a 404 or a 500 means (an MCP tool treats it as a failure, a test step asserts on it). Only
+``Session(policy)`` is the client, built on httpx (``httpx2``: keep-alive pool, cookies,
+redirects, every body kind) with a network backend that checks every connection it opens
+(``_GuardedBackend``); a test run keeps one per scenario run. ``request(method, url,
+headers=, body=, budget=, policy=)`` sends one request on a session of its own, follows
+redirects itself (dropping the caller's credential headers when a redirect leaves their
+origin) and returns the ``Response`` whatever its status: the caller decides what a 404
+or a 500 means (an MCP tool treats it as a failure, a test step asserts on it). Only
 what prevents an answer raises ``OutboundError``, with a ``code`` and a neutral, safe
 message that callers may reword (``OutboundError.reworded``): a refused address, an
 invalid URL, a failed connection, a timeout, an unreadable answer.
@@ -33,9 +38,9 @@ ignored on purpose: a proxy would connect on the platform's behalf, past the che
 Time
 ----
 ``budget`` (``core.deadlines.TimeBudget``) covers the whole call: connection, TLS
-handshake, every redirect hop and the reading of the answer. Socket timeouts are set to the
-time left before each step, and the platform's watchdog (``core.deadlines.watch``) shuts
-the socket down when the time is up, so a server that drips bytes cannot stretch the call.
+handshake, every redirect hop and the reading of the answer. httpx's timeouts are set to
+the time left, and the platform's watchdog (``core.deadlines.watch``) shuts the session's
+sockets down when the time is up, so a server that drips bytes cannot stretch the call.
 Name resolution itself uses the system resolver, which is bounded by its own settings
 (resolv.conf), not by the budget.
 
@@ -53,6 +58,7 @@ import re
 import socket
 import ssl
 import time
+import weakref
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -314,83 +320,6 @@ def _resolve(host: str, port: int, budget: TimeBudget, policy: Policy, what: str
     return addresses
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection to exactly the addresses given, named by the URL's host."""
-
-    def __init__(self, host: str, port: int, *, addresses: list[tuple],
-                 budget: TimeBudget, tls: ssl.SSLContext) -> None:
-        super().__init__(host, port)
-        self._addresses = addresses
-        self._budget = budget
-        self._tls = tls
-
-    def connect(self) -> None:
-        """Connect to the first checked address that answers; never resolve ``host`` again."""
-        error: OSError | None = None
-        for family, sockaddr in self._addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            self.sock = sock  # reachable by the watchdog while connecting
-            try:
-                sock.settimeout(self._budget.left())
-                sock.connect(sockaddr)
-            except OSError as exc:
-                sock.close()
-                self.sock = None
-                error = exc
-                self._budget.left()
-                continue
-            break
-        else:
-            raise error or ConnectionError("no address to connect to")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._after_connect(sock)
-
-    def _after_connect(self, sock: socket.socket) -> None:
-        pass
-
-
-class _PinnedHTTPSConnection(_PinnedHTTPConnection):
-    """The TLS variant: SNI and certificate checks for the URL's host, not the address."""
-
-    default_port = http.client.HTTPS_PORT
-
-    def _after_connect(self, sock: socket.socket) -> None:
-        tls_sock = self._tls.wrap_socket(sock, server_hostname=self.host,
-                                         do_handshake_on_connect=False)
-        self.sock = tls_sock
-        tls_sock.settimeout(self._budget.left())
-        tls_sock.do_handshake()
-
-
-class _SocketWatch:
-    """Shut a connection's socket down when the budget runs out, whatever it is doing."""
-
-    def __init__(self, connection: http.client.HTTPConnection, budget: TimeBudget) -> None:
-        self.fired = False
-        # The connected socket: an HTTP/1.0 or "Connection: close" answer takes it off the
-        # connection (``connection.sock`` becomes None) while its body is still being read.
-        self.sock: socket.socket | None = None
-        self._connection = connection
-        self._at = budget.at
-        self._timer = None
-
-    def __enter__(self) -> _SocketWatch:
-        self._timer = watch(self._at, self._fire)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._timer.cancel()
-
-    def _fire(self) -> None:
-        self.fired = True
-        sock = self._connection.sock or self.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 @dataclass
 class _Target:
     """A URL taken apart for one request."""
@@ -435,95 +364,6 @@ def _target(url: str) -> _Target:
     default = 443 if parts.scheme == "https" else 80
     return _Target(url=url, scheme=parts.scheme, host=host, port=port or default,
                    request_target=request_target)
-
-
-def _exchange(target: _Target, method: str, headers: dict[str, str], body: bytes | None,
-              budget: TimeBudget, policy: Policy, what: str) -> Response:
-    """Send one request to a checked address of ``target`` and read the answer (bounded)."""
-    addresses = _resolve(target.host, target.port, budget, policy, what)
-    cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = cls(target.host, target.port, addresses=addresses, budget=budget,
-                     tls=tls_context(policy.ca_bundle))
-    limit = policy.max_response_bytes
-    try:
-        with _SocketWatch(connection, budget) as watchdog:
-            try:
-                connection.connect()
-                sock = watchdog.sock = connection.sock
-                sock.settimeout(budget.left())
-                connection.request(method, target.request_target, body=body, headers=headers)
-                sock.settimeout(budget.left())
-                response = connection.getresponse()
-                answer = Response(status=response.status, headers=response.headers,
-                                  url=target.url)
-                location = response.headers.get("Location")
-                if response.status in REDIRECT_STATUSES and location:
-                    answer.location = location
-                    return answer
-                chunks, size = [], 0
-                # A body read to its end closes the response, and with it the socket.
-                while size <= limit and not response.isclosed():
-                    sock.settimeout(budget.left())
-                    chunk = response.read(min(READ_CHUNK, limit + 1 - size))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                body_bytes = b"".join(chunks)
-                answer.truncated = len(body_bytes) > limit
-                answer.body = body_bytes[:limit]
-            except (OSError, http.client.HTTPException):
-                if watchdog.fired:
-                    raise TimeoutError("deadline passed") from None
-                raise
-            if watchdog.fired:
-                # The socket was shut mid-read: what arrived may be cut short.
-                raise TimeoutError("deadline passed")
-            return answer
-    finally:
-        connection.close()
-
-
-def _send(method: str, url: str, headers: dict[str, str], body: bytes | None,
-          budget: TimeBudget, policy: Policy, *, credentials: frozenset[str],
-          what: str) -> Response:
-    """Send a request, following redirects by hand with every hop checked again.
-
-    ``credentials`` names the headers (lower case) that only the first origin may receive.
-    """
-    target = _target(url)
-    first_origin = target.origin
-    headers = dict(headers)
-    for hop in range(policy.max_redirects + 1):
-        try:
-            answer = _exchange(target, method, headers, body, budget, policy, what)
-        except OutboundError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a safe message, logged for operators
-            raise _transport_error(exc, budget, what, target.host) from exc
-        if answer.location is None:
-            return answer
-        if hop == policy.max_redirects:
-            break
-        location = urljoin(target.url, answer.location)
-        if urlsplit(location).scheme not in ("http", "https"):
-            logger.warning("Outbound call of %s: redirect to a %s URL refused.", what,
-                           urlsplit(location).scheme or "relative")
-            raise OutboundError(_("The server redirected to a URL the platform does not follow."),
-                                retryable=False, code="redirect_refused")
-        target = _target(location)
-        if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
-            # What browsers and RFC 9110 section 15.4 allow: the next request is a GET.
-            method, body = "GET", None
-            headers.pop("Content-Type", None)
-        if target.origin != first_origin:
-            headers = {name: value for name, value in headers.items()
-                       if name.lower() not in credentials}
-        logger.debug("Outbound call of %s: redirect %d to %s://%s.", what, answer.status,
-                     target.scheme, target.host)
-    logger.warning("Outbound call of %s: more than %d redirects.", what, policy.max_redirects)
-    raise OutboundError(_("The server redirected too many times."), retryable=False,
-                        code="too_many_redirects")
 
 
 def _transport_error(exc: BaseException, budget: TimeBudget, what: str,
@@ -582,10 +422,45 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None,
 
     ``credentials`` names the headers (lower case) that only the first origin may receive;
     ``what`` names the caller in the application log. Raise ``OutboundError`` when no
-    answer can be had (see the module docstring).
+    answer can be had (see the module docstring). One ``Session``, used once: redirects are
+    followed here, each hop's connection checked by the session's backend.
     """
-    return _send(method, url, dict(headers or {}), body, budget, policy,
-                 credentials=credentials, what=what)
+    target = _target(url)
+    first_origin = target.origin
+    headers = dict(headers or {})
+    with Session(policy, what=what) as session:
+        for hop in range(policy.max_redirects + 1):
+            answer = session.send(method, target.url, headers=list(headers.items()),
+                                  content=body, budget=budget, follow_redirects=False)
+            message = http.client.HTTPMessage()
+            for name, value in answer.headers:
+                message[name] = value
+            location = message.get("Location")
+            if answer.status not in REDIRECT_STATUSES or not location:
+                return Response(status=answer.status, headers=message, body=answer.body,
+                                truncated=answer.truncated, url=target.url)
+            if hop == policy.max_redirects:
+                break
+            location = urljoin(target.url, location)
+            if urlsplit(location).scheme not in ("http", "https"):
+                logger.warning("Outbound call of %s: redirect to a %s URL refused.", what,
+                               urlsplit(location).scheme or "relative")
+                raise OutboundError(
+                    _("The server redirected to a URL the platform does not follow."),
+                    retryable=False, code="redirect_refused")
+            target = _target(location)
+            if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+                # What browsers and RFC 9110 section 15.4 allow: the next request is a GET.
+                method, body = "GET", None
+                headers.pop("Content-Type", None)
+            if target.origin != first_origin:
+                headers = {name: value for name, value in headers.items()
+                           if name.lower() not in credentials}
+            logger.debug("Outbound call of %s: redirect %d to %s://%s.", what, answer.status,
+                         target.scheme, target.host)
+    logger.warning("Outbound call of %s: more than %d redirects.", what, policy.max_redirects)
+    raise OutboundError(_("The server redirected too many times."), retryable=False,
+                        code="too_many_redirects")
 
 
 # The pooled client
@@ -603,6 +478,8 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         self.policy = policy
         self.what = what
         self._sync = httpcore2.SyncBackend()
+        # The session's sockets, which its watchdog shuts down when a call's time is up.
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         budget = TimeBudget(timeout or DEFAULT_SESSION_TIMEOUT)
@@ -610,11 +487,22 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         failure: Exception | None = None
         for _family, sockaddr in addresses:
             try:
-                return self._sync.connect_tcp(sockaddr[0], port, budget.left(), local_address,
-                                              socket_options)
+                stream = self._sync.connect_tcp(sockaddr[0], port, budget.left(),
+                                                local_address, socket_options)
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 failure = exc
+                continue
+            self.sockets.add(stream.get_extra_info("socket"))
+            return stream
         raise failure  # type: ignore[misc]  (addresses is never empty: _resolve refuses)
+
+    def cut(self) -> None:
+        """Shut down every socket of the session (the watchdog, when time is up)."""
+        for sock in list(self.sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def connect_unix_socket(self, *args, **kwargs):
         raise OutboundError(_("The URL is not valid."), retryable=False, code="invalid_url")
@@ -669,10 +557,11 @@ class Session:
         transport = httpx2.HTTPTransport(verify=context, trust_env=False)
         # The transport builds its pool without a way to name the network backend; the pool
         # it builds is replaced by the same pool with the guarded backend.
+        self._backend = _GuardedBackend(policy, what)
         transport._pool = httpcore2.ConnectionPool(
             ssl_context=context, max_connections=max_connections,
             max_keepalive_connections=max_connections, keepalive_expiry=30.0,
-            network_backend=_GuardedBackend(policy, what),
+            network_backend=self._backend,
         )
         self.client = httpx2.Client(transport=transport, trust_env=False,
                                     max_redirects=policy.max_redirects)
@@ -695,10 +584,27 @@ class Session:
 
     def send(self, method: str, url: str, *, headers: list[tuple[str, str]] | None = None,
              params: list[tuple[str, str]] | None = None, content: bytes | str | None = None,
-             data: dict | None = None, files: list | None = None, timeout: float,
+             data: dict | None = None, files: list | None = None,
+             timeout: float | None = None, budget: TimeBudget | None = None,
              follow_redirects: bool = True) -> SessionResponse:
-        """Send one request and return its answer; raise ``OutboundError`` when none came."""
-        budget = TimeBudget(timeout)
+        """Send one request and return its answer; raise ``OutboundError`` when none came.
+
+        ``timeout`` (seconds) or ``budget`` bounds the whole call, redirects and the body
+        included: the platform's watchdog shuts the session's sockets when it is up, so a
+        server that drips bytes cannot stretch it.
+        """
+        if budget is None:
+            budget = TimeBudget(timeout if timeout is not None else DEFAULT_SESSION_TIMEOUT)
+        timer = watch(budget.at, self._backend.cut)
+        try:
+            return self._send(method, url, headers=headers, params=params, content=content,
+                              data=data, files=files, budget=budget,
+                              follow_redirects=follow_redirects)
+        finally:
+            timer.cancel()
+
+    def _send(self, method, url, *, headers, params, content, data, files, budget,
+              follow_redirects) -> SessionResponse:
         host = urlsplit(url).hostname or ""
         if "@" in (urlsplit(url).netloc or ""):
             raise OutboundError(_("The URL must not carry a user name or password."),
@@ -707,7 +613,7 @@ class Session:
         try:
             request = self.client.build_request(
                 method, url, headers=headers, params=params, content=content, data=data,
-                files=files, timeout=httpx2.Timeout(timeout),
+                files=files, timeout=httpx2.Timeout(max(budget.at - time.monotonic(), 0.001)),
             )
             response = self.client.send(request, stream=True, follow_redirects=follow_redirects)
         except OutboundError:
@@ -722,6 +628,8 @@ class Session:
             raise _transport_error(TimeoutError(), budget, self.what, host) from exc
         except httpx2.TransportError as exc:
             raise self._classified(exc, budget, host) from exc
+        except TimeoutError as exc:  # the budget ran out between the steps of the call
+            raise _transport_error(exc, budget, self.what, host) from exc
         try:
             body, truncated = self._read(response, budget, host)
         finally:
@@ -755,6 +663,8 @@ class Session:
     def _classified(self, exc: httpx2.TransportError, budget: TimeBudget,
                     host: str) -> OutboundError:
         """Return the ``OutboundError`` of a failure httpx reported."""
+        if budget.passed():  # the watchdog shut the socket: whatever broke, time was up
+            return _transport_error(TimeoutError(), budget, self.what, host)
         if isinstance(exc, httpx2.ProtocolError):
             logger.info("Outbound call of %s to %s: malformed answer (%s).", self.what, host,
                         exc)
