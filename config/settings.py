@@ -442,6 +442,10 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         # The MCP SDK reports every stateless exchange at INFO; its warnings still show.
         "mcp": {"level": env.str("MCP_SDK_LOG_LEVEL", "WARNING")},
+        # httpx reports every request at INFO: a test run's steps are in its results, and
+        # the outbound client logs refusals and failures itself.
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }
 

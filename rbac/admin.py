@@ -301,7 +301,8 @@ class TenantPackageAdmin(OperatorOnlyAdmin):
     list_display = ["code", "name", "status", "max_users", "updated_at"]
     list_filter = ["status"]
     search_fields = ["code", "name"]
-    fields = ["code", "name", "description", "status", "max_users", "confirm_narrowing"]
+    fields = ["code", "name", "description", "status", "max_users", "max_concurrent_runs",
+              "confirm_narrowing"]
     inlines = [PackageOperationInline, PackageMenuInline]
 
 

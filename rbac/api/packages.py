@@ -23,8 +23,8 @@ class TenantPackageSerializer(PlatformSerializer):
 
     class Meta:
         model = TenantPackage
-        fields = ["id", "code", "name", "description", "status", "max_users", "permissions",
-                  "menus", "created_at", "updated_at"]
+        fields = ["id", "code", "name", "description", "status", "max_users",
+                  "max_concurrent_runs", "permissions", "menus", "created_at", "updated_at"]
 
     def validate_permissions(self, permissions: list[Permission]) -> list[Permission]:
         """Refuse the codes only the platform tenant's roles may hold."""
