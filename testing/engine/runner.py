@@ -1,10 +1,11 @@
 """The step loop of one scenario run: steps, retries, checkpoints, pause and terminate.
 
 ``run_scenario(spec, sink, ...)`` runs the steps of ``spec`` from ``checkpoint.position``
-(0 for a new run). After every step it hands the sink the step's result and a checkpoint
-(the next position, the variables extracted so far, the cookies, the last response), so a
-paused run resumes exactly there and a run whose worker died continues on another worker
-without running a stored step again. Between steps it asks the sink what to do (run, pause,
+(0 for a new run). After every step it hands the sink the step's result and a way to take
+the checkpoint (the next position, the variables extracted so far, the cookies, the last
+response), which the sink takes when it stores a batch, so a paused run resumes exactly
+there and a run whose worker died continues on another worker without running a stored
+step again. Between steps it asks the sink what to do (run, pause,
 terminate), so a terminate takes effect within one step.
 
 Nothing raises out of it for a problem of the test: a bad URL, an undefined variable, an
@@ -17,6 +18,7 @@ import json
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.outbound import OutboundError, Policy, Session
@@ -87,7 +89,9 @@ class RunOutcome:
 class Sink(Protocol):
     """Where results go, and where control comes from."""
 
-    def record(self, result: StepResult, checkpoint: Checkpoint) -> None: ...
+    def record(self, result: StepResult, checkpoint: Callable[[], Checkpoint]) -> None:
+        """Keep ``result``; ``checkpoint()`` gives where the run stands after it (call it
+        when storing: it is the state after the latest step recorded)."""
 
     def control(self) -> str: ...
 
@@ -137,6 +141,9 @@ class ScenarioRunner:
         self.policy = policy
         self.sleep = sleep
         self.checkpoint = checkpoint or Checkpoint()
+        self.position = self.checkpoint.position
+        self.passed = self.checkpoint.passed
+        self.failed = self.checkpoint.failed
         self.pool = VariablePool(spec.layers, secrets=spec.secrets, labels=spec.labels)
         self.pool.restore(self.checkpoint.variables)
         self.session = Session(policy, what="test run", verify=spec.settings.verify_tls)
@@ -172,38 +179,41 @@ class ScenarioRunner:
         steps = self._steps()
         outcome_status = FAILED if self.checkpoint.failed else PASSED
         error = ""
-        position = self.checkpoint.position
-        while position < len(steps):
+        while self.position < len(steps):
             command = self.sink.control()
             if command == PAUSE:
-                return RunOutcome("paused", checkpoint=self.checkpoint)
+                return RunOutcome("paused", checkpoint=self.current_checkpoint())
             if command == TERMINATE:
                 return RunOutcome("terminated", error="Terminated on request.",
-                                  checkpoint=self.checkpoint)
-            step = steps[position]
-            result = self._run_with_retries(step, position)
+                                  checkpoint=self.current_checkpoint())
+            step = steps[self.position]
+            result = self._run_with_retries(step, self.position)
             stop = result.status in (FAILED, ERROR) and not self._soft_only(result)
-            self.checkpoint = Checkpoint(
-                position=position + 1, variables=self.pool.snapshot(),
-                cookies=self.session.saved_cookies(),
-                last_response=(_stored_response(self.last, self.spec.settings.stored_body_bytes,
-                                                False) if self.last else None),
-                passed=self.checkpoint.passed + (result.status == PASSED),
-                failed=self.checkpoint.failed + (result.status != PASSED),
-            )
-            if result.status != PASSED:
+            self.position += 1
+            if result.status == PASSED:
+                self.passed += 1
+            else:
+                self.failed += 1
                 outcome_status = FAILED
                 error = error or f"{result.title}: {result.error}"
             if stop:
                 # The steps after a hard failure are skipped: the run ends here.
-                self.checkpoint.position = len(steps)
-            self.sink.record(result, self.checkpoint)
-            position = self.checkpoint.position
+                self.position = len(steps)
+            self.sink.record(result, self.current_checkpoint)
         post = self._post_sql()
         if post is not None and post.status != PASSED:
             outcome_status = FAILED
             error = error or f"{post.title}: {post.error}"
-        return RunOutcome(outcome_status, error=error, checkpoint=self.checkpoint)
+        return RunOutcome(outcome_status, error=error, checkpoint=self.current_checkpoint())
+
+    def current_checkpoint(self) -> Checkpoint:
+        """Return where the run stands now."""
+        return Checkpoint(
+            position=self.position, variables=self.pool.snapshot(),
+            cookies=self.session.saved_cookies(),
+            last_response=(_stored_response(self.last, self.spec.settings.stored_body_bytes,
+                                            False) if self.last else None),
+            passed=self.passed, failed=self.failed)
 
     def _post_sql(self) -> StepResult | None:
         if not self.spec.post_sql.strip():
@@ -211,8 +221,8 @@ class ScenarioRunner:
         step = S.StepSpec(key="post_sql", title="SQL after the steps", action=S.SQL,
                           params={"database": self.spec.database, "sql": self.spec.post_sql,
                                   "writes": True})
-        result = self._run_with_retries(step, self.checkpoint.position)
-        self.sink.record(result, self.checkpoint)
+        result = self._run_with_retries(step, self.position)
+        self.sink.record(result, self.current_checkpoint)
         return result
 
     @staticmethod
@@ -258,7 +268,13 @@ class ScenarioRunner:
             failed = [a for a in result.assertions if not a["passed"]]
             result.error = failed[0]["message"]
         result.duration_ms = round((time.monotonic() - started) * 1000, 2)
-        result.variables = self._masked(result.variables)
+        # Masked once the step is done, so that a value it extracted as secret is hidden in
+        # the response that brought it too.
+        hidden = variables.secrets_to_hide(self.pool)
+        if hidden:
+            for name in ("request", "response", "variables", "extracted", "assertions",
+                         "error"):
+                setattr(result, name, variables.mask(getattr(result, name), hidden))
         return result
 
     # Step actions
@@ -317,14 +333,14 @@ class ScenarioRunner:
         if content_type and not any(name.lower() == "content-type" for name, _ in headers):
             headers.append(("Content-Type", content_type))
         timeout = float(request.get("timeout") or self.spec.settings.timeout)
-        result.request = self._masked({"method": method, "url": url, "query": params,
+        result.request = ({"method": method, "url": url, "query": params,
                                        "headers": headers, "body_type": body_type,
                                        "body": body})
         answer = self.session.send(method, url, headers=headers, params=params or None,
                                    timeout=timeout, **kwargs)
         data = _response_data(answer)
         data.cookies = self.session.cookies
-        result.response = self._masked(_stored_response(
+        result.response = (_stored_response(
             data, self.spec.settings.stored_body_bytes, answer.truncated))
         return data
 
@@ -361,7 +377,7 @@ class ScenarioRunner:
             raise StepFailed(f"a step that does not write runs one statement; this one has "
                              f"{len(texts)} (say that it writes, or split it)")
         statements = [sql.bind(statement, value_of) for statement in texts]
-        result.request = self._masked({"database": name, "sql": text,
+        result.request = ({"database": name, "sql": text,
                                        "params": [p for _s, ps in statements for p in ps],
                                        "writes": writes})
         started = time.monotonic()
@@ -379,7 +395,7 @@ class ScenarioRunner:
         if target:
             pool.set_extracted(target, rows, f"rows of {self.step_label(step, result.position)}")
             result.extracted = {target: self._mask_value(target, rows, pool)}
-        result.response = self._masked({"status": 0, "headers": [], "body": "",
+        result.response = ({"status": 0, "headers": [], "body": "",
                                         "body_truncated": False, "rows": rows,
                                         "rows_truncated": truncated, "row_count": count,
                                         "elapsed_ms": round(elapsed, 2)})
@@ -422,7 +438,7 @@ class ScenarioRunner:
                 expected = _as_number(expected)
             outcome = checks.compare(comparator, actual, expected)
             where = f"{kind} {expression}" if expression else kind
-            result.assertions.append(self._masked({
+            result.assertions.append(({
                 "type": kind, "expression": expression or "", "operator": comparator,
                 "expected": expected, "actual": None if actual is checks.MISSING else actual,
                 "found": actual is not checks.MISSING, "passed": outcome.passed,
@@ -432,11 +448,9 @@ class ScenarioRunner:
 
     # Masking
 
-    def _mask_value(self, name: str, value: Any, pool: VariablePool) -> Any:
-        return variables.MASK if pool.is_secret(name) else self._masked(value)
-
-    def _masked(self, value: Any) -> Any:
-        return variables.masked(value, self.pool)
+    @staticmethod
+    def _mask_value(name: str, value: Any, pool: VariablePool) -> Any:
+        return variables.MASK if pool.is_secret(name) else value
 
 
 def run_scenario(spec: S.ScenarioRunSpec, sink: Sink, *, policy: Policy,

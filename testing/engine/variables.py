@@ -183,8 +183,19 @@ def masked(value: Any, pool: VariablePool, extra: Iterable[str] = ()) -> Any:
 
     Strings inside dicts and lists are masked too; other values are returned unchanged.
     """
+    return mask(value, secrets_to_hide(pool, extra))
+
+
+def mask(value: Any, hidden: list[str]) -> Any:
+    """Return `value` with each string of `hidden` (``secrets_to_hide``) replaced by MASK."""
+    return _mask(value, hidden) if hidden else value
+
+
+def secrets_to_hide(pool: VariablePool, extra: Iterable[str] = ()) -> list[str]:
+    """Return the texts `masked` hides: the pool's secret values (and `extra`), longest
+    first, those shorter than MIN_MASKED_LENGTH left out."""
     candidates = [*pool.secret_values(), *extra]
-    hidden = sorted(
+    return sorted(
         {
             str(candidate)
             for candidate in candidates
@@ -195,7 +206,6 @@ def masked(value: Any, pool: VariablePool, extra: Iterable[str] = ()) -> Any:
         key=len,
         reverse=True,
     )
-    return _mask(value, hidden)
 
 
 def _mask(value: Any, hidden: list[str]) -> Any:

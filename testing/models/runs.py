@@ -26,6 +26,19 @@ from testing.choices import (
 from testing.models.base import ProjectOwnedModel
 
 
+class ResultJSONField(models.JSONField):
+    """A JSON column of step results, which are inserted in batches.
+
+    Defining ``get_placeholder`` keeps Django's bulk insert on PostgreSQL off its UNNEST
+    path, where psycopg escapes each array of JSON text in Python: 0.32 ms per result row
+    against 0.17 ms with plain VALUES rows (``bench/engine.py``). Other backends are
+    unaffected.
+    """
+
+    def get_placeholder(self, value, compiler, connection) -> str:
+        return "%s"
+
+
 class Execution(ProjectOwnedModel):
     """One run of a plan, a scenario or an interface (§3.14)."""
 
@@ -173,11 +186,11 @@ class StepResult(TenantScopedModel):
     status = models.CharField(_("status"), max_length=20, choices=StepStatus.choices)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
     flaky = models.BooleanField(_("flaky"), default=False)
-    request = models.JSONField(_("request"), null=True, blank=True)
-    response = models.JSONField(_("response"), null=True, blank=True)
-    variables = models.JSONField(_("variables used"), default=dict, blank=True)
-    extracted = models.JSONField(_("extracted"), default=dict, blank=True)
-    assertions = models.JSONField(_("assertions"), default=list, blank=True)
+    request = ResultJSONField(_("request"), null=True, blank=True)
+    response = ResultJSONField(_("response"), null=True, blank=True)
+    variables = ResultJSONField(_("variables used"), default=dict, blank=True)
+    extracted = ResultJSONField(_("extracted"), default=dict, blank=True)
+    assertions = ResultJSONField(_("assertions"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started at"))
     duration_ms = models.FloatField(_("duration (ms)"), default=0)

@@ -477,13 +477,13 @@ class DatabaseSink:
         self.run = run
         self.worker = worker
         self.pending: list[StepResult] = []
-        self.checkpoint: runner.Checkpoint | None = None
+        self.checkpoint = None  # the runner's: called when a batch is stored
         self.flushed_at = time.monotonic()
         self.asked_at = 0.0
         self.requested = ""
         self.lost = False  # another worker took the run over
 
-    def record(self, result: runner.StepResult, checkpoint: runner.Checkpoint) -> None:
+    def record(self, result: runner.StepResult, checkpoint) -> None:
         self.pending.append(StepResult(
             tenant_id=self.run.tenant_id, execution_id=self.run.execution_id,
             scenario_run_id=self.run.pk, position=result.position, step_key=result.key[:64],
@@ -506,7 +506,7 @@ class DatabaseSink:
         with transaction.atomic():
             updated = ExecutionStep.objects.filter(
                 pk=self.run.pk, worker=self.worker, status=ScenarioRunStatus.RUNNING,
-            ).update(checkpoint=self.checkpoint.as_data(), heartbeat_at=timezone.now(),
+            ).update(checkpoint=self.checkpoint().as_data(), heartbeat_at=timezone.now(),
                      steps_passed=F("steps_passed") + passed,
                      steps_failed=F("steps_failed") + failed)
             if not updated:

@@ -34,7 +34,7 @@ class ListSink:
 
     def record(self, result, checkpoint) -> None:
         self.results.append(result)
-        self.checkpoints.append(checkpoint)
+        self.checkpoints.append(checkpoint())
 
     def control(self) -> str:
         if self.stop_before is not None and len(self.results) == self.stop_before:
@@ -275,3 +275,31 @@ def test_keywords_set_assert_and_extract_on_the_last_response(target):
     sink = ListSink()
     outcome = run_scenario(scenario(target, steps), sink, policy=LOOPBACK)
     assert outcome.status == "passed", [(r.key, r.error) for r in sink.results]
+
+
+def test_a_value_extracted_as_secret_is_masked_in_the_response_that_brought_it(target):
+    steps = [http("login", "/login", method="POST", body_type="json",
+                  body={"password": "s3cret"},
+                  extractors=[{"name": "token", "source": "json", "expression": "$.token",
+                               "secret": True}]),
+             http("me", "/me", headers=[{"name": "Authorization",
+                                         "value": "Bearer {{token}}"}],
+                  assertions=[status_is(200)])]
+    sink = ListSink()
+    assert run_scenario(scenario(target, steps), sink, policy=LOOPBACK).status == "passed"
+    login, me = sink.results
+    assert TOKEN not in str(login.response) and "••••••" in login.response["body"]
+    assert login.extracted == {"token": "••••••"}
+    assert TOKEN not in str(me.request) and me.variables["token"]["value"] == "••••••"
+    # The checkpoint keeps the real value (it is sealed at rest), so a resumed run sends it.
+    assert sink.checkpoints[0].variables["extracted"]["token"]["value"] == TOKEN
+
+
+def test_a_json_value_is_not_coerced_but_a_status_from_text_is(target):
+    steps = [http("a", "/json", assertions=[
+        {"type": "status_code", "operator": "eq", "expected_value": "200"},
+        {"type": "json", "expression": "$.data.count", "operator": "eq",
+         "expected_value": "3", "soft": True}])]
+    sink = ListSink()
+    run_scenario(scenario(target, steps), sink, policy=LOOPBACK)
+    assert [a["passed"] for a in sink.results[0].assertions] == [True, False]
