@@ -1132,8 +1132,28 @@ class ExecutionAdmin(ProjectOwnedAdmin):
                       gettext("%(count)d runs asked to terminate."))
 
 
+class RecordOfRunAdmin(ApiTestingAdmin):
+    """A record the engine wrote: shown whole, read-only, never added, changed or removed
+    on its own (it goes with its execution)."""
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        return [(None, {"fields": self.fields})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(ExecutionStep)
-class ExecutionStepAdmin(ApiTestingAdmin):
+class ExecutionStepAdmin(RecordOfRunAdmin):
     """Scenario runs, read-only, with their step results."""
 
     list_display = ["name", "execution", "row_number", "status", "steps_passed",
@@ -1147,24 +1167,10 @@ class ExecutionStepAdmin(ApiTestingAdmin):
               "steps_failed", "attempts", "worker", "heartbeat_at", "started_at",
               "completed_at", "error"]
 
-    def get_fieldsets(self, request: HttpRequest, obj=None):
-        return [(None, {"fields": self.fields})]
-
-    def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(StepResult)
-class StepResultAdmin(ApiTestingAdmin):
+class StepResultAdmin(RecordOfRunAdmin):
     """Step results, read-only; secrets in them were masked by the engine."""
 
     list_display = ["title", "scenario_run", "position", "status", "attempts", "flaky",
@@ -1177,17 +1183,3 @@ class StepResultAdmin(ApiTestingAdmin):
               "attempts", "flaky", "request", "response", "variables", "extracted",
               "assertions", "error", "started_at", "duration_ms"]
 
-    def get_fieldsets(self, request: HttpRequest, obj=None):
-        return [(None, {"fields": self.fields})]
-
-    def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
