@@ -144,3 +144,28 @@ def org_b(tenant_b):
         position = Position.objects.create(code="dev", name="Beta Developer")
     user = make_user(tenant_b, "alice", department=child, position=position)
     return {"root": root, "child": child, "position": position, "user": user}
+
+
+@pytest.fixture(scope="session")
+def target():
+    """A real HTTP server on loopback for the test engine (``testing.tests.http_target``)."""
+    from testing.tests.http_target import Target
+
+    server = Target()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def runs_in_process(settings):
+    """Test runs' Celery tasks run in this process; loopback is reachable; the heartbeat
+    thread stays idle; every step is stored as it ends."""
+    from config.celery import app
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.TESTING_HEARTBEAT_SECONDS = 600
+    settings.TESTING_RESULT_FLUSH_SECONDS = 0
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from testing.models import (
@@ -387,3 +388,45 @@ class PlanScenarioForm(RowForm):
     def clean_variables(self):
         value = self.cleaned_data.get("variables")
         return {} if value in (None, "") else value
+
+
+class StartRunForm(forms.Form):
+    """What a run needs besides its target: the environment and, for a scenario, a dataset.
+
+    The choices are the project's own environments and, for a scenario, the datasets of that
+    scenario or of any scenario of the project: an id from elsewhere is a field error.
+    """
+
+    environment = forms.ModelChoiceField(queryset=Environment.objects.none(), required=False,
+                                         label=_("Environment"))
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(), required=False, label=_("Dataset"),
+        empty_label=_("No dataset: run once"),
+        help_text=_("With a dataset the scenario runs once per row."))
+
+    def __init__(self, *args, project, scenario: Scenario | None = None,
+                 environment_label: str = "", **kwargs) -> None:
+        kwargs.setdefault("auto_id", "run-%s")
+        super().__init__(*args, **kwargs)
+        environments = Environment.objects.filter(project=project).order_by("name")
+        field = self.fields["environment"]
+        field.queryset = environments
+        field.empty_label = environment_label or _("None: the steps' URLs are absolute")
+        if scenario is None:
+            del self.fields["dataset"]
+        else:
+            self.fields["dataset"].queryset = Dataset.objects.filter(
+                Q(scenario__isnull=True) | Q(scenario=scenario), project=project).order_by("name")
+
+    def full_clean(self) -> None:
+        """Validate, then point each invalid field at its error (screen readers) and put
+        the focus on the first one, as ``testing.forms.RowForm`` does."""
+        super().full_clean()
+        invalid = [name for name in self.fields if name in self.errors]
+        for name in invalid:
+            attrs = self.fields[name].widget.attrs
+            attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+            if self.fields[name].help_text:
+                attrs["aria-describedby"] += f" {self[name].auto_id}_helptext"
+        if invalid:
+            self.fields[invalid[0]].widget.attrs["autofocus"] = True

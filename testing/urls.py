@@ -13,6 +13,7 @@ from testing.views import (
     keywords,
     plans,
     projects,
+    runs,
     scenarios,
 )
 
@@ -27,4 +28,5 @@ urlpatterns = [
     *plans.urlpatterns,
     *interfaces.urlpatterns,
     *scenarios.urlpatterns,
+    *runs.urlpatterns,
 ]

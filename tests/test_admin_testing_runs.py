@@ -7,35 +7,19 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from config.celery import app
 from core.context import tenant_context
 from testing.choices import StepKind
 from testing.models import Execution, PlanScenario, StepResult
 from testing.tests import factories as f
-from testing.tests.http_target import Target
 from tests.admin_cases import make_staff_actor
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process")]
 
 CODES = ["testplan:view", "execution:view", "execution:create", "execution:control",
          "executionstep:view", "stepresult:view"]
 
 
-@pytest.fixture(scope="module")
-def target():
-    server = Target()
-    yield server
-    server.close()
 
-
-@pytest.fixture(autouse=True)
-def in_process_tasks(settings):
-    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    settings.TESTING_HEARTBEAT_SECONDS = 600
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager
 
 
 @pytest.fixture

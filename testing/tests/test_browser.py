@@ -5,7 +5,8 @@ driven by Playwright for Python through ``executable_path``: no browser is downl
 The demo tester of ``seed_demo`` signs in, creates an environment, an interface and a
 three-step scenario, reorders the steps by dragging one with the mouse, reloads and finds
 the order kept; then does the same with the keyboard (the Up/Down buttons), and opens the
-editor in Simplified Chinese.
+editor in Simplified Chinese. Finally the tester runs the demo scenario and watches the run
+page follow it to the end without a reload.
 
 Without Chromium or Playwright the tests skip, saying what is missing; with
 ``ATRIUM_REQUIRE_SERVICES`` set (CI) they fail instead.
@@ -256,4 +257,97 @@ def test_editor_in_simplified_chinese(browser, demo):
     page.goto(page.url.split("/scenarios/")[0] + "/interfaces/")
     assert page.get_attribute("html", "lang") == "zh-hans"
     page.wait_for_selector("nav[aria-label] .tree")
+    assert page.script_errors == []
+
+
+@pytest.fixture
+def demo_target(demo, live_server):
+    """Point the demo project's "Local" environment at the live server (not at ``make run``'s
+    port), so that its scenario tests the server the browser talks to."""
+    from core.context import tenant_context
+    from tenants.models import Tenant
+    from testing.models import Environment
+
+    tenant = Tenant.objects.get(code=demo["tenant"])
+    with tenant_context(tenant):
+        Environment.objects.filter(name="Local").update(base_url=live_server.url)
+
+
+@pytest.fixture
+def worker(settings, monkeypatch):
+    """Scenario runs go to a worker thread instead of the broker, and run once the test sets
+    the returned event: the run page is then open and must follow the run without a reload.
+
+    An in-memory SQLite database lives in the test's connection, which the live server's
+    threads share; the worker shares it too. Another database gets its own connection.
+    """
+    import threading
+
+    from django.db import connections
+
+    from core.context import get_current_tenant_id, tenant_context
+    from testing.services import runs
+    from testing.tasks import run_scenario_run
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.TESTING_HEARTBEAT_SECONDS = 600
+    settings.TESTING_RESULT_FLUSH_SECONDS = 0
+    shared = connections["default"]
+    share = shared.vendor == "sqlite" and shared.is_in_memory_db()
+    if share:
+        shared.inc_thread_sharing()
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def delay(run_id: str) -> None:
+        tenant_id = get_current_tenant_id()  # what the task's message would carry
+
+        def work() -> None:
+            if share:
+                connections["default"] = shared
+            try:
+                release.wait(TIMEOUT / 1000)
+                with tenant_context(tenant_id):
+                    runs.execute_run(run_id)
+            finally:
+                if not share:
+                    connections["default"].close()
+
+        thread = threading.Thread(target=work, daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    monkeypatch.setattr(run_scenario_run, "delay", delay)
+    yield release
+    release.set()
+    for thread in threads:
+        thread.join(TIMEOUT / 1000)
+    if share:
+        shared.dec_thread_sharing()
+
+
+def test_tester_runs_the_demo_scenario_and_watches_it_live(demo_target, worker, browser, demo):
+    """Run the demo scenario from its page: the run page shows it running, then completed
+    without a reload; a step's detail opens beside the steps."""
+    page = open_page(browser, demo)
+    open_project(page, demo)
+    page.click("nav.tabs a[href$='/scenarios/']")
+    page.click("table.rows a")
+    page.wait_for_selector("#run-start form")  # loaded in place
+    page.select_option("#run-environment", label="Local")
+    page.click("#run-submit")
+    page.wait_for_url("**/runs/*/")
+    assert page.inner_text("#run-status") == "Running"
+    assert page.get_attribute("#run-live", "hx-trigger") == "every 2s"
+    page.evaluate("window.sameDocument = true")
+    worker.set()  # the worker takes the run
+    page.wait_for_selector("#run-status:text-is('Completed')")
+    assert page.evaluate("window.sameDocument === true")  # updated in place, no reload
+    assert page.get_attribute("#run-live", "hx-trigger") is None
+    assert page.inner_text("#steps-done") == "3 of 3 done"
+    page.click("#run-live .run-steps a >> nth=0")
+    page.wait_for_selector("#step-detail .step-detail")
+    detail = page.inner_text("#step-detail")
+    assert "/api/v1/me/" in detail and "Who am I" in detail
+    assert page.inner_text("#step-detail .response-status") == "200"
     assert page.script_errors == []

@@ -11,16 +11,10 @@ import pytest
 from core.outbound import Policy, parse_networks
 from testing.engine import runner, spec as S
 from testing.engine.runner import Checkpoint, run_scenario
-from testing.tests.http_target import TOKEN, Target
+from testing.tests.http_target import TOKEN
 
 LOOPBACK = Policy(allowed_networks=parse_networks(("127.0.0.0/8",)))
 
-
-@pytest.fixture(scope="module")
-def target():
-    server = Target()
-    yield server
-    server.close()
 
 
 class ListSink:

@@ -20,6 +20,7 @@ from testing.models import (
     Variable,
 )
 from testing.tests.page_cases import (
+    all_design_codes,
     assert_accessible_forms,
     assert_all_missing,
     assert_all_refused,
@@ -103,19 +104,19 @@ def test_create_project_and_refuse_a_duplicate_name(client, tenant_a, tenant_b):
     assert missing.status_code == 400 and field_errors(missing, "name")
 
 
-def test_dashboard_counts_and_recent_runs_placeholder(client, tenant_a, project_a):
-    """The dashboard counts the project's rows and says runs come with the engine."""
+def test_dashboard_counts_and_loads_recent_runs(client, tenant_a, project_a):
+    """The dashboard counts the project's rows and loads its recent runs."""
     make(Environment, tenant_a, project=project_a, name="staging",
          base_url="https://staging.example.com")
     make(Scenario, tenant_a, project=project_a, name="Checkout")
-    sign_in(client, tenant_a)
+    sign_in(client, tenant_a, all_design_codes() | {"execution:view"})
     page = client.get(reverse("testing:project", args=[project_a.pk]))
     assert page.status_code == 200
     counts = {str(item["label"]): item["count"] for item in page.context["counts"]}
     assert counts["Environments"] == 1 and counts["Scenarios"] == 1 and counts["Plans"] == 0
     assert not page.context["is_empty"]
     html = page.content.decode()
-    assert "run engine" in html
+    assert reverse("testing:runs-recent", args=[project_a.pk]) in html
     assert 'aria-current="page"' in html
 
 

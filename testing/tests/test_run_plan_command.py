@@ -12,22 +12,11 @@ from core.context import tenant_context
 from testing.choices import StepKind
 from testing.models import PlanScenario
 from testing.tests import factories as f
-from testing.tests.http_target import Target
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def target():
-    server = Target()
-    yield server
-    server.close()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process")]
 
 
-@pytest.fixture(autouse=True)
-def loopback(settings):
-    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    settings.TESTING_HEARTBEAT_SECONDS = 600
+
 
 
 @pytest.fixture

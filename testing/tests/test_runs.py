@@ -8,35 +8,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.celery import app
 from core.context import tenant_context
 from testing.choices import RunStatus, ScenarioRunStatus, StepKind
 from testing.engine.runner import Checkpoint
 from testing.models import Execution, ExecutionStep, PlanScenario, StepResult, Variable
 from testing.services import runs
 from testing.tests import factories as f
-from testing.tests.http_target import TOKEN, Target
+from testing.tests.http_target import TOKEN
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def target():
-    server = Target()
-    yield server
-    server.close()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process")]
 
 
-@pytest.fixture(autouse=True)
-def in_process_tasks(settings):
-    """Tasks run in process; loopback is reachable; the heartbeat thread stays idle."""
-    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    settings.TESTING_HEARTBEAT_SECONDS = 600
-    settings.TESTING_RESULT_FLUSH_SECONDS = 0
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager
+
 
 
 def request_step(scenario, url, *, method="GET", assertions=(), extractors=(), **request):

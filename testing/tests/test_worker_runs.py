@@ -188,12 +188,6 @@ class Workers:
             time.sleep(POLL)
 
 
-@pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
-    server = Target()
-    yield server
-    server.close()
-
 
 @pytest.fixture
 def workers(tmp_path, tenant_a) -> Iterator[Workers]:
