@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenants.models import TenantModel, unique_live_per_tenant
 from testing.choices import RunMode
@@ -63,7 +64,8 @@ class PlanScenario(TenantModel):
                                     on_delete=models.SET_NULL, null=True, blank=True,
                                     related_name="+")
     variables = models.JSONField(_("variable overrides"), default=dict, blank=True)
-    sort_order = models.IntegerField(_("position"), default=0)
+    sort_order = models.IntegerField(pgettext_lazy("order in a list", "position"),
+                                     default=0)
 
     rbac_owner_path = "plan__project__created_by"
 

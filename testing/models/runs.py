@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from uuid6 import uuid7
 
 from core.crypto import EncryptedJSONField
@@ -129,7 +130,8 @@ class ExecutionStep(TenantScopedModel):
     dataset = models.ForeignKey("testing.Dataset", verbose_name=_("dataset"),
                                 on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     name = models.CharField(_("name"), max_length=255)
-    sort_order = models.PositiveIntegerField(_("position"), default=0)
+    sort_order = models.PositiveIntegerField(pgettext_lazy("order in a list", "position"),
+                                             default=0)
     row_number = models.PositiveIntegerField(_("dataset row"), null=True, blank=True)
     row_values = models.JSONField(_("row values"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=ScenarioRunStatus.choices,
@@ -179,7 +181,7 @@ class StepResult(TenantScopedModel):
                                   on_delete=models.CASCADE, related_name="+")
     scenario_run = models.ForeignKey(ExecutionStep, verbose_name=_("scenario run"),
                                      on_delete=models.CASCADE, related_name="results")
-    position = models.IntegerField(_("position"))
+    position = models.IntegerField(pgettext_lazy("order in a list", "position"))
     step_key = models.CharField(_("step"), max_length=64)
     title = models.CharField(_("title"), max_length=500)
     action = models.CharField(_("action"), max_length=20)

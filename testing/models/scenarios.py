@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenants.models import TenantModel, unique_live_per_tenant
 from testing.choices import Priority, StepKind
@@ -102,7 +103,8 @@ class ScenarioStep(TenantModel):
 
     scenario = models.ForeignKey(Scenario, verbose_name=_("scenario"), on_delete=models.CASCADE,
                                  related_name="steps")
-    sort_order = models.IntegerField(_("position"), default=0)
+    sort_order = models.IntegerField(pgettext_lazy("order in a list", "position"),
+                                     default=0)
     is_enabled = models.BooleanField(_("enabled"), default=True)
     description = models.CharField(_("description"), max_length=500, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=StepKind.choices)

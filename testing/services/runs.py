@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -641,5 +641,4 @@ def recover_runs() -> list[str]:
                        run_id)
         with tenant_context(tenant_id):
             run_scenario_run.delay(str(run_id))
-    close_old_connections()
     return [str(run_id) for run_id, _tenant in [*lost, *forgotten]]
