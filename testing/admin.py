@@ -36,8 +36,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
@@ -271,6 +273,70 @@ class ProjectOwnedAdmin(ApiTestingAdmin):
         return readonly
 
 
+class RunEnvironmentForm(forms.Form):
+    """The environment the selected scenarios or interfaces run in (one project's)."""
+
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(), required=False, label=_("Environment"),
+        empty_label=_("None: the steps' URLs are absolute"))
+
+    def __init__(self, *args, project_id, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].queryset = Environment.objects.filter(
+            project_id=project_id).order_by("name")
+
+
+class RunSelectedMixin:
+    """The "Run" action of scenarios and interfaces: pick an environment, start one run each.
+
+    The selection must lie in one project (an environment is a project's); each run goes
+    to the workers through ``testing.services.runs``, as from the pages and the API.
+    """
+
+    run_starter = "start_scenario"
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may start runs (``execution:create``)."""
+        return request.user.has_perm("execution:create")
+
+    @admin.action(description=_("Run the selected %(verbose_name_plural)s"), permissions=["run"])
+    def run_selected(self, request: HttpRequest, queryset: QuerySet):
+        rows = list(queryset.order_by("name")[:MAX_CONNECTION_TESTS + 1])
+        if len(rows) > MAX_CONNECTION_TESTS:
+            self.message_user(request, gettext("Run at most %(count)d at a time.")
+                              % {"count": MAX_CONNECTION_TESTS}, messages.WARNING)
+            return None
+        projects = {row.project_id for row in rows}
+        if len(projects) != 1:
+            self.message_user(request, gettext("Select rows of one project: the environment "
+                                               "they run in is a project's."),
+                              messages.WARNING)
+            return None
+        form = RunEnvironmentForm(request.POST if "apply" in request.POST else None,
+                                  project_id=projects.pop())
+        if form.is_bound and form.is_valid():
+            start = getattr(runs, self.run_starter)
+            for row in rows:
+                try:
+                    execution = start(row, environment=form.cleaned_data["environment"])
+                except runs.RunRefused as exc:
+                    self.message_user(request, f"{row}: {exc}", messages.WARNING)
+                    continue
+                self.message_user(request, format_html(
+                    '{}: <a href="{}">{}</a>', str(row),
+                    reverse("admin:testing_execution_change", args=[execution.pk]),
+                    gettext("run started")), messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Run %(count)d %(what)s") % {
+                "count": len(rows), "what": self.opts.verbose_name_plural},
+            "opts": self.opts, "form": form, "rows": rows, "action_name": "run_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/testing/run_selected.html", context)
+
+
 def project_filter():
     """Return the change list's filter by project: only projects the list holds rows of."""
     return ("project", admin.RelatedOnlyFieldListFilter)
@@ -439,8 +505,11 @@ class InterfaceForm(ProjectChoicesForm):
 
 
 @admin.register(Interface)
-class InterfaceAdmin(ProjectOwnedAdmin):
+class InterfaceAdmin(RunSelectedMixin, ProjectOwnedAdmin):
     """The requests of each project's API, with their assertions and extractors."""
+
+    actions = ["restore_selected", "run_selected"]
+    run_starter = "start_interface"
 
     form = InterfaceForm
     list_display = ["name", "method", "url", "project", "folder", "body_type", "sort_order",
@@ -744,7 +813,19 @@ STEP_FIELDS = ["sort_order", "is_enabled", "kind", "description", "interface", "
                "builtin_keyword", "parameters", "retries"]
 
 
-class ScenarioStepInlineForm(InlineRowForm):
+class RetriesMixin(forms.ModelForm):
+    """A step's retries: left out of a post (a step written before retries existed, a
+    script), it is the model's default, 0; a value outside 0-5 is a field error."""
+
+    retries = forms.IntegerField(label=_("retries"), required=False, min_value=0, max_value=5,
+                                 help_text=ScenarioStep._meta.get_field("retries").help_text)
+
+    def clean_retries(self) -> int:
+        value = self.cleaned_data.get("retries")
+        return 0 if value is None else value
+
+
+class ScenarioStepInlineForm(RetriesMixin, InlineRowForm):
     """A step on its scenario's page."""
 
     project_fields = ("interface", "keyword")
@@ -783,8 +864,10 @@ class ScenarioForm(ProjectChoicesForm):
 
 
 @admin.register(Scenario)
-class ScenarioAdmin(ProjectOwnedAdmin):
+class ScenarioAdmin(RunSelectedMixin, ProjectOwnedAdmin):
     """Each project's scenarios with their steps; SQL before and after."""
+
+    actions = ["restore_selected", "run_selected"]
 
     form = ScenarioForm
     list_display = ["name", "project", "priority", "step_count", "database_config",
@@ -811,7 +894,7 @@ class ScenarioAdmin(ProjectOwnedAdmin):
         return obj.live_step_count
 
 
-class ScenarioStepForm(ProjectChoicesForm):
+class ScenarioStepForm(RetriesMixin, ProjectChoicesForm):
     """A step on its own page: interfaces and keywords of its scenario's project."""
 
     project_fields = ("interface", "keyword")

@@ -269,7 +269,7 @@ class TestScenarioStepAdmin(AdminTestCase):
     def change_data(self, row):
         return {"sort_order": row.sort_order, "is_enabled": "on", "kind": "request",
                 "description": "Renamed", "interface": "", "keyword": "",
-                "builtin_keyword": "", "parameters": json.dumps(REQUEST)}
+                "builtin_keyword": "", "parameters": json.dumps(REQUEST), "retries": 2}
 
 
 class TestDatasetAdmin(AdminTestCase):

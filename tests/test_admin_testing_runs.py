@@ -104,3 +104,29 @@ def test_another_tenant_never_sees_the_runs(client, django_capture_on_commit_cal
     run_plans(client, plan_a)
     with tenant_context(tenant_a):
         assert Execution.objects.count() == 1
+
+
+def test_scenarios_and_interfaces_run_in_the_environment_chosen(
+        client, django_capture_on_commit_callbacks, tenant_a, tenant_b, plan_a, target):
+    with tenant_context(tenant_a):
+        scenario = plan_a.entries.get().scenario
+        environment = plan_a.environment
+    interface = f.interface(plan_a.project, "Reads JSON", url="/json")
+    client.force_login(make_staff_actor(tenant_a, [*CODES, "scenario:view", "interface:view"]))
+    for model, row in (("scenario", scenario), ("interface", interface)):
+        url = reverse(f"admin:testing_{model}_changelist")
+        asked = client.post(url, {"action": "run_selected", ACTION_CHECKBOX_NAME: [str(row.pk)]})
+        assert asked.status_code == 200 and 'name="environment"' in asked.content.decode()
+        other = f.environment(f.project(tenant_b, f"B {model}"), "B", base_url=target.url)
+        refused = client.post(url, {"action": "run_selected", "apply": "1",
+                                    "environment": str(other.pk),
+                                    ACTION_CHECKBOX_NAME: [str(row.pk)]})
+        assert refused.status_code == 200 and "errorlist" in refused.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            started = client.post(url, {"action": "run_selected", "apply": "1",
+                                        "environment": str(environment.pk),
+                                        ACTION_CHECKBOX_NAME: [str(row.pk)]}, follow=True)
+        assert "run started" in started.content.decode()
+    with tenant_context(tenant_a):
+        assert sorted(Execution.objects.values_list("kind", "status")) == [
+            ("interface", "completed"), ("scenario", "completed")]
