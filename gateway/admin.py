@@ -141,7 +141,7 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
             "title": _("Make MCP tools of %(count)d endpoints") % {"count": len(endpoints)},
             "opts": self.opts,
             "form": form,
-            "endpoints": endpoints,
+            "rows": endpoints,
             "action_name": "make_mcp_tools",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }

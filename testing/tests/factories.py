@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.context import tenant_context
+from testing.choices import StepKind
 from testing.models import (
     Dataset,
     Environment,
@@ -63,3 +64,15 @@ def dataset(project, name="Users", csv_data="user,expected\nann,200\n", **fields
 
 def plan(project, name="Nightly", **fields):
     return make(TestPlan, project.tenant, project=project, name=name, **fields)
+
+
+def request_step(scenario, url, *, method="GET", assertions=(), extractors=(), **request):
+    """Add an inline-request step to ``scenario``."""
+    return step(scenario, kind=StepKind.REQUEST, parameters={
+        "method": method, "url": url, "assertions": list(assertions),
+        "extractors": list(extractors), **request})
+
+
+def status_is(code):
+    """Return the assertion that the status is ``code``."""
+    return {"type": "status_code", "operator": "==", "expected_value": code}

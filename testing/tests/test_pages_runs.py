@@ -13,10 +13,11 @@ import re
 import pytest
 from django.urls import reverse
 
-from testing.choices import RunStatus, StepKind
+from testing.choices import RunStatus
 from testing.models import Execution, PlanScenario, StepResult
 from testing.services import runs
 from testing.tests import factories as f
+from testing.tests.factories import request_step, status_is
 from testing.tests.http_target import TOKEN
 from testing.tests.page_cases import (
     all_design_codes,
@@ -38,16 +39,6 @@ POLLING = 'hx-trigger="every 2s"'
 def sign_in_tester(client, tenant, extra=RUN_CODES):
     """Sign in a tester holding every design code plus ``extra``."""
     return sign_in(client, tenant, all_design_codes() | set(extra))
-
-
-def request_step(scenario, url, *, method="GET", assertions=(), extractors=(), **request):
-    return f.step(scenario, kind=StepKind.REQUEST, parameters={
-        "method": method, "url": url, "assertions": list(assertions),
-        "extractors": list(extractors), **request})
-
-
-def status_is(code):
-    return {"type": "status_code", "operator": "==", "expected_value": code}
 
 
 @pytest.fixture

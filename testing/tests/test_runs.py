@@ -14,22 +14,13 @@ from testing.engine.runner import Checkpoint
 from testing.models import Execution, ExecutionStep, PlanScenario, StepResult, Variable
 from testing.services import runs
 from testing.tests import factories as f
+from testing.tests.factories import request_step, status_is
 from testing.tests.http_target import TOKEN
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process")]
 
 
 
-
-
-def request_step(scenario, url, *, method="GET", assertions=(), extractors=(), **request):
-    return f.step(scenario, kind=StepKind.REQUEST, parameters={
-        "method": method, "url": url, "assertions": list(assertions),
-        "extractors": list(extractors), **request})
-
-
-def status_is(code):
-    return {"type": "status_code", "operator": "==", "expected_value": code}
 
 
 @pytest.fixture
