@@ -351,3 +351,30 @@ def test_tester_runs_the_demo_scenario_and_watches_it_live(demo_target, worker, 
     assert "/api/v1/me/" in detail and "Who am I" in detail
     assert page.inner_text("#step-detail .response-status") == "200"
     assert page.script_errors == []
+
+
+def test_the_run_page_in_simplified_chinese(demo_target, worker, browser, demo):
+    """With a Chinese browser the run page, its live updates and a step's detail answer in
+    zh-hans."""
+    from testing.choices import RunStatus
+
+    with translation.override("zh-hans"):
+        running, completed = str(RunStatus.RUNNING.label), str(RunStatus.COMPLETED.label)
+        progress = translation.gettext("Progress")
+    page = open_page(browser, demo, "zh-hans")
+    open_project(page, demo)
+    page.click("nav.tabs a[href$='/scenarios/']")
+    page.click("table.rows a")
+    page.wait_for_selector("#run-start form")
+    page.select_option("#run-environment", label="Local")
+    page.click("#run-submit")
+    page.wait_for_url("**/runs/*/")
+    assert page.get_attribute("html", "lang") == "zh-hans"
+    assert page.inner_text("#run-status") == running
+    assert page.inner_text("#progress-title") == progress
+    worker.set()
+    page.wait_for_selector(f"#run-status:text-is('{completed}')")
+    page.click("#run-live .run-steps a >> nth=0")
+    page.wait_for_selector("#step-detail .step-detail")
+    assert page.inner_text("#step-detail .response-status") == "200"
+    assert page.script_errors == []
