@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/log_range_query.py
 	$(BIN)/python bench/mcp_gateway.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -3,6 +3,10 @@
 ``/healthz`` answers as long as the process serves requests. ``/readyz`` checks every
 configured datasource and the Celery broker and answers 503 with JSON naming each one
 that failed, so an orchestrator stops routing traffic to an instance that cannot work.
+It also reports how the sandbox of user code runs here (``sandbox``: "bubblewrap",
+"unprotected" in development, or "unavailable"): informational, since every other part of
+the platform works without it; user code is refused with the reason while it is
+unavailable.
 """
 
 from __future__ import annotations
@@ -58,6 +62,17 @@ def check_broker() -> str | None:
     return None
 
 
+def sandbox_mode() -> str:
+    """Return how user code runs in this process: bubblewrap, unprotected or unavailable."""
+    from core import sandbox
+
+    state = sandbox.state()
+    if not state["ready"]:
+        logger.warning("Readiness: the sandbox of user code is unavailable: %s",
+                       state.get("reason", ""))
+    return state["mode"]
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -78,4 +93,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
     }
     if failed:
         body["errors"] = failed
+    body["sandbox"] = sandbox_mode()
     return JsonResponse(body, status=200 if not failed else 503)

@@ -490,3 +490,31 @@ TESTING_MAX_RUN_ATTEMPTS = env.int("TESTING_MAX_RUN_ATTEMPTS", 3, minimum=1)
 # operator (Tenant.outbound_networks).
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", [])
 OUTBOUND_ALLOWED_SERVICE_ENDPOINTS = env.list("OUTBOUND_ALLOWED_SERVICE_ENDPOINTS", [])
+
+# ---------------------------------------------------------------------------
+# The sandbox of user code (custom keywords, global functions, MCP script tools)
+# ---------------------------------------------------------------------------
+# User code runs only behind bubblewrap (core.sandbox). Each call's ceilings: CPU and
+# wall-clock seconds, memory (address space), processes, the size of a file it writes,
+# open files, and what it prints or returns; a breach ends the call with the limit named.
+SANDBOX_BWRAP = env.str("SANDBOX_BWRAP", "bwrap")
+SANDBOX_PYTHON = env.str("SANDBOX_PYTHON", "")  # default: this Python's real interpreter
+SANDBOX_POOL_SIZE = env.int("SANDBOX_POOL_SIZE", 2, minimum=1)
+SANDBOX_CPU_SECONDS = env.float("SANDBOX_CPU_SECONDS", 2.0, minimum=0.1)
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", 5.0, minimum=0.1)
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", 256, minimum=64)
+SANDBOX_PROCESSES = env.int("SANDBOX_PROCESSES", 32, minimum=1)
+SANDBOX_FILE_MB = env.int("SANDBOX_FILE_MB", 8, minimum=1)
+SANDBOX_OPEN_FILES = env.int("SANDBOX_OPEN_FILES", 64, minimum=16)
+SANDBOX_OUTPUT_KB = env.int("SANDBOX_OUTPUT_KB", 1024, minimum=16)
+SANDBOX_TMP_MB = env.int("SANDBOX_TMP_MB", 16, minimum=1)
+# Development only: where bubblewrap cannot run, run user code in a plain subprocess (the
+# limits and the system call filter apply, the namespaces do not). Refused in production.
+SANDBOX_ALLOW_UNPROTECTED = env.bool("SANDBOX_ALLOW_UNPROTECTED", False)
+if SANDBOX_ALLOW_UNPROTECTED and PRODUCTION:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "SANDBOX_ALLOW_UNPROTECTED=true runs user code without the operating-system barrier; "
+        "it is refused when ATRIUM_ENV=production. Install bubblewrap and enable user "
+        "namespaces instead (README, 'User code').")

@@ -30,3 +30,6 @@ class TestingConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(sync_builtins, sender=self, dispatch_uid="testing.sync_builtins")
+        from testing.services import usercode
+
+        usercode.register()

@@ -34,8 +34,27 @@ def test_readyz_checks_every_datasource_and_the_broker(client):
     body = response.json()
     expected = {f"database:{alias}": "ok" for alias in settings.DATABASES}
     expected["broker"] = "ok"
-    assert body == {"status": "ok", "checks": expected}
+    assert body == {"status": "ok", "checks": expected, "sandbox": "bubblewrap"}
     assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_readyz_reports_a_sandbox_that_cannot_be_set_up_without_failing(client, caplog):
+    """Without bubblewrap the probe says "unavailable" (the log says why); the rest of the
+    platform is still ready."""
+    from core import sandbox
+
+    saved = dict(sandbox._state)
+    sandbox._state.update(barrier=None, pool=None)
+    try:
+        with override_settings(SANDBOX_BWRAP="/nonexistent/bwrap"), \
+                caplog.at_level(logging.WARNING, logger="config.health"):
+            response = client.get("/readyz")
+    finally:
+        sandbox._state.update(saved)
+    assert response.status_code == 200
+    assert response.json()["sandbox"] == "unavailable"
+    assert "bubblewrap (/nonexistent/bwrap) is not installed" in caplog.text
 
 
 @pytest.mark.django_db(databases="__all__")

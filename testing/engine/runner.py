@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.outbound import OutboundError, Policy, Session
-from testing.engine import checks, extract, spec as S, sql, variables
+from testing.engine import checks, extract, spec as S, sql, usercode, variables
 from testing.engine.variables import VariablePool
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -144,7 +144,8 @@ class ScenarioRunner:
         self.position = self.checkpoint.position
         self.passed = self.checkpoint.passed
         self.failed = self.checkpoint.failed
-        self.pool = VariablePool(spec.layers, secrets=spec.secrets, labels=spec.labels)
+        self.pool = VariablePool(spec.layers, secrets=spec.secrets, labels=spec.labels,
+                                 functions=usercode.FunctionTable(spec.functions))
         self.pool.restore(self.checkpoint.variables)
         self.session = Session(policy, what="test run", verify=spec.settings.verify_tls)
         self.session.restore_cookies(self.checkpoint.cookies)
@@ -254,6 +255,10 @@ class ScenarioRunner:
             pool = pool.with_layer("scenario", {**pool.layer("scenario"), **step.variables})
         try:
             self._perform(step, pool, result)
+        except usercode.UserCodeError as exc:
+            # A keyword that raised AssertionError failed a check; any other error is an error.
+            result.status = FAILED if exc.assertion else ERROR
+            result.error = str(exc)
         except (StepFailed, variables.UndefinedVariable, variables.TemplateError,
                 checks.CheckError, extract.ExtractError, sql.SqlError, OutboundError) as exc:
             result.status = ERROR
@@ -293,6 +298,9 @@ class ScenarioRunner:
             value = variables.render(step.params.get("value"), pool, used)
             pool.set_value(name, value, f"set at {self.step_label(step, result.position)}")
             result.extracted = {name: self._mask_value(name, value, pool)}
+            return
+        elif step.action == S.CODE:
+            self._code(step, pool, used, result)
             return
         elif step.action == S.WAIT:
             seconds = min(float(step.params.get("seconds", 0)), self.spec.settings.max_wait)
@@ -400,6 +408,65 @@ class ScenarioRunner:
                                         "rows_truncated": truncated, "row_count": count,
                                         "elapsed_ms": round(elapsed, 2)})
         return data
+
+    def _code(self, step: S.StepSpec, pool: VariablePool, used: dict,
+              result: StepResult) -> None:
+        """Call a project's keyword in the sandbox with the step's rendered parameters.
+
+        An assertion keyword fails the step by raising AssertionError or returning False;
+        an extract keyword returns an object whose entries become variables; any keyword's
+        return value is shown in the result.
+        """
+        code = step.user_code
+        if code is None:
+            raise StepFailed("the step names no keyword code")
+        what = f"the keyword {code.name}"
+        arguments, tainted = {}, {}
+        for name, value in (step.params or {}).items():
+            arguments[name], tainted[name] = variables.render_tainted(value, pool, used)
+        if code.takes_response:
+            response = None
+            if self.last is not None:
+                try:
+                    body = self.last.json
+                except extract.ExtractError:
+                    body = None
+                # Rows may hold decimals and dates: they reach the code as text, as in results.
+                response = json.loads(json.dumps(
+                    {"status": self.last.status, "headers": dict(self.last.headers),
+                     "text": self.last.text, "json": body,
+                     "elapsed_ms": round(self.last.elapsed_ms, 2), "rows": self.last.rows},
+                    default=str))
+                if "response" not in code.secret_parameters:
+                    # The service may have echoed a secret: it reaches the keyword masked.
+                    response = variables.masked(response, pool)
+            arguments["response"] = response
+        usercode.refuse_secrets(what, tainted, set(code.secret_parameters))
+        result.request = {"keyword": code.name, "arguments": {
+            name: variables.MASK if tainted.get(name) else value
+            for name, value in arguments.items() if name != "response"}}
+        outcome = usercode.run(code.code, code.entry, kwargs=arguments,
+                               filename=code.filename, what=what)
+        result.response = {"value": outcome.value if outcome.ok else None,
+                           "output": outcome.output, "duration_ms": outcome.duration_ms,
+                           "cpu_ms": outcome.cpu_ms}
+        if not outcome.ok:
+            raise usercode.failure(what, outcome)
+        value = outcome.value
+        if code.keyword_type == "assertion" and value is False:
+            raise usercode.UserCodeError(f"{what} returned False", assertion=True)
+        if code.keyword_type == "extract":
+            if not isinstance(value, dict):
+                raise usercode.UserCodeError(
+                    f"{what} is an extract keyword: it returns an object of variable names "
+                    f"and values, not {type(value).__name__}")
+            label = f"{what} at {self.step_label(step, result.position)}"
+            for name, found in value.items():
+                try:
+                    pool.set_extracted(name, found, label)
+                except ValueError as exc:
+                    raise usercode.UserCodeError(f"{what} returned {exc}") from None
+                result.extracted[name] = self._mask_value(name, found, pool)
 
     def _extract(self, step: S.StepSpec, pool: VariablePool, result: StepResult) -> None:
         if not step.extractors:

@@ -18,6 +18,20 @@ WAIT = "wait"
 ASSERT = "assert"        # assert_json, assert_status, assert_equal: on the last response
 EXTRACT = "extract"      # extract_json, extract_header, extract_regex: from the last response
 BROKEN = "broken"        # a step that cannot run as defined (its interface was deleted, ...)
+CODE = "code"            # a project's keyword: its Python runs in the sandbox (core.sandbox)
+
+
+@dataclass
+class CodeSpec:
+    """A project's keyword as a step calls it: code, function, and how its arguments pass."""
+
+    name: str
+    code: str
+    entry: str               # the function the step calls
+    filename: str            # how tracebacks name the code: "<keyword Name>"
+    keyword_type: str = "custom"   # assertion and extract keywords act on what they return
+    secret_parameters: list[str] = field(default_factory=list)
+    takes_response: bool = False   # the function has a parameter named "response"
 
 
 @dataclass
@@ -49,6 +63,7 @@ class StepSpec:
     keyword: str = ""        # the built-in keyword's code, for ASSERT and EXTRACT
     retries: int = 0
     problem: str = ""        # why a BROKEN step cannot run
+    user_code: CodeSpec | None = None  # what a CODE step calls
 
 
 @dataclass
@@ -81,3 +96,6 @@ class ScenarioRunSpec:
     post_sql: str = ""
     settings: RunSettings = field(default_factory=RunSettings)
     row_number: int | None = None
+    # The tenant's global functions by "Class.method", for {{Class.method(args)}}
+    # (core.sandbox.functions.UserFunction).
+    functions: dict[str, Any] = field(default_factory=dict)

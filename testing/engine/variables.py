@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from testing.engine import functions
+from testing.engine.usercode import UserCodeError
 
 PRECEDENCE = ("dataset", "extracted", "plan", "scenario", "environment", "project")
 LABELS = {
@@ -67,6 +68,7 @@ class VariablePool:
         *,
         secrets: Iterable[str] = (),
         labels: dict[str, str] | None = None,
+        functions: Any = None,
     ) -> None:
         for name in [*layers, *(labels or {})]:
             _check_layer(name)
@@ -76,6 +78,8 @@ class VariablePool:
         # Extracted values carry their own origin ("step 2 'Log in': $.token") and secret flag.
         self._extracted_origins: dict[str, str] = {}
         self._extracted_secrets: set[str] = set()
+        # The tenant's global functions ({{Class.method(args)}}): a usercode.FunctionTable.
+        self.functions = functions
 
     def lookup(self, name: str) -> Binding:
         """Return the binding of `name` in the highest layer defining it."""
@@ -160,7 +164,12 @@ class VariablePool:
     def with_layer(self, name: str, values: dict[str, Any]) -> VariablePool:
         """Return a copy sharing nothing mutable, with layer `name` holding `values`."""
         _check_layer(name)
-        pool = copy.deepcopy(self)
+        functions, self.functions = self.functions, None
+        try:
+            pool = copy.deepcopy(self)
+        finally:
+            self.functions = functions
+        pool.functions = functions
         pool._layers[name] = copy.deepcopy(dict(values))
         if name == "extracted":
             pool._extracted_origins = {}
@@ -176,6 +185,12 @@ def render(value: Any, pool: VariablePool, used: dict[str, Any] | None = None) -
     variable and function call read: ``{"value": ..., "origin": ...}``, masked when secret.
     """
     return _Renderer(pool, used).render(value, ())[0]
+
+
+def render_tainted(value: Any, pool: VariablePool, used: dict[str, Any] | None = None
+                   ) -> tuple[Any, bool]:
+    """Return what ``render`` returns, and whether it was computed from a secret."""
+    return _Renderer(pool, used).render(value, ())
 
 
 def masked(value: Any, pool: VariablePool, extra: Iterable[str] = ()) -> Any:
@@ -300,12 +315,15 @@ class _Renderer:
             tree = ast.parse(expression, mode="eval").body
         except (SyntaxError, ValueError, RecursionError):  # ValueError: a NUL character
             tree = None
-        if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)):
-            raise TemplateError(
-                f"malformed reference {source!r}: expected a variable name or a call of a "
-                "built-in function, like {{name}} or {{uuid()}}"
-            )
-        return self.call(tree, source, stack)
+        if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+            return self.call(tree, source, stack)
+        if (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Attribute)
+                and isinstance(tree.func.value, ast.Name)):
+            return self.call_user(tree, f"{tree.func.value.id}.{tree.func.attr}", source, stack)
+        raise TemplateError(
+            f"malformed reference {source!r}: expected a variable name or a call of a "
+            "function, like {{name}}, {{uuid()}} or {{ClassName.method(x)}}"
+        )
 
     def variable(self, name: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
         if name in stack:
@@ -359,6 +377,35 @@ class _Renderer:
             raise TemplateError(f"{exc} (in {source!r})") from exc
         self.record(ast.unparse(node), result, FUNCTION_ORIGIN, tainted)
         return result, tainted
+
+    def call_user(self, node: ast.Call, name: str, source: str, stack: tuple[str, ...]
+                  ) -> tuple[Any, bool]:
+        """Call a global function of the tenant in the sandbox (engine.usercode)."""
+        table = self.pool.functions
+        if table is None or name not in table:
+            known = ", ".join(table.names()) if table is not None and table.names() else "none"
+            raise TemplateError(f"unknown global function '{name}' in {source!r} "
+                                f"(this tenant's: {known})")
+        for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+            self.check_argument(argument, source)
+        if any(keyword.arg is None for keyword in node.keywords):
+            raise TemplateError(f"'**' cannot pass arguments in {source!r}")
+        args, tainted = [], []
+        for argument in node.args:
+            value, argument_tainted = self.argument(argument, stack)
+            args.append(value)
+            tainted.append(argument_tainted)
+        kwargs, tainted_kwargs = {}, {}
+        for keyword in node.keywords:
+            kwargs[keyword.arg], tainted_kwargs[keyword.arg] = self.argument(keyword.value,
+                                                                              stack)
+        try:
+            result = table.call(name, args, kwargs, tainted, tainted_kwargs)
+        except UserCodeError as exc:
+            raise TemplateError(f"{exc} (in {source!r})") from exc
+        is_tainted = any(tainted) or any(tainted_kwargs.values())
+        self.record(ast.unparse(node), result, FUNCTION_ORIGIN, is_tainted)
+        return result, is_tainted
 
     def check_argument(self, node: ast.expr, source: str) -> None:
         literal = (str, int, float, bool, type(None))

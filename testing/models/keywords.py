@@ -6,9 +6,8 @@ in ``testing.keywords`` and written into ``BuiltinKeyword`` by a sync after ever
 ``migrate`` (as permissions are), never stored as user code, and offered to every tenant.
 A tenant's own keywords (``Keyword``) belong to one project and carry Python code.
 
-User code (a keyword's, a global function's) is stored and syntax-checked with
-``compile()`` on save; it never runs in the platform's process. API testing 3/4 runs it in
-the sandbox.
+User code (a keyword's, a global function's) is syntax-checked with ``compile()`` on save
+and runs only in the sandbox (``core.sandbox``), never in the platform's process.
 """
 
 from __future__ import annotations
@@ -85,7 +84,9 @@ class Keyword(ProjectOwnedModel):
     parameters = models.JSONField(
         _("parameter docs"), default=empty_parameters, blank=True,
         help_text=_("A JSON Schema of an object: each property is one parameter, and a step's "
-                    "form is generated from it."))
+                    "form is generated from it. A parameter with \"format\": \"password\" is "
+                    "secret: only such parameters receive values made from secret "
+                    "variables."))
     description = models.TextField(_("description"), blank=True)
     is_enabled = models.BooleanField(_("enabled"), default=True)
 
@@ -161,7 +162,7 @@ def defines_method(code: str, class_name: str, method_name: str) -> bool:
 class GlobalFunction(TenantModel):
     """A helper function of the tenant, callable as ``{{ClassName.method(args)}}``
     (seed 001 section 3.17, ``global_params``): stored and syntax-checked here, run only in
-    the sandbox of API testing 3/4."""
+    the sandbox (``core.sandbox``); MCP ``script`` tools call it too."""
 
     class_name = models.CharField(_("class name"), max_length=100,
                                   validators=[identifier_validator])

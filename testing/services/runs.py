@@ -47,6 +47,7 @@ from testing.choices import (
 )
 from testing.engine import runner, spec as S
 from testing.services.databases import database_spec
+from testing.services import usercode
 from testing.models import (
     DatabaseConfig,
     Dataset,
@@ -328,10 +329,12 @@ def _pairs(mapping: dict | None) -> list[dict]:
 def _keyword_step(step: ScenarioStep, base: dict) -> S.StepSpec:
     params = step.parameters or {}
     if step.keyword_id is not None:
-        return S.StepSpec(**base, action=S.BROKEN,
-                          problem=_("The project's own keywords run in the sandbox of user "
-                                    "code, which this platform does not have yet; only "
-                                    "built-in keywords run."))
+        if not step.keyword.is_enabled:
+            return S.StepSpec(**base, action=S.BROKEN,
+                              problem=_("The keyword %(name)s is disabled.")
+                              % {"name": step.keyword.name})
+        return S.StepSpec(**base, action=S.CODE, params=params,
+                          user_code=usercode.keyword_code(step.keyword))
     code = step.builtin_keyword.code
     if code == "http_request":
         request = {"method": params.get("method", "GET"), "url": params.get("url", ""),
@@ -421,7 +424,8 @@ def scenario_spec(run: ExecutionStep) -> S.ScenarioRunSpec:
         layers["plan"] = dict(run.plan_entry.variables or {})
     common = {"base_url": environment.base_url if environment else "", "layers": layers,
               "labels": labels, "secrets": secrets, "databases": databases,
-              "settings": run_settings(), "row_number": run.row_number}
+              "settings": run_settings(), "row_number": run.row_number,
+              "functions": usercode.tenant_functions(run.tenant_id)}
     if run.interface_id is not None:
         interface = run.interface
         step = S.StepSpec(key=str(interface.pk), title=interface.name, action=S.HTTP,
