@@ -48,3 +48,21 @@ def check_celery_visibility_timeout(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_sandbox(app_configs=None, **kwargs):
+    """Under ``check --deploy``, warn when user code cannot run behind the barrier here."""
+    from django.core.checks import Warning as CheckWarning
+
+    from core import sandbox
+
+    state = sandbox.state()
+    if state["protected"]:
+        return []
+    return [CheckWarning(
+        f"The sandbox of user code is {state['mode']}: {state.get('reason', '')}",
+        hint="Install bubblewrap (scripts/install-system-deps) and allow unprivileged user "
+             "namespaces; until then testers' keywords, global functions and script tools "
+             "are refused.",
+        id="atrium.W004")]

@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 
 from core.sandbox import barrier as _barrier
-from core.sandbox.pool import Pool, ZygoteGone, config_frame, register_exit
+from core.sandbox.pool import Pool, ZygoteGone, config_frame, forget_starter, register_exit
 
 MB = 1024 * 1024
 
@@ -209,6 +209,7 @@ def close() -> None:
 
 
 def _after_fork() -> None:
+    forget_starter()
     pool = _state["pool"]
     _state["pool"] = None
     if pool is not None:

@@ -13,7 +13,8 @@ big-endian length, then UTF-8 JSON.
    pipe. The zygote reads both with a deadline and a size cap, then kills every other
    process of the sandbox (it is PID 1 of its own PID namespace) and empties ``/tmp``, so
    nothing a call started or wrote reaches the next call. The zygote itself never runs
-   user code: each call starts from the zygote's clean interpreter state.
+   user code: each call starts from the zygote's clean interpreter state. When ``/tmp``
+   cannot be emptied the answer says ``retire`` and the pool replaces the sandbox.
 """
 
 import base64
@@ -26,7 +27,6 @@ import linecache
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -35,8 +35,9 @@ import traceback
 import types
 
 # Modules many keywords use, imported once here so that no call pays for them.
-import datetime, decimal, hashlib, hmac, math, random, re, string, uuid  # noqa: E401,F401
-import collections, functools, itertools, base64 as _b64, urllib.parse  # noqa: E401,F401
+for _name in ("datetime", "decimal", "hashlib", "hmac", "math", "random", "re", "string",
+              "uuid", "collections", "functools", "itertools", "urllib.parse"):
+    __import__(_name)
 
 PROTOCOL_IN = 0
 PROTOCOL_OUT = 1
@@ -45,6 +46,27 @@ PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RESULT_LIMIT_FACTOR = 1  # the result shares the output cap
+# What the child's result may set in the answer; anything else it wrote is ignored.
+RESULT_KEYS = ("ok", "value", "error", "traceback", "exception", "breach")
+
+
+# The platform reads answers with the JSON decoder, which recurses: a result stays well
+# within its depth (the reply wraps the value in two more levels).
+MAX_DEPTH = 66
+
+
+def depth(value):
+    """Return how deeply ``value`` nests lists and objects (without recursing)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in
+                         (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class SockFprog(ctypes.Structure):
@@ -86,6 +108,7 @@ def human_bytes(size):
 class Zygote:
     def __init__(self, config):
         self.tmp = config.get("tmp") or ""
+        self.tmp_mode = os.stat(self.tmp).st_mode & 0o7777 if self.tmp else 0
         # Inside bubblewrap this process is PID 1 of its own namespace, and every other
         # process there belongs to the call. Without it (the unprotected development mode)
         # only the child's own session may be killed.
@@ -154,20 +177,35 @@ class Zygote:
         status, usage = self.reap(pid)
         wall_ms = (time.monotonic() - started) * 1000
         cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 if usage else 0.0
-        self.reset()
         answer = {"wall_ms": round(wall_ms, 3), "cpu_ms": round(cpu_ms, 3),
                   "output": output[:output_cap].decode("utf-8", "replace")}
+        if not self.reset():
+            answer["retire"] = True
         if breach is None:
             breach = self.breach_of(status, limits, cpu_ms, result)
         if breach is not None:
             answer.update(ok=False, breach=True, error=breach)
             return answer
+        answer.update(self.reply_of(result))
+        return answer
+
+    @staticmethod
+    def reply_of(result):
+        """Return the answer's part that the child wrote, or why there is none. User code
+        can write anything to descriptor 3: only a JSON object with JSON values counts."""
         try:
             reply = json.loads(bytes(result))
+            json.dumps(reply, allow_nan=False)
+        except RecursionError:
+            return {"ok": False, "error": "the result is nested too deeply"}
         except ValueError:
-            reply = {"ok": False, "error": "the code ended without a result"}
-        answer.update(reply)
-        return answer
+            reply = None
+        if not isinstance(reply, dict) or "ok" not in reply:
+            return {"ok": False, "error": "the code ended without a result"}
+        if depth(reply) > MAX_DEPTH:
+            return {"ok": False, "error": f"the result is nested more than {MAX_DEPTH - 2} "
+                                          "levels deep"}
+        return {key: reply[key] for key in RESULT_KEYS if key in reply}
 
     def reap(self, pid):
         """Kill the call's processes (every process of the namespace but this one); return
@@ -210,25 +248,33 @@ class Zygote:
         return f"was killed by signal {name}"
 
     def reset(self):
-        """Empty /tmp: what one call wrote never reaches the next one."""
+        """Empty /tmp: what one call wrote never reaches the next one. Return False when
+        something could not be removed (the sandbox must not serve another call)."""
         if not self.tmp:
-            return
-        for entry in os.listdir(self.tmp):
-            path = os.path.join(self.tmp, entry)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, onerror=self.force_remove)
+            return True
+        # Depth-first by relative names, opening each folder up first: a call may leave
+        # folders without permissions (``/tmp`` itself too), or nested deeper than a path
+        # or Python's recursion can reach.
+        entered = []
+        try:
+            os.chmod(self.tmp, self.tmp_mode)
+            os.chdir(self.tmp)
+            while True:
+                with os.scandir(".") as entries:
+                    entry = next(entries, None)
+                if entry is None:
+                    if not entered:
+                        return True
+                    os.chdir("..")
+                    os.rmdir(entered.pop())
+                elif entry.is_dir(follow_symlinks=False):
+                    os.chmod(entry.name, 0o700)
+                    os.chdir(entry.name)
+                    entered.append(entry.name)
                 else:
-                    os.unlink(path)
-            except OSError:
-                pass
-
-    @staticmethod
-    def force_remove(function, path, _info):
-        os.chmod(os.path.dirname(path), 0o700)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-        function(path)
+                    os.unlink(entry.name)
+        except OSError:
+            return False
 
     # The child's side of a call
 

@@ -21,6 +21,7 @@ import struct
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.sandbox.barrier import Barrier, child_source
@@ -75,7 +76,13 @@ class Zygote:
 
     def receive(self, deadline: float) -> dict:
         (size,) = struct.unpack(">I", self._read(4, deadline))
-        return json.loads(self._read(size, deadline))
+        try:
+            answer = json.loads(self._read(size, deadline))
+        except (ValueError, RecursionError):
+            raise ZygoteGone("the sandbox answered something that is not its protocol") from None
+        if not isinstance(answer, dict):
+            raise ZygoteGone("the sandbox answered something that is not its protocol")
+        return answer
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -124,7 +131,10 @@ class Pool:
         self.closed = False
 
     def _new(self) -> Zygote:
-        return Zygote(self.barrier, self.config)
+        # bubblewrap's --die-with-parent follows the thread that started it: a sandbox
+        # started by a request's thread would die with that thread. One long-lived thread
+        # of the process starts them all.
+        return _starter().submit(Zygote, self.barrier, self.config).result()
 
     def acquire(self) -> Zygote:
         with self.condition:
@@ -185,7 +195,8 @@ class Pool:
             self.release(zygote, broken=True)
             raise
         zygote.calls += 1
-        self.release(zygote)
+        # A sandbox whose /tmp could not be emptied would hand a call's files to the next.
+        self.release(zygote, broken=bool(answer.pop("retire", False)))
         return answer
 
     def close(self) -> None:
@@ -215,6 +226,23 @@ def config_frame(barrier: Barrier, modules: dict[str, str], seccomp: bytes) -> d
 
 
 _registered_exit = False
+_executor: list[ThreadPoolExecutor] = []
+_executor_lock = threading.Lock()
+
+
+def _starter() -> ThreadPoolExecutor:
+    with _executor_lock:
+        if not _executor:
+            _executor.append(ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="sandbox-starter"))
+        return _executor[0]
+
+
+def forget_starter() -> None:
+    """In a forked child: the parent's starter thread does not exist here."""
+    global _executor_lock
+    _executor.clear()
+    _executor_lock = threading.Lock()
 
 
 def register_exit(close) -> None:

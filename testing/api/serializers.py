@@ -372,3 +372,41 @@ class MoveStepSerializer(serializers.Serializer):
     offset = serializers.IntegerField(
         min_value=-10_000, max_value=10_000,
         help_text=gettext_lazy("-1 moves the step up one place, 1 down one place."))
+
+
+class TryCodeSerializer(serializers.Serializer):
+    """What ``POST keywords/{id}/try/`` and ``global-functions/{id}/try/`` take."""
+
+    arguments = serializers.JSONField(
+        default=dict, help_text=gettext_lazy(
+            "A JSON object of the arguments, checked against the parameter docs."))
+    response = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text=gettext_lazy(
+            "A keyword with a `response` parameter receives this sample response "
+            "(status, headers, text, json)."))
+
+
+class TryResultSerializer(serializers.Serializer):
+    """One call of a tester's code in the sandbox."""
+
+    ok = serializers.BooleanField(help_text=gettext_lazy("Whether the code returned a value."))
+    value = serializers.JSONField(allow_null=True,
+                                  help_text=gettext_lazy("The value it returned."))
+    error = serializers.CharField(help_text=gettext_lazy(
+        "Why it did not: the exception, or the limit it exceeded."))
+    traceback = serializers.CharField(help_text=gettext_lazy(
+        "The lines of the tester's own code that led to the error."))
+    output = serializers.CharField(help_text=gettext_lazy("What the code printed."))
+    limit_exceeded = serializers.BooleanField(help_text=gettext_lazy(
+        "Whether a limit of the sandbox (CPU, memory, time, output) ended the call."))
+    duration_ms = serializers.FloatField(help_text=gettext_lazy("Time used, as seen by the "
+                                                                "platform."))
+    cpu_ms = serializers.FloatField(help_text=gettext_lazy("CPU time the call used."))
+
+
+def try_result(outcome) -> dict:
+    """Return the API's answer for a sandbox outcome."""
+    return {"ok": outcome.ok, "value": outcome.value, "error": outcome.error,
+            "traceback": outcome.traceback, "output": outcome.output,
+            "limit_exceeded": outcome.breach, "duration_ms": outcome.duration_ms,
+            "cpu_ms": outcome.cpu_ms}

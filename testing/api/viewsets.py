@@ -18,6 +18,10 @@ Actions beside the standard ones, each with its permission code in ``rbac_action
   (``scenariostep:update``), the keyboard's reorder.
 * ``GET datasets/{id}/preview/``: the header, the first rows and the row count
   (``dataset:view``).
+* ``POST keywords/{id}/try/`` and ``global-functions/{id}/try/``: one call of the code in
+  the sandbox with sample arguments (``keyword:update``, ``globalfunction:update``: who may
+  change the code may run it). Arguments that do not match the parameter docs are a 400;
+  a sandbox that cannot be set up here is a 503 naming what is missing.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from rbac.access import get_access
@@ -56,7 +60,10 @@ from testing.api.serializers import (
     ScenarioSerializer,
     ScenarioStepSerializer,
     TestPlanSerializer,
+    TryCodeSerializer,
+    TryResultSerializer,
     VariableSerializer,
+    try_result,
 )
 from testing.models import (
     BuiltinKeyword,
@@ -75,7 +82,7 @@ from testing.models import (
     TestPlan,
     Variable,
 )
-from testing.services import databases, scenarios
+from testing.services import databases, scenarios, usercode
 
 PREVIEW_ROWS = 10
 PREVIEW_MAX_ROWS = 100
@@ -195,8 +202,44 @@ class VariableViewSet(InProjectViewSet):
                 .defer("secret_value"))
 
 
-class KeywordViewSet(InProjectViewSet):
-    """Keywords testers wrote for a project; their code is syntax-checked, never run here."""
+class SandboxUnavailableError(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "sandbox_unavailable"
+
+
+class TryCodeMixin:
+    """``POST {id}/try/``: call the row's code once in the sandbox with sample arguments."""
+
+    rbac_actions = {"try_code": "update"}
+
+    def call_code(self, row, data: dict):
+        raise NotImplementedError
+
+    @extend_schema(request=TryCodeSerializer, responses={200: TryResultSerializer})
+    @action(detail=True, methods=["post"], url_path="try")
+    def try_code(self, request, pk=None):
+        """Call the code once in the sandbox; its error or a breached limit is an answer
+        (``ok`` false), not an HTTP error."""
+        from django.core.exceptions import ValidationError as ModelValidationError
+
+        from core import sandbox
+
+        row = self.get_object()
+        payload = TryCodeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            outcome = self.call_code(row, payload.validated_data)
+        except ModelValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        except sandbox.SandboxError as exc:
+            raise ValidationError({"arguments": [str(exc)]}) from None
+        except sandbox.SandboxUnavailable as exc:
+            raise SandboxUnavailableError(str(exc)) from None
+        return Response(try_result(outcome))
+
+
+class KeywordViewSet(TryCodeMixin, InProjectViewSet):
+    """Keywords testers wrote for a project; their code runs only in the sandbox."""
 
     queryset = Keyword.objects.all()
     serializer_class = KeywordSerializer
@@ -204,6 +247,9 @@ class KeywordViewSet(InProjectViewSet):
     search_fields = ["name", "method_name", "description"]
     ordering_fields = ["name", "type", "created_at", "updated_at"]
     ordering = ["type", "name"]
+
+    def call_code(self, row, data: dict):
+        return usercode.try_keyword(row, data["arguments"], response=data.get("response"))
 
 
 class BuiltinKeywordViewSet(PlatformReadOnlyViewSet):
@@ -217,15 +263,18 @@ class BuiltinKeywordViewSet(PlatformReadOnlyViewSet):
     ordering = ["type", "name"]
 
 
-class GlobalFunctionViewSet(SoftDeleteViewSet):
-    """The tenant's helper functions, called as ``{{ClassName.method(args)}}``; stored and
-    syntax-checked here, run only in the sandbox."""
+class GlobalFunctionViewSet(TryCodeMixin, SoftDeleteViewSet):
+    """The tenant's helper functions, called as ``{{ClassName.method(args)}}``; they run only
+    in the sandbox."""
 
     queryset = GlobalFunction.objects.all()
     serializer_class = GlobalFunctionSerializer
     search_fields = ["class_name", "method_name", "description"]
     ordering_fields = ["class_name", "method_name", "created_at", "updated_at"]
     ordering = ["class_name", "method_name"]
+
+    def call_code(self, row, data: dict):
+        return usercode.try_function(row, data["arguments"])
 
 
 class ScenarioViewSet(InProjectViewSet):
