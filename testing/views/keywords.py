@@ -1,9 +1,10 @@
 """A project's keywords with their code (seed 001 section 3.8), the built-in keywords read
 only, and the tenant's global functions (section 3.17, not per project).
 
-Code is compiled when saved, never run here (the sandbox of API testing 3/4 runs it): a
-syntax error is a field error naming the line and the column, oversize code is refused
-naming the limit (both from the model's validation).
+Code is compiled when saved, never run in this process: a syntax error is a field error
+naming the line and the column, oversize code is refused naming the limit (both from the
+model's validation). A keyword's and a function's edit pages carry a "try it" panel
+(``try_code``) that runs the saved code once in the sandbox with sample arguments.
 """
 
 from __future__ import annotations
@@ -15,11 +16,21 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from tenants.scoping import restrict
 from testing.forms import GlobalFunctionForm, KeywordForm
 from testing.models import BuiltinKeyword, GlobalFunction, Keyword, Project
-from testing.views.common import delete_page, in_project, may, posted, project_of, require
+from testing.views import try_code
+from testing.views.common import (
+    delete_page,
+    in_project,
+    is_htmx,
+    may,
+    posted,
+    project_of,
+    require,
+)
 
 NEW_KEYWORD_CODE = '''def run(value, expected=None):
     """Return what the step's result should be; raise AssertionError to fail it."""
@@ -83,6 +94,19 @@ def keyword_create_view(request: HttpRequest, project_id) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+def keyword_try_url(keyword: Keyword) -> str:
+    """Return where a keyword's "try it" panel posts."""
+    return reverse("testing:keyword-try", args=[keyword.project_id, keyword.pk])
+
+
+def keyword_page(request: HttpRequest, project: Project, keyword: Keyword, form: KeywordForm,
+                 panel: try_code.Panel, *, status: int) -> HttpResponse:
+    """Render a keyword's edit page: the form, then the "try it" panel."""
+    return render(request, "testing/keyword_form.html",
+                  {"project": project, "form": form, "keyword": keyword,
+                   "title": _("Edit keyword"), "try_panel": panel}, status=status)
+
+
 @login_required
 def keyword_edit_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     """Change a keyword; its code is compiled again."""
@@ -93,10 +117,32 @@ def keyword_edit_view(request: HttpRequest, project_id, pk) -> HttpResponse:
         form.save()
         messages.success(request, _("Saved the keyword “%(name)s”.") % {"name": keyword})
         return redirect(page_url(project))
-    return render(request, "testing/keyword_form.html",
-                  {"project": project, "form": form, "keyword": keyword,
-                   "title": _("Edit keyword")},
-                  status=400 if form.errors else 200)
+    saved = Keyword.objects.get(pk=keyword.pk) if form.is_bound else keyword
+    panel = try_code.keyword_panel(saved, keyword_try_url(saved))
+    return keyword_page(request, project, keyword, form, panel,
+                        status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def keyword_try_view(request: HttpRequest, project_id, pk) -> HttpResponse:
+    """Run the keyword's saved code once with sample arguments (POST; needs the update code).
+
+    htmx gets the panel alone, swapped in place; a plain POST gets the whole edit page with
+    the panel filled in. A GET goes to the edit page.
+    """
+    project = project_of(request, project_id)
+    keyword = in_project(request, project, Keyword, pk, action="update")
+    if request.method != "POST":
+        return redirect(reverse("testing:keyword-edit", args=[project.pk, keyword.pk])
+                        + "#try-panel")
+    panel = try_code.try_keyword(
+        keyword, try_code.keyword_panel(keyword, request.path, request.POST))
+    if is_htmx(request):
+        return render(request, "testing/_try_panel.html",
+                      {"try_panel": panel, "live": panel.announcement}, status=panel.status)
+    return keyword_page(request, project, keyword, KeywordForm(instance=keyword), panel,
+                        status=panel.status)
 
 
 @login_required
@@ -149,6 +195,19 @@ def function_create_view(request: HttpRequest) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+def function_try_url(function: GlobalFunction) -> str:
+    """Return where a global function's "try it" panel posts."""
+    return reverse("testing:function-try", args=[function.pk])
+
+
+def function_page(request: HttpRequest, function: GlobalFunction, form: GlobalFunctionForm,
+                  panel: try_code.Panel, *, status: int) -> HttpResponse:
+    """Render a global function's edit page: the form, then the "try it" panel."""
+    return render(request, "testing/function_form.html",
+                  {"form": form, "function": function, "title": _("Edit global function"),
+                   "try_panel": panel}, status=status)
+
+
 @login_required
 def function_edit_view(request: HttpRequest, pk) -> HttpResponse:
     """Change a global function; its code is compiled again."""
@@ -158,9 +217,26 @@ def function_edit_view(request: HttpRequest, pk) -> HttpResponse:
         form.save()
         messages.success(request, _("Saved the global function %(name)s.") % {"name": function})
         return redirect(functions_url())
-    return render(request, "testing/function_form.html",
-                  {"form": form, "function": function, "title": _("Edit global function")},
-                  status=400 if form.errors else 200)
+    saved = GlobalFunction.objects.get(pk=function.pk) if form.is_bound else function
+    panel = try_code.function_panel(saved, function_try_url(saved))
+    return function_page(request, function, form, panel, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def function_try_view(request: HttpRequest, pk) -> HttpResponse:
+    """Run the global function's saved code once with sample arguments (POST; needs the
+    update code). htmx gets the panel alone; a plain POST gets the whole edit page."""
+    function = function_of(request, pk, "update")
+    if request.method != "POST":
+        return redirect(reverse("testing:function-edit", args=[function.pk]) + "#try-panel")
+    panel = try_code.try_function(
+        function, try_code.function_panel(function, request.path, request.POST))
+    if is_htmx(request):
+        return render(request, "testing/_try_panel.html",
+                      {"try_panel": panel, "live": panel.announcement}, status=panel.status)
+    return function_page(request, function, GlobalFunctionForm(instance=function), panel,
+                         status=panel.status)
 
 
 @login_required
@@ -171,6 +247,10 @@ def function_delete_view(request: HttpRequest, pk) -> HttpResponse:
                        cancel_url=functions_url(), done_url=functions_url())
 
 
+# A sample argument may be a real token: the operation log keeps none of them.
+keyword_try_view.log_masked_fields = function_try_view.log_masked_fields = (
+    try_code.MASKED_FIELDS)
+
 urlpatterns = [
     path("projects/<uuid:project_id>/keywords/", keyword_list_view, name="keywords"),
     path("projects/<uuid:project_id>/keywords/new/", keyword_create_view,
@@ -179,8 +259,11 @@ urlpatterns = [
          name="keyword-edit"),
     path("projects/<uuid:project_id>/keywords/<uuid:pk>/delete/", keyword_delete_view,
          name="keyword-delete"),
+    path("projects/<uuid:project_id>/keywords/<uuid:pk>/try/", keyword_try_view,
+         name="keyword-try"),
     path("functions/", function_list_view, name="functions"),
     path("functions/new/", function_create_view, name="function-create"),
     path("functions/<uuid:pk>/edit/", function_edit_view, name="function-edit"),
     path("functions/<uuid:pk>/delete/", function_delete_view, name="function-delete"),
+    path("functions/<uuid:pk>/try/", function_try_view, name="function-try"),
 ]
