@@ -12,7 +12,8 @@ Registry
 Tools
     Tenant-scoped like every tenant-owned admin (list, form, filters, recycle bin). Writes
     go through ``gateway.services.tools`` (``McpToolForm`` validates with ``prepare_tool``), the path
-    the API takes too. What an API tool derives from its endpoint is read-only on its page.
+    the API takes too. What an API tool derives from its endpoint is read-only on its page,
+    and so are a script tool's schemas, shown as its global function's docs give them now.
     ``auth_config`` is write-only (see ``gateway.forms``). The change page shows the counters and
     charts of the last 30 days of calls (calls, error rate, average and 95th-percentile
     response time), two aggregate queries for three charts (``gateway.selectors.tool_usage``); its
@@ -40,6 +41,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.context import get_current_tenant_id
+from gateway import scripts
 from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
 from gateway.models import McpTool, McpToolCallLog
@@ -189,7 +191,8 @@ class McpToolAdmin(TenantScopedAdmin):
     list_display = ["name", "title", "tool_type", "target", "is_enabled", "is_public",
                     "call_count", "success_rate_display", "avg_response_time"]
     list_filter = ["tool_type", "is_enabled", "is_public", "auth_type"]
-    search_fields = ["name", "title", "description", "api_path", "external_url"]
+    search_fields = ["name", "title", "description", "api_path", "external_url",
+                     "script_function"]
     ordering = ["name"]
     actions = ["restore_selected", "enable_selected", "disable_selected", "refresh_selected"]
 
@@ -208,10 +211,12 @@ class McpToolAdmin(TenantScopedAdmin):
             fieldsets = [
                 (None, {"fields": head}),
                 (_("Target"), {
-                    "fields": ["endpoint", "external_url", "api_method"],
+                    "fields": ["endpoint", "external_url", "api_method", "script_function"],
                     "description": _("An API tool calls a registered endpoint, and takes its "
                                      "method, permission, schemas and annotations from it. An "
-                                     "external tool calls a URL with a method."),
+                                     "external tool calls a URL with a method. A script tool "
+                                     "runs a global function of its tenant in the sandbox, "
+                                     "and takes its schemas from the function's docs."),
                 }),
                 (_("Authentication (external tools)"), {"fields": ["auth_type", CREDENTIALS]}),
                 (_("Access"), {"fields": ["permission_code", "required_scopes"]}),
@@ -232,6 +237,14 @@ class McpToolAdmin(TenantScopedAdmin):
                 (_("Schemas (from the endpoint)"), {"fields": ["input_schema_display",
                                                                "output_schema_display",
                                                                "annotations_display"]}),
+            ]
+        elif obj.tool_type == ToolType.SCRIPT:
+            middle = [
+                (_("Global function"), {"fields": ["script_function"]}),
+                (_("Access"), {"fields": ["permission_code", "required_scopes"]}),
+                (_("Schemas (from the function's docs)"), {
+                    "fields": ["input_schema_display", "output_schema_display",
+                               "annotations"]}),
             ]
         else:
             credentials = ["auth_type", "stored_credentials"]
@@ -258,6 +271,8 @@ class McpToolAdmin(TenantScopedAdmin):
         readonly += ["tool_type", "stored_credentials", *self.USAGE, *self.RECORD]
         if obj.tool_type == ToolType.API:
             readonly += ["endpoint", *self.API_DERIVED]
+        elif obj.tool_type == ToolType.SCRIPT:
+            readonly += ["input_schema_display", "output_schema_display"]
         return readonly
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
@@ -382,6 +397,8 @@ class McpToolAdmin(TenantScopedAdmin):
         """Return what the tool calls: its route, or its method and URL."""
         if obj.tool_type == ToolType.API:
             return f"{obj.api_method} {obj.api_path}"
+        if obj.tool_type == ToolType.SCRIPT:
+            return obj.script_function
         return f"{obj.api_method} {obj.external_url}"
 
     @admin.display(description=_("success rate"))
@@ -397,13 +414,27 @@ class McpToolAdmin(TenantScopedAdmin):
             return gettext("None needed")
         return gettext("Stored (encrypted)") if obj.auth_config is not None else gettext("None stored")
 
+    @staticmethod
+    def _described(obj: McpTool) -> McpTool:
+        """Return the tool as agents see it: a script tool with its function's schemas now."""
+        if obj.tool_type != ToolType.SCRIPT:
+            return obj
+        described = getattr(obj, "_agents_view", None)
+        if described is None:
+            described = obj._agents_view = scripts.resolved(obj)
+        return described
+
     @admin.display(description=_("input schema"))
     def input_schema_display(self, obj: McpTool) -> str:
-        return _pretty_json(obj.input_schema)
+        described = self._described(obj)
+        if described.tool_type == ToolType.SCRIPT and scripts.function_of(described) is None:
+            return gettext("The global function %(name)s no longer exists; agents do not see "
+                           "this tool.") % {"name": obj.script_function}
+        return _pretty_json(described.input_schema)
 
     @admin.display(description=_("output schema"))
     def output_schema_display(self, obj: McpTool) -> str:
-        return _pretty_json(obj.output_schema)
+        return _pretty_json(self._described(obj).output_schema)
 
     @admin.display(description=_("annotations"))
     def annotations_display(self, obj: McpTool) -> str:

@@ -7,10 +7,12 @@ from core.choices import HttpMethod  # noqa: F401  (the methods of tools and rou
 
 
 class ToolType(models.TextChoices):
-    """What a tool calls. ``script`` tools wait for the sandbox of a later issue."""
+    """What a tool calls: a registered endpoint, an external URL, or a global function of
+    its tenant run in the sandbox of user code (``script``, seed 000 section 3.7)."""
 
     API = "api", _("Registered endpoint")
     EXTERNAL = "external", _("External API")
+    SCRIPT = "script", _("Script (global function)")
 
 
 class AuthType(models.TextChoices):

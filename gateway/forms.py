@@ -76,7 +76,8 @@ class McpToolForm(TenantFormMixin, forms.ModelForm):
         for name in ("input_schema", "output_schema", "annotations"):
             if name in self.fields and self.instance._state.adding:
                 self.fields[name].help_text = _(
-                    "External tools only: API tools take it from their endpoint.")
+                    "External tools only: API tools take it from their endpoint, script "
+                    "tools from their global function's docs.")
 
     def credentials_change(self) -> Any:
         """Return what to do with the stored credentials (``gateway.services.tools`` semantics)."""

@@ -13,6 +13,12 @@ collation would otherwise decide alone). A public tool is offered to every tenan
 tenant's own tool of the same name shadows it. ``auth_config`` is sealed at rest
 (``core.crypto``) and never leaves the server again.
 
+A ``script`` tool runs a global function of its tenant (``script_function``,
+"ClassName.method") in the sandbox of user code (``gateway.scripts``). Its input and output
+schema come from the function's parameter and return docs when it is listed or called; the
+stored ones are a snapshot taken when the tool is saved. A global function belongs to one
+tenant, so a script tool is never public.
+
 Call log
 --------
 ``McpToolCallLog`` is one row per ``tools/call`` (seed 000 section 3.8 plus protocol
@@ -41,6 +47,12 @@ tool_name_validator = RegexValidator(
     TOOL_NAME_PATTERN,
     _("Use 1 to 128 letters, digits, '_', '-' and '.', as MCP tool names allow."),
 )
+# A global function as callers name it: "ClassName.method" (two Python identifiers).
+FUNCTION_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z"
+function_name_validator = RegexValidator(
+    FUNCTION_NAME_PATTERN,
+    _("Name a global function as ClassName.method."),
+)
 
 
 def validate_json_object(value) -> None:
@@ -50,7 +62,8 @@ def validate_json_object(value) -> None:
 
 
 class McpTool(TenantModel):
-    """A tool offered to AI agents at ``/mcp/``: a registered endpoint or an external API."""
+    """A tool offered to AI agents at ``/mcp/``: a registered endpoint, an external API or a
+    global function of the tenant."""
 
     name = models.CharField(_("name"), max_length=128, validators=[tool_name_validator])
     title = models.CharField(_("title"), max_length=200, blank=True)
@@ -69,6 +82,11 @@ class McpTool(TenantModel):
     )
     api_module = models.CharField(_("module"), max_length=100, blank=True)
     external_url = models.URLField(_("external URL"), max_length=500, blank=True)
+    script_function = models.CharField(
+        _("global function"), max_length=201, blank=True,
+        validators=[function_name_validator],
+        help_text=_("The global function a script tool runs, as ClassName.method."),
+    )
     auth_type = models.CharField(
         _("authentication"), max_length=20, choices=AuthType.choices, default=AuthType.NONE
     )
@@ -97,8 +115,8 @@ class McpTool(TenantModel):
     timeout = models.PositiveIntegerField(
         _("timeout (seconds)"), default=30,
         validators=[MinValueValidator(1), MaxValueValidator(300)],
-        help_text=_("An external tool's HTTP exchange, retries included, or an API tool's "
-                    "database work must finish within this time."),
+        help_text=_("An external tool's HTTP exchange, retries included, an API tool's "
+                    "database work or a script tool's run must finish within this time."),
     )
     max_retries = models.PositiveSmallIntegerField(
         _("max retries"), default=3, validators=[MaxValueValidator(10)],
@@ -169,6 +187,11 @@ class McpTool(TenantModel):
             if not self.permission_code:
                 errors.setdefault("permission_code", []).append(
                     _("Name the permission a caller needs."))
+        elif self.tool_type == ToolType.SCRIPT:
+            self._clean_script(errors)
+        if self.script_function and self.tool_type != ToolType.SCRIPT:
+            errors.setdefault("script_function", []).append(
+                _("Only script tools run a global function."))
         if self.auth_type != AuthType.NONE and self.tool_type != ToolType.EXTERNAL:
             errors.setdefault("auth_type", []).append(
                 _("Only external tools authenticate to their target."))
@@ -191,6 +214,35 @@ class McpTool(TenantModel):
                     _("A tool with this name already exists (names ignore case)."))
         if errors:
             raise ValidationError(errors)
+
+    def _clean_script(self, errors: dict[str, list]) -> None:
+        """Check a script tool: its tenant's function, no other target, a permission."""
+        from gateway.scripts import function_problem
+
+        if not self.script_function:
+            errors.setdefault("script_function", []).append(
+                _("A script tool runs a global function; name it as ClassName.method."))
+        elif self.tenant_id is not None:
+            problem = function_problem(self.tenant_id, self.script_function)
+            if problem:
+                errors.setdefault("script_function", []).append(problem)
+        if self.endpoint_id is not None:
+            errors.setdefault("endpoint", []).append(
+                _("A script tool runs a global function, not a registered endpoint."))
+        if self.external_url:
+            errors.setdefault("external_url", []).append(
+                _("A script tool runs a global function, not a URL."))
+        if self.auth_config not in (None, {}):
+            errors.setdefault("auth_config", []).append(
+                _("Only external tools authenticate to their target."))
+        if not self.permission_code:
+            errors.setdefault("permission_code", []).append(
+                _("Name the permission a caller needs."))
+        if self.is_public:
+            # A global function is its tenant's: its code, its parameters, its secrets.
+            errors.setdefault("is_public", []).append(
+                _("A script tool runs a global function of its own tenant and cannot be "
+                  "offered to every tenant."))
 
     @property
     def success_rate(self) -> float | None:

@@ -2,12 +2,15 @@
 
 A caller sees, and may call, exactly the tools that are
 
-* live and enabled, of a type the gateway offers (``api``, ``external``);
+* live and enabled, of a type the gateway offers (``api``, ``external``, ``script``);
 * of the caller's own tenant, or public (offered to every tenant by another tenant,
   usually the platform); a tenant's own tool shadows a public tool of the same name;
 * for an ``api`` tool: backed by a registry endpoint that is enabled and still in the code;
+* for a ``script`` tool: of the caller's own tenant (never public, whatever its flag says),
+  running a global function that still exists (``gateway.scripts``; the tool is then
+  handed out with the function's current schemas);
 * guarded by a permission code the user holds (an ``api`` tool's is its endpoint's, an
-  external tool's its own), which an API key's scopes include, and which is not a
+  external or script tool's its own), which an API key's scopes include, and which is not a
   platform-only code unless the user is a platform operator: the REST API's own rule
   (``rbac.api.permissions.RbacPermission``);
 * and whose required scopes (the endpoint's and the tool's) the API key holds.
@@ -29,12 +32,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
+from gateway import scripts
 from gateway.choices import CallerType, ToolType
 from rbac.access import get_access
 from rbac.api.permissions import AUTHENTICATED
 from rbac.catalogue import platform_codes
 
-OFFERED_TYPES = (ToolType.API, ToolType.EXTERNAL)
+OFFERED_TYPES = (ToolType.API, ToolType.EXTERNAL, ToolType.SCRIPT)
 CACHE_PREFIX = "mcp:tools"
 VERSION_KEY = "mcp:tools:version"
 # With the per-process cache of development, another process sees an edit within this
@@ -141,7 +145,8 @@ def allows(caller: Caller, tool, access=None, *, any_tenant: bool = False) -> bo
     """
     if not tool.is_enabled or tool.is_deleted or tool.tool_type not in OFFERED_TYPES:
         return False
-    if tool.tenant_id != caller.tenant_id and not tool.is_public and not any_tenant:
+    if tool.tenant_id != caller.tenant_id and not any_tenant and (
+            not tool.is_public or tool.tool_type == ToolType.SCRIPT):
         return False
     if tool.tool_type == ToolType.API:
         endpoint = tool.endpoint
@@ -183,10 +188,14 @@ def _resolve(caller: Caller, tools) -> dict[str, Any]:
 
 
 def visible_tools(caller: Caller) -> list:
-    """Return the tools ``caller`` may call, in a stable order (by name)."""
+    """Return the tools ``caller`` may call, in a stable order (by name).
+
+    Script tools come with their function's schemas; one query reads the functions.
+    """
     access = get_access(caller.user)
     chosen = _resolve(caller, _candidates(caller))
-    return [chosen[key] for key in sorted(chosen) if allows(caller, chosen[key], access)]
+    return scripts.bind_all(
+        [chosen[key] for key in sorted(chosen) if allows(caller, chosen[key], access)])
 
 
 def find_tool(caller: Caller, name: str):
@@ -197,4 +206,7 @@ def find_tool(caller: Caller, name: str):
     tool = _resolve(caller, [t for t in _candidates(caller) if t.name.lower() == key]).get(key)
     if tool is None or tool.name != name or not allows(caller, tool):
         return None
+    tool = scripts.resolved(tool)
+    if tool.tool_type == ToolType.SCRIPT and scripts.function_of(tool) is None:
+        return None  # its function was deleted: unknown, as in tools/list
     return tool

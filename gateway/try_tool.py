@@ -1,7 +1,8 @@
 """The admin's "try this tool" page: a real call of a tool, as the signed-in person.
 
 The call goes through the same service as ``tools/call`` (``gateway.services.calls.call_tool``):
-the tool's own input schema, the in-process dispatch or the outbound client, the call log
+the tool's own input schema, the in-process dispatch, the outbound client or the sandbox
+(a script tool, shown with its global function's schemas as they are now), the call log
 (caller type ``user``) and the counters. Nothing is simulated.
 
 Who may try what: the policy of ``gateway.policy`` with the person as the caller, so a
@@ -23,7 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.context import clean_request_id
-from gateway import policy
+from gateway import policy, scripts
 from gateway.models import McpTool
 from gateway.services import calls
 
@@ -74,6 +75,8 @@ def try_tool_view(model_admin: admin.ModelAdmin, request, object_id: str):
     tool = McpTool.objects.all_tenants().select_related("endpoint").get(pk=tool.pk)
     if not allowed(request.user, tool):
         raise PermissionDenied
+    # A script tool's schemas are its function's now; the call reads no function again.
+    tool = scripts.resolved(tool)
     outcome = None
     if request.method == "POST":
         form = TryToolForm(request.POST)

@@ -65,7 +65,7 @@ class TestMcpToolAPI(SoftDeleteAPIViewTestCase, DataScopeCase):
                 "max_retries": 1, "is_enabled": False}
 
     def invalid_payloads(self, tenant):
-        return [({"name": "bad name!", "tool_type": "script", "timeout": 0, "max_retries": 11},
+        return [({"name": "bad name!", "tool_type": "shell", "timeout": 0, "max_retries": 11},
                  {"name", "tool_type", "timeout", "max_retries"})]
 
     def in_scope(self, org):
@@ -189,7 +189,7 @@ def test_filters_search_and_ordering(api, tenant_a):
     assert names(is_public="true") == []
     assert names(search="positions") == ["tool2"]
     assert names(ordering="-name") == ["weather", "tool2", "tool1"]
-    assert_field_errors(api.get(url, {"tool_type": "script"}), {"tool_type"})
+    assert_field_errors(api.get(url, {"tool_type": "shell"}), {"tool_type"})
 
 
 def test_derived_fields_of_an_api_tool_are_refused(api, tenant_a):

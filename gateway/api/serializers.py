@@ -42,7 +42,8 @@ class McpToolSerializer(PlatformSerializer):
     class Meta:
         model = McpTool
         fields = ["id", "tenant", "name", "title", "description", "tool_type", "endpoint",
-                  "api_path", "api_method", "api_module", "external_url", "auth_type",
+                  "api_path", "api_method", "api_module", "external_url", "script_function",
+                  "auth_type",
                   "auth_config", "has_auth_config", "permission_code", "required_scopes",
                   "input_schema", "output_schema", "annotations", "timeout", "max_retries",
                   "is_enabled", "is_public", "call_count", "success_count", "failure_count",

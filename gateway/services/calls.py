@@ -7,10 +7,14 @@ this tool" form:
    for the caller's tenant, so two tenants' tools of one name never share a schema); a
    failure is an ``isError`` result naming the field;
 2. the tool runs: an ``api`` tool in-process (``gateway.dispatch``), an ``external`` tool over
-   HTTP (``gateway.outbound``). Idempotent external calls (read-only or idempotent by
+   HTTP (``gateway.outbound``), a ``script`` tool's global function in the sandbox of user
+   code (``gateway.scripts``; its error, the user's own traceback lines or the limit it
+   broke, is the agent's message). Idempotent external calls (read-only or idempotent by
    annotation) that fail in a retryable way are retried up to ``max_retries`` times with
    exponential backoff, within the tool's timeout;
-3. the call is logged in ``McpToolCallLog``: caller, tenant, arguments (secrets masked,
+3. the call is logged in ``McpToolCallLog``: caller, tenant, arguments (secrets masked:
+   by name, and every argument the input schema declares secret, ``writeOnly`` or
+   ``"format": "password"``, also where the answer or the error repeats its value;
    truncated), allow-listed request headers only, status, the response truncated at
    ``MCP_CALL_LOG_RESPONSE_BYTES``, time, the error and, for operators only, its stack.
    A failure to write the log is reported to the application log and never breaks the
@@ -38,7 +42,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from core import deadlines, logrows
-from core.redaction import jsonable, might_hold_secret
+from core.redaction import MASK, jsonable, might_hold_secret
+from gateway import scripts
 from gateway.choices import ToolType
 from logs import audit
 
@@ -93,6 +98,10 @@ def validate_arguments(tool, arguments: Any) -> str | None:
     if error is None:
         return None
     where = ".".join(str(part) for part in error.absolute_path)
+    if error.absolute_path and error.absolute_path[0] in scripts.secret_arguments(tool):
+        # jsonschema's message repeats the value; a secret's is never shown or logged.
+        return _("Invalid argument %(field)s: the value does not fit its %(rule)s.") % {
+            "field": where, "rule": error.validator}
     if where:
         return _("Invalid argument %(field)s: %(problem)s") % {"field": where,
                                                                "problem": error.message}
@@ -176,6 +185,34 @@ def _run_external(tool, arguments, caller, context: CallContext) -> CallOutcome:
         return CallOutcome(ok=True, status=result.status, data=result.data, attempts=attempt)
 
 
+def _run_script(tool, arguments, caller, context: CallContext) -> CallOutcome:
+    """Run a script tool's global function in the sandbox, within the tool's timeout."""
+    from core.sandbox import SandboxError, SandboxUnavailable
+
+    function = scripts.function_of(tool)
+    try:
+        result = scripts.call(tool, function, arguments)
+    except SandboxUnavailable as exc:
+        return CallOutcome(ok=False, status=503, message=str(exc))
+    except SandboxError as exc:
+        return CallOutcome(ok=False, status=400, message=_(
+            "Invalid arguments: %(problem)s") % {"problem": exc})
+    if not result.ok:
+        message = result.message
+        if result.breach:
+            message = _("The function %(name)s %(problem)s") % {"name": function.name,
+                                                                "problem": message}
+        return CallOutcome(ok=False, status=500, message=message)
+    if tool.output_schema and not isinstance(result.value, dict):
+        # The agent was promised an object (the output schema); the client would reject
+        # anything else as an invalid result.
+        return CallOutcome(ok=False, status=500, data=result.value, message=_(
+            "The function %(name)s returned %(kind)s, not the dict its docs promise.") % {
+                "name": function.name, "kind": type(result.value).__name__
+                if result.value is not None else "None"})
+    return CallOutcome(ok=True, status=200, data=result.value)
+
+
 def _structured(tool, data: Any) -> dict | None:
     """Return the structured result when the tool declares an output schema and fits it."""
     if tool.output_schema and isinstance(data, dict):
@@ -185,6 +222,11 @@ def _structured(tool, data: Any) -> dict | None:
 
 def run(tool, arguments: dict, *, caller, context: CallContext) -> CallOutcome:
     """Validate and run one call (no log, no counters): ``call_tool`` wraps it."""
+    tool = scripts.resolved(tool)
+    if tool.tool_type == ToolType.SCRIPT and scripts.function_of(tool) is None:
+        return CallOutcome(ok=False, status=404, message=_(
+            "The global function %(name)s of this tool no longer exists.") % {
+                "name": tool.script_function})
     problem = validate_arguments(tool, arguments)
     if problem is not None:
         return CallOutcome(ok=False, status=400, message=problem)
@@ -193,6 +235,8 @@ def run(tool, arguments: dict, *, caller, context: CallContext) -> CallOutcome:
             outcome = _run_api(tool, arguments, caller, context)
         elif tool.tool_type == ToolType.EXTERNAL:
             outcome = _run_external(tool, arguments, caller, context)
+        elif tool.tool_type == ToolType.SCRIPT:
+            outcome = _run_script(tool, arguments, caller, context)
         else:
             outcome = CallOutcome(ok=False, message=_("This tool type is not offered."))
     except Exception as exc:  # noqa: BLE001 - an agent gets a message, operators the stack
@@ -212,6 +256,9 @@ def run(tool, arguments: dict, *, caller, context: CallContext) -> CallOutcome:
 def call_tool(tool, arguments: Any, *, caller, context: CallContext) -> CallOutcome:
     """Run a call of ``tool`` for ``caller``, log it and count it."""
     started = time.monotonic()
+    # A script tool's schemas and secrets are its function's: read once, for the call and
+    # its log.
+    tool = scripts.resolved(tool)
     outcome = run(tool, arguments if arguments is not None else {}, caller=caller,
                   context=context)
     outcome.elapsed_ms = max(int((time.monotonic() - started) * 1000), 0)
@@ -281,10 +328,56 @@ def count_statement(tool_pk, ok: bool, elapsed_ms: int, alias: str) -> tuple[str
     return sql, (elapsed_ms, 1 if ok else 0, 0 if ok else 1, elapsed_ms, pk)
 
 
+# A secret argument's value shorter than this is not looked for in the logged answer and
+# error: masking "1" everywhere would hide more than it protects.
+MIN_SCRUBBED_LENGTH = 4
+
+
+def secret_values(tool, arguments: Any) -> list[str]:
+    """Return the values of the tool's secret arguments in ``arguments``, longest first."""
+    if not isinstance(arguments, dict):
+        return []
+    secret = scripts.secret_arguments(tool)
+    values = {str(value) for name, value in arguments.items()
+              if name in secret and isinstance(value, (str, int, float))
+              and not isinstance(value, bool) and len(str(value)) >= MIN_SCRUBBED_LENGTH}
+    return sorted(values, key=len, reverse=True)
+
+
+def scrubbed(value: Any, secrets: list[str]) -> Any:
+    """Return ``value`` with every occurrence of ``secrets`` in its strings masked."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: scrubbed(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrubbed(item, secrets) for item in value]
+    return value
+
+
+def masked_arguments(tool, arguments: Any) -> Any:
+    """Return ``arguments`` with the values of the tool's secret arguments masked."""
+    if not isinstance(arguments, dict):
+        return arguments
+    secret = scripts.secret_arguments(tool)
+    if not secret & set(arguments):
+        return arguments
+    return {name: MASK if name in secret else value for name, value in arguments.items()}
+
+
 def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext):
     """Return the call log row of a call, not yet saved."""
     from gateway.models import McpToolCallLog
 
+    # A function may repeat a secret argument in its answer or its error: the log never
+    # keeps it (the agent, who sent it, gets the answer as it is).
+    secrets = secret_values(tool, arguments)
+    data = scrubbed(outcome.data, secrets)
+    text = "" if secrets or isinstance(outcome.data, str) else outcome.text
     return McpToolCallLog(
         tenant_id=caller.tenant_id,
         user_id=caller.user.pk,
@@ -299,17 +392,17 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
         protocol_version=context.protocol_version[:20],
         jsonrpc_id=str(context.jsonrpc_id)[:100],
         trace_id=context.trace_id[:64],
-        request_params=loggable(arguments),
+        request_params=loggable(masked_arguments(tool, arguments)),
         request_headers={
             name: value[:500] for name, value in caller.headers.items()
             if name in LOGGED_HEADERS
         } or None,
         response_status=outcome.status,
-        response_data=loggable(outcome.data, settings.MCP_CALL_LOG_RESPONSE_BYTES,
-                               text=outcome.text if not isinstance(outcome.data, str) else ""),
+        response_data=loggable(data, settings.MCP_CALL_LOG_RESPONSE_BYTES, text=text),
         response_time=outcome.elapsed_ms,
         status="success" if outcome.ok else "failed",
-        error_message="" if outcome.ok else audit.truncate_text(outcome.message),
+        error_message="" if outcome.ok else audit.truncate_text(
+            scrubbed(outcome.message, secrets)),
         error_stack=outcome.error_stack,
     )
 

@@ -3,7 +3,8 @@
 * ``create_api_tool`` turns a registered endpoint into a tool of a tenant: name, title,
   description, schemas and annotations from the platform's OpenAPI document
   (``gateway.schemas``), the route and permission code from the registry row.
-* ``create_tool``/``update_tool``/``save_tool`` write any tool (``api`` or ``external``);
+* ``create_tool``/``update_tool``/``save_tool`` write any tool (``api``, ``external`` or
+  ``script``);
   ``prepare_tool`` is their validation, also run by the admin's form before it saves.
 * ``refresh_api_tool`` derives an API tool's schemas again after the API changed.
 * ``delete_tool``/``restore_tool`` soft-delete and restore, keeping the registry's
@@ -27,6 +28,11 @@ Rules (issue 5, items 1-2):
   Messages never repeat a secret.
 * An external tool's input schema must be a JSON Schema object (draft 2020-12) of
   ``type: object``, as MCP requires; its output schema, when given, too.
+* A script tool runs a global function of its own tenant (``script_function``), named when
+  it is saved; it is never public (the function is one tenant's), has no endpoint, URL or
+  credentials, and names the permission a caller needs. Its schemas are its function's
+  (``gateway.scripts``): a snapshot is stored on save, a value sent for them that differs is
+  a field error, and ``tools/list`` reads them from the function again every time.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.context import get_current_tenant_id, get_scope, tenant_context
+from gateway import scripts
 from gateway.choices import AuthType, ToolType
 from gateway.models import McpTool
 from rbac.models import ApiEndpoint
@@ -206,6 +213,8 @@ def prepare_tool(
         _prepare_api_tool(tool, tenant, adding, sent, auth_config, errors)
     elif tool.tool_type == ToolType.EXTERNAL:
         _prepare_external_tool(tool, tenant, auth_config, errors)
+    elif tool.tool_type == ToolType.SCRIPT:
+        _prepare_script_tool(tool, tenant, sent, auth_config, errors)
 
     clash = None
     if tool.name and tool.tenant_id:
@@ -295,6 +304,28 @@ def _prepare_external_tool(tool, tenant, auth_config, errors) -> None:
         tool.annotations = {}
     for message in validate_annotations(tool.annotations):
         _add(errors, "annotations", message)
+
+
+def _prepare_script_tool(tool, tenant, sent, auth_config, errors) -> None:
+    if auth_config is not UNCHANGED and auth_config not in (None, {}):
+        _add(errors, "auth_config", _("Only external tools authenticate to their target."))
+    tool.auth_config = None
+    problem = _permission_problem(tool.permission_code, tenant)
+    if problem:
+        _add(errors, "permission_code", problem)
+    if tool.annotations is None:
+        tool.annotations = {}
+    for message in validate_annotations(tool.annotations):
+        _add(errors, "annotations", message)
+    # The model names a missing or unknown function (McpTool.clean).
+    function = scripts.find(tenant.pk, tool.script_function) if tenant is not None else None
+    if function is None:
+        return
+    for name, value in scripts.definition(function).items():
+        if name in sent and sent[name] not in (None, "", {}) and sent[name] != value:
+            _add(errors, name, _("A script tool takes this from its global function's "
+                                 "docs; edit the function instead."))
+        setattr(tool, name, value)
 
 
 def _sync_endpoint_flag(endpoint_id) -> None:

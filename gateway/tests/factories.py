@@ -51,3 +51,36 @@ def key_of(user, scopes=("user:view",)) -> str:
     _key, plaintext = issue_api_key(user=user, name=f"agent-{uuid.uuid4().hex[:8]}",
                                     scopes=list(scopes))
     return plaintext
+
+
+def global_function(tenant, name: str = "Text.shout", code: str | None = None, *,
+                    parameters: list | None = None, return_value: dict | None = None,
+                    description: str = ""):
+    """Create a global function ``Class.method`` of ``tenant`` (the testing app's model)."""
+    from testing.models import GlobalFunction
+
+    class_name, method_name = name.split(".")
+    if code is None:
+        code = (f"class {class_name}:\n    @staticmethod\n    def {method_name}(text):\n"
+                f"        return text.upper()\n")
+    with tenant_context(tenant):
+        row = GlobalFunction(
+            tenant=tenant, class_name=class_name, method_name=method_name, code=code,
+            description=description,
+            parameters=[{"name": "text", "type": "str", "description": "What to shout"}]
+            if parameters is None else parameters,
+            return_value={"type": "str"} if return_value is None else return_value)
+        row.full_clean()
+        row.save()
+    return row
+
+
+def script_tool(tenant, name: str = "shout", function: str = "Text.shout", **fields) -> McpTool:
+    """Create a script tool of ``tenant`` running its global function ``function``."""
+    values = {"name": name, "tool_type": "script", "script_function": function,
+              "permission_code": "mcp_tool:call", **fields}
+    with tenant_context(tenant):
+        tool = McpTool(tenant=tenant, **values)
+        tool.full_clean()
+        tool.save()
+    return tool
