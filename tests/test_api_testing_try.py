@@ -12,7 +12,7 @@ from testing.models import GlobalFunction
 from testing.tests import factories as f
 from tests.api_cases import assert_error, assert_field_errors, make_actor
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 KEYWORD_CODES = ["keyword:view", "keyword:update"]
 FUNCTION_CODES = ["globalfunction:view", "globalfunction:update"]

@@ -28,6 +28,8 @@ from core import sandbox
 from core.sandbox import Limits, SandboxError, SandboxUnavailable
 from core.sandbox.barrier import SANDBOX_UID, SYSTEM_LIBRARY_DIRS, interpreter
 
+pytestmark = pytest.mark.sandbox
+
 MARKER_NAME = "ATRIUM_SANDBOX_MARKER"
 MARKER = "atrium-platform-secret-5f1c9e"
 

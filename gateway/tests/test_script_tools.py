@@ -26,7 +26,7 @@ from gateway.tests.factories import api_tool, endpoint, global_function, key_of,
 from gateway.tests.test_sdk_client import session
 from gateway.tests.test_server import call, rpc
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 BOOM = "class T:\n    @staticmethod\n    def boom(text):\n        return {'n': 1 / 0}\n"
 LOOP = "class T:\n    @staticmethod\n    def spin(text):\n        while True:\n            pass\n"

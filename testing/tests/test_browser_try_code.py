@@ -17,7 +17,7 @@ from testing.tests.test_browser import open_page, open_project
 
 # Skipped without Chromium and failed under CI, as the other browser tests; their fixtures
 # (the demo data on a live server, the browser) and the unavailable sandbox's are reused.
-pytestmark = test_browser.pytestmark
+pytestmark = [*test_browser.pytestmark, pytest.mark.sandbox]
 demo = test_browser.demo
 browser = test_browser.browser
 sandbox_unavailable = test_pages_try_code.sandbox_unavailable

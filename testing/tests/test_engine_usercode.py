@@ -14,6 +14,8 @@ from testing.engine.runner import run_scenario
 from testing.tests.http_target import TOKEN
 from testing.tests.test_engine_runner import LOOPBACK, ListSink, http, scenario, status_is
 
+pytestmark = pytest.mark.sandbox
+
 KEYWORDS = '''
 def double(number):
     return number * 2

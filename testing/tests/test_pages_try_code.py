@@ -24,7 +24,7 @@ from testing.tests.page_cases import (
     sign_in,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
 
 KEYWORD = '''def total(prices, tax=0.0):
     print("adding", len(prices), "prices")

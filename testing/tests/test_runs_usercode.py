@@ -12,7 +12,8 @@ from testing.services import runs
 from testing.tests import factories as f
 from testing.tests.test_runs import start
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_in_process"),
+              pytest.mark.sandbox]
 
 
 def global_function(tenant, class_name, method_name, code, parameters=()):
