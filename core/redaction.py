@@ -8,6 +8,9 @@
   the password of a URL (``redact``).
 * ``jsonable`` turns any value into JSON with both applied: the audit trail, the operation
   log, the MCP call log and the test engine's results use it.
+* **By value**: where the secret values themselves are known (a test run's secret
+  variables, an MCP call's secret arguments), ``values_to_hide`` lists the ones worth
+  looking for and ``mask_values`` replaces them in every string of a structure.
 * ``RedactSecretsFilter`` sits on every handler in ``LOGGING`` (config/settings.py): the
   message, its arguments, the formatted traceback and the stack information.
 """
@@ -19,7 +22,7 @@ import decimal
 import logging
 import re
 import uuid
-from typing import Any
+from typing import Any, Iterable
 
 MASK = "[REDACTED]"
 
@@ -45,6 +48,38 @@ AUTHORIZATION_RE = re.compile(
     )
     """
 )
+
+
+# A known secret value shorter than this is not looked for: masking every "true" or "1234"
+# of a body would reveal more than it hides.
+MIN_VALUE_LENGTH = 4
+
+
+def values_to_hide(candidates: Iterable[Any]) -> list[str]:
+    """Return the texts of the secret values among ``candidates`` worth masking: strings
+    and numbers of at least MIN_VALUE_LENGTH characters, longest first (so that a secret
+    containing another is masked whole)."""
+    return sorted(
+        {str(candidate) for candidate in candidates
+         if isinstance(candidate, (str, int, float)) and not isinstance(candidate, bool)
+         and len(str(candidate)) >= MIN_VALUE_LENGTH},
+        key=len, reverse=True)
+
+
+def mask_values(value: Any, hidden: list[str], mask: str = MASK) -> Any:
+    """Return ``value`` with each text of ``hidden`` (``values_to_hide``) replaced by
+    ``mask`` in its strings, inside dicts, lists and tuples too."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        for secret in hidden:
+            value = value.replace(secret, mask)
+        return value
+    if isinstance(value, dict):
+        return {key: mask_values(item, hidden, mask) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(mask_values(item, hidden, mask) for item in value)
+    return value
 
 
 def is_secret_name(name: Any) -> bool:

@@ -42,7 +42,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from core import deadlines, logrows
-from core.redaction import MASK, jsonable, might_hold_secret
+from core.redaction import MASK, jsonable, mask_values, might_hold_secret, values_to_hide
 from gateway import scripts
 from gateway.choices import ToolType
 from logs import audit
@@ -328,35 +328,12 @@ def count_statement(tool_pk, ok: bool, elapsed_ms: int, alias: str) -> tuple[str
     return sql, (elapsed_ms, 1 if ok else 0, 0 if ok else 1, elapsed_ms, pk)
 
 
-# A secret argument's value shorter than this is not looked for in the logged answer and
-# error: masking "1" everywhere would hide more than it protects.
-MIN_SCRUBBED_LENGTH = 4
-
-
 def secret_values(tool, arguments: Any) -> list[str]:
     """Return the values of the tool's secret arguments in ``arguments``, longest first."""
     if not isinstance(arguments, dict):
         return []
     secret = scripts.secret_arguments(tool)
-    values = {str(value) for name, value in arguments.items()
-              if name in secret and isinstance(value, (str, int, float))
-              and not isinstance(value, bool) and len(str(value)) >= MIN_SCRUBBED_LENGTH}
-    return sorted(values, key=len, reverse=True)
-
-
-def scrubbed(value: Any, secrets: list[str]) -> Any:
-    """Return ``value`` with every occurrence of ``secrets`` in its strings masked."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, dict):
-        return {key: scrubbed(item, secrets) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrubbed(item, secrets) for item in value]
-    return value
+    return values_to_hide(value for name, value in arguments.items() if name in secret)
 
 
 def masked_arguments(tool, arguments: Any) -> Any:
@@ -376,7 +353,7 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
     # A function may repeat a secret argument in its answer or its error: the log never
     # keeps it (the agent, who sent it, gets the answer as it is).
     secrets = secret_values(tool, arguments)
-    data = scrubbed(outcome.data, secrets)
+    data = mask_values(outcome.data, secrets)
     text = "" if secrets or isinstance(outcome.data, str) else outcome.text
     return McpToolCallLog(
         tenant_id=caller.tenant_id,
@@ -402,7 +379,7 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
         response_time=outcome.elapsed_ms,
         status="success" if outcome.ok else "failed",
         error_message="" if outcome.ok else audit.truncate_text(
-            scrubbed(outcome.message, secrets)),
+            mask_values(outcome.message, secrets)),
         error_stack=outcome.error_stack,
     )
 

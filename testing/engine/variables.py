@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from core import redaction
 from testing.engine import functions
 from testing.engine.usercode import UserCodeError
 
@@ -23,8 +24,6 @@ LABELS = {
 }
 MASK = "••••••"
 MAX_DEPTH = 10
-# Shorter secrets would mask every "true" or "1234" of a body and reveal more than they hide.
-MIN_MASKED_LENGTH = 4
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 FUNCTION_ORIGIN = "function"
@@ -203,36 +202,13 @@ def masked(value: Any, pool: VariablePool, extra: Iterable[str] = ()) -> Any:
 
 def mask(value: Any, hidden: list[str]) -> Any:
     """Return `value` with each string of `hidden` (``secrets_to_hide``) replaced by MASK."""
-    return _mask(value, hidden) if hidden else value
+    return redaction.mask_values(value, hidden, MASK)
 
 
 def secrets_to_hide(pool: VariablePool, extra: Iterable[str] = ()) -> list[str]:
     """Return the texts `masked` hides: the pool's secret values (and `extra`), longest
-    first, those shorter than MIN_MASKED_LENGTH left out."""
-    candidates = [*pool.secret_values(), *extra]
-    return sorted(
-        {
-            str(candidate)
-            for candidate in candidates
-            if isinstance(candidate, (str, int, float))
-            and not isinstance(candidate, bool)
-            and len(str(candidate)) >= MIN_MASKED_LENGTH
-        },
-        key=len,
-        reverse=True,
-    )
-
-
-def _mask(value: Any, hidden: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in hidden:
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, dict):
-        return {key: _mask(item, hidden) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_mask(item, hidden) for item in value)
-    return value
+    first, those too short to mask left out (``core.redaction.values_to_hide``)."""
+    return redaction.values_to_hide([*pool.secret_values(), *extra])
 
 
 def _as_text(value: Any) -> str:
