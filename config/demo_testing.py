@@ -4,8 +4,10 @@ API at the local server that ``make run`` starts.
 A newcomer signs in as Acme's tester and finds a project with a "Local" environment
 (``http://127.0.0.1:8000``), a secret ``api_key`` variable holding a real, read-only API key
 of the tester, two interfaces (``/api/v1/me/`` and ``/api/v1/users/``), a three-step
-scenario that extracts a value and checks it, a dataset and a plan. Running it needs the
-engine (API testing 2/4); everything here is real data, nothing pretends to have run.
+scenario that extracts a value and checks it, a dataset and a plan, and, written in
+Python, a keyword and a global function with a second scenario that uses them (they run in
+the sandbox of user code; the "Smoke" plan does not need it). Everything here is real data,
+nothing pretends to have run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from accounts.services.api_keys import issue_api_key
 from testing.models import (
     BuiltinKeyword,
     Dataset,
+    GlobalFunction,
+    Keyword,
     Environment,
     Interface,
     InterfaceFolder,
@@ -29,6 +33,21 @@ from testing.models import (
 
 PROJECT = "Atrium REST API"
 KEY_NAME = "Demo API tests"
+PAGE_KEYWORD = """\
+def at_most(response, max_items):
+    \"\"\"Fail unless the last response lists at most max_items results.\"\"\"
+    results = response["json"]["results"]
+    assert len(results) <= max_items, f"{len(results)} results, more than {max_items}"
+    return len(results)
+"""
+TEXT_FUNCTION = """\
+class Text:
+    @staticmethod
+    def initials(name):
+        \"\"\"Return the upper-case first letter of each part of a name.\"\"\"
+        parts = name.replace("_", " ").replace(".", " ").split()
+        return "".join(part[0].upper() for part in parts)
+"""
 AUTH = [{"name": "Authorization", "value": "Bearer {{api_key}}", "enabled": True},
         {"name": "Accept", "value": "application/json", "enabled": True}]
 
@@ -114,4 +133,32 @@ def demo_project(tester: User) -> Project:
                                    description="The scenario once per page size.")
     _make(PlanScenario, plan=plan, scenario=scenario, dataset=dataset, environment=local,
                                 sort_order=10)
+    _code_demo(project, users)
     return project
+
+
+def _code_demo(project: Project, users: Interface) -> None:
+    """A keyword and a global function in Python, and a scenario that calls both."""
+    keyword = _make(Keyword, project=project, type="assertion", name="At most N results",
+                    method_name="at_most", code=PAGE_KEYWORD,
+                    description="Checks the length of the last response's results.",
+                    parameters={"type": "object", "required": ["max_items"], "properties": {
+                        "max_items": {"type": "integer", "title": "Most results"}}})
+    if not GlobalFunction.objects.filter(class_name="Text", method_name="initials").exists():
+        _make(GlobalFunction, class_name="Text", method_name="initials", code=TEXT_FUNCTION,
+              description="The initials of a name, as {{Text.initials(name)}}.",
+              parameters=[{"name": "name", "type": "str", "description": "A name."}],
+              return_value={"type": "str", "description": "The initials, upper case."})
+    scenario = _make(Scenario, project=project, name="Checks written in Python", priority="P2",
+                     tags=["code"], variables={"username": "tester"},
+                     description="A keyword and a global function of the project, run in "
+                                 "the sandbox.")
+    _make(ScenarioStep, scenario=scenario, sort_order=10, kind="interface", interface=users,
+          description="Search the users")
+    _make(ScenarioStep, scenario=scenario, sort_order=20, kind="keyword", keyword=keyword,
+          parameters={"max_items": 20}, description="The page holds at most 20 users")
+    _make(ScenarioStep, scenario=scenario, sort_order=30, kind="keyword",
+          builtin_keyword=BuiltinKeyword.objects.get(code="assert_equal"),
+          parameters={"actual": "{{Text.initials(first_username)}}", "operator": "==",
+                      "expected": "T"},
+          description="The first match's initials")
