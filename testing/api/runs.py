@@ -6,6 +6,9 @@
 * ``GET executions/`` (filter by project, plan, scenario, status), ``GET executions/{id}/``.
 * ``POST executions/{id}/pause/``, ``resume/``, ``terminate/`` (``execution:control``): 409
   when the execution is not in a state that allows it.
+* ``GET executions/{id}/report/{kind}/`` (``execution:view``): the report as a file,
+  ``json``, ``junit`` (JUnit XML), ``html`` (standalone) or ``allure`` (a zip of
+  ``allure-results``), so a pipeline needs only ``curl``.
 * ``GET scenario-runs/?execution=`` and ``GET step-results/?execution=&scenario_run=``: the
   runs and their steps in order (``execution:view`` through their execution, whose
   ``executionstep:view`` and ``stepresult:view`` codes they need).
@@ -13,8 +16,10 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -31,6 +36,7 @@ from testing.models import (
     StepResult,
     TestPlan,
 )
+from testing import reports
 from testing.services import runs
 
 
@@ -131,7 +137,8 @@ class ExecutionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
     search_fields = ["name"]
     ordering_fields = ["created_at", "started_at", "completed_at", "status"]
     ordering = ["-created_at"]
-    rbac_actions = {"pause": "control", "resume": "control", "terminate": "control"}
+    rbac_actions = {"pause": "control", "resume": "control", "terminate": "control",
+                    "report": "view"}
 
     def optimise(self, queryset):
         return queryset.filter(project__is_deleted=False)
@@ -164,6 +171,25 @@ class ExecutionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
             return Response({"error": {"status": 409, "code": "conflict",
                                        "message": str(exc)}}, status=status.HTTP_409_CONFLICT)
         return Response(ExecutionSerializer(execution).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                     enum=list(reports.FORMATS),
+                                     description="json, junit, html or allure")],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT,
+                   (200, "application/xml"): OpenApiTypes.STR,
+                   (200, "text/html"): OpenApiTypes.STR,
+                   (200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"],
+            url_path=r"report/(?P<kind>json|junit|html|allure)")
+    def report(self, request, pk=None, kind="json"):
+        """The execution's report as a file: JSON, JUnit XML, standalone HTML, or the
+        Allure results in a zip. Readable while the run goes on (what has run so far)."""
+        execution = self.get_object()
+        body, content_type, filename = reports.render(execution, kind)
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
     @extend_schema(request=None, responses=ExecutionSerializer)
     @action(detail=True, methods=["post"])

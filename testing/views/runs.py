@@ -29,7 +29,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from testing.choices import (
     FINAL_SCENARIO_STATUSES,
@@ -46,6 +46,7 @@ from testing.models import (
     StepResult,
     TestPlan,
 )
+from testing import reports
 from testing.services import runs
 from testing.views.common import in_project, is_htmx, may, project_of, require
 
@@ -397,6 +398,20 @@ def result_view(request: HttpRequest, project_id, pk, result_id) -> HttpResponse
     return render(request, template, context)
 
 
+@login_required
+@require_GET
+def report_view(request: HttpRequest, project_id, pk, kind: str = "html",
+                download: bool = False) -> HttpResponse:
+    """The report of a run: the standalone HTML shown here, or a file to download (HTML,
+    JUnit XML, Allure results as a zip, JSON)."""
+    execution = execution_of(request, project_id, pk)
+    body, content_type, filename = reports.render(execution, kind)
+    response = HttpResponse(body, content_type=content_type)
+    if download or kind != "html":
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 RUN = "projects/<uuid:project_id>/runs/<uuid:pk>/"
 
 urlpatterns = [
@@ -409,6 +424,12 @@ urlpatterns = [
     path(f"{RUN}terminate/", run_control_view, {"operation": "terminate"},
          name="run-terminate"),
     path(f"{RUN}steps/<int:result_id>/", result_view, name="run-result"),
+    path(f"{RUN}report/", report_view, name="run-report"),
+    path(f"{RUN}report.html", report_view, {"download": True}, name="run-report-html"),
+    path(f"{RUN}report.xml", report_view, {"kind": "junit"}, name="run-report-junit"),
+    path(f"{RUN}report.json", report_view, {"kind": "json"}, name="run-report-json"),
+    path(f"{RUN}allure-results.zip", report_view, {"kind": "allure"},
+         name="run-report-allure"),
     path("projects/<uuid:project_id>/scenarios/<uuid:pk>/run/", scenario_run_view,
          name="scenario-run"),
     path("projects/<uuid:project_id>/plans/<uuid:pk>/run/", plan_run_view, name="plan-run"),

@@ -10,12 +10,17 @@ scenario runs end, waits, prints a summary and exits:
 
 The workers run the plan (``celery worker``). ``--in-process`` runs it in this process
 instead, for a pipeline without workers: the same engine, results and exit codes.
+
+``--junit FILE``, ``--json FILE`` and ``--allure DIR`` write the run's report for the
+pipeline (JUnit XML, JSON, Allure results) when it ends, also when it failed or did not end
+in time (what ran so far); the exit codes stay the same.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -24,6 +29,8 @@ from tenants.management.base import TenantCommand
 from tenants.models import Tenant
 from testing.choices import FINAL_SCENARIO_STATUSES, RunStatus, ScenarioRunStatus
 from testing.models import Environment, Execution, ExecutionStep, Project, TestPlan
+from testing import reports
+from testing.reports import allure
 from testing.services import runs
 
 ERROR = 2
@@ -59,6 +66,11 @@ class Command(TenantCommand):
                             help="Seconds to wait for the run to end (default 3600).")
         parser.add_argument("--in-process", action="store_true",
                             help="Run the plan in this process instead of on the workers.")
+        parser.add_argument("--junit", metavar="FILE",
+                            help="Write the report as JUnit XML to FILE.")
+        parser.add_argument("--json", metavar="FILE", help="Write the report as JSON to FILE.")
+        parser.add_argument("--allure", metavar="DIR",
+                            help="Write the Allure results (allure-results) into DIR.")
 
     def handle_tenant(self, tenant: Tenant, *args, **options) -> None:
         project = _one(Project.objects.all(), options["project"], "project")
@@ -75,7 +87,10 @@ class Command(TenantCommand):
         self.stdout.write(f"Run {execution.pk} of plan {plan.name!r} started "
                           f"({execution.scenarios_total} scenario runs"
                           f"{', in this process' if in_process else ''}).")
-        execution = self._wait(execution, options["timeout"], in_process=in_process)
+        try:
+            execution = self._wait(execution, options["timeout"], in_process=in_process)
+        finally:
+            self._write_reports(execution, options)
         self._summary(execution)
         if execution.status == RunStatus.COMPLETED:
             return
@@ -111,6 +126,21 @@ class Command(TenantCommand):
                     f"{execution.status}); is a worker running? (--in-process runs it here)",
                     returncode=ERROR)
             time.sleep(0.5)
+
+    def _write_reports(self, execution: Execution, options: dict) -> None:
+        if not any(options.get(name) for name in ("junit", "json", "allure")):
+            return
+        execution.refresh_from_db()
+        report = reports.build(execution)
+        for name, writer in (("junit", reports.as_junit), ("json", reports.as_json)):
+            if options.get(name):
+                path = Path(options[name])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(writer(report))
+                self.stdout.write(f"Wrote {path}.")
+        if options.get("allure"):
+            written = allure.write(report, options["allure"])
+            self.stdout.write(f"Wrote {len(written)} Allure results into {options['allure']}.")
 
     def _summary(self, execution: Execution) -> None:
         elapsed = ""

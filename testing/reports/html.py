@@ -1,0 +1,52 @@
+"""The report of an execution as one standalone HTML file: inline CSS and SVG, no script,
+no external asset, so it opens from a CI artifact or an e-mail as it opens on the site."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from core.charts import Series, grouped_bars
+from testing.reports import Report
+
+CHART_RUNS = 40      # scenario runs drawn in the outcome chart (failures first)
+CHART_STEPS = 30     # the slowest steps drawn in the step-time chart
+ORDER = {"error": 0, "failed": 1, "skipped": 2, "passed": 3}
+PASSED, FAILED, OTHER = "#2e7d32", "#c62828", "#9e9e9e"
+
+
+def pretty(value: Any) -> str:
+    """Return a stored request or response part as indented JSON (text as it is)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def context(report: Report) -> dict:
+    runs = sorted(report.runs, key=lambda run: ORDER.get(run.outcome, 4))
+    shown = runs[:CHART_RUNS]
+    outcomes = grouped_bars(_("Steps of each scenario run"), [run.label for run in shown], [
+        Series(_("passed"), [sum(s.status == "passed" for s in run.steps) for run in shown],
+               PASSED),
+        Series(_("failed"), [sum(s.status != "passed" for s in run.steps) for run in shown],
+               FAILED)])
+    steps = sorted(((run, step) for run in report.runs for step in run.steps),
+                   key=lambda pair: pair[1].duration_ms, reverse=True)[:CHART_STEPS]
+    times = grouped_bars(_("The slowest steps (ms)"),
+                         [f"{run.label} #{step.position + 1}" for run, step in steps],
+                         [Series(_("duration"), [round(step.duration_ms) for _r, step in steps],
+                                 "#1565c0")])
+    return {"report": report, "runs": runs, "counts": report.counts(),
+            "step_counts": report.step_counts(), "charts": [outcomes, times],
+            "details": [(run, [(step, pretty(step.request), pretty(step.response))
+                               for step in run.steps]) for run in runs]}
+
+
+def render(report: Report) -> str:
+    """Return the standalone HTML of ``report``."""
+    return render_to_string("testing/reports/standalone.html", context(report))
