@@ -4,6 +4,7 @@ no external asset, so it opens from a CI artifact or an e-mail as it opens on th
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -27,6 +28,14 @@ def pretty(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
+def when(moment: str) -> str:
+    """Return an ISO time of the report as a reader reads it: "2026-12-06 17:29:54 UTC"."""
+    if not moment:
+        return "—"
+    return datetime.fromisoformat(moment).astimezone(timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+
+
 def context(report: Report) -> dict:
     runs = sorted(report.runs, key=lambda run: ORDER.get(run.outcome, 4))
     shown = runs[:CHART_RUNS]
@@ -41,7 +50,8 @@ def context(report: Report) -> dict:
                          [f"{run.label} #{step.position + 1}" for run, step in steps],
                          [Series(_("duration"), [round(step.duration_ms) for _r, step in steps],
                                  "#1565c0")])
-    return {"report": report, "runs": runs, "counts": report.counts(),
+    return {"report": report, "runs": runs, "started": when(report.started_at),
+            "generated": when(report.generated_at), "counts": report.counts(),
             "step_counts": report.step_counts(), "charts": [outcomes, times],
             "details": [(run, [(step, pretty(step.request), pretty(step.response))
                                for step in run.steps]) for run in runs]}
