@@ -306,6 +306,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "testing.tasks.recover_runs",
         "schedule": 30.0,  # seconds
     },
+    "prune-test-runs": {
+        "task": "testing.tasks.prune_runs",
+        "schedule": 3600.0,  # seconds: small batches often rather than one large purge
+    },
 }
 
 # How long each monthly-partitioned log table keeps its rows ("N months" or "N days");
@@ -481,6 +485,15 @@ TESTING_HEARTBEAT_TIMEOUT = env.float("TESTING_HEARTBEAT_TIMEOUT", 60.0, minimum
 # Scenario runs of one tenant running at once in a parallel plan, unless the tenant's
 # package sets its own (TenantPackage.max_concurrent_runs).
 TESTING_MAX_CONCURRENT_RUNS = env.int("TESTING_MAX_CONCURRENT_RUNS", 4, minimum=1)
+# Retention of runs (seed 001 section 3.16): the steps' details (requests, responses,
+# checks) are kept TEST_REPORT_RETENTION_DAYS after a run ended (a project may set its own),
+# the run's summary (counts, durations, the history charts) TEST_RUN_SUMMARY_RETENTION_DAYS.
+# testing.tasks.prune_runs removes at most TESTING_PRUNE_BATCH rows per statement and
+# TESTING_PRUNE_MAX_BATCHES statements per run, and goes on at its next run.
+TEST_REPORT_RETENTION_DAYS = env.int("TEST_REPORT_RETENTION_DAYS", 30, minimum=1)
+TEST_RUN_SUMMARY_RETENTION_DAYS = env.int("TEST_RUN_SUMMARY_RETENTION_DAYS", 365, minimum=1)
+TESTING_PRUNE_BATCH = env.int("TESTING_PRUNE_BATCH", 1000, minimum=1)
+TESTING_PRUNE_MAX_BATCHES = env.int("TESTING_PRUNE_MAX_BATCHES", 100, minimum=1)
 # A scenario run taken over this many times (its workers kept dying) is failed instead.
 TESTING_MAX_RUN_ATTEMPTS = env.int("TESTING_MAX_RUN_ATTEMPTS", 3, minimum=1)
 # The network policy of testers' outbound connections (TESTING.md): networks (CIDR) that

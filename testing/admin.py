@@ -355,7 +355,7 @@ class ProjectAdmin(ApiTestingAdmin):
     list_select_related = ["created_by"]
     search_fields = ["name", "description"]
     ordering = ["name"]
-    fieldsets = [(None, {"fields": ["name", "description"]})]
+    fieldsets = [(None, {"fields": ["name", "description", "report_retention_days"]})]
 
     @admin.display(description=_("description"))
     def short_description(self, obj: Project) -> str:

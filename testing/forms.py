@@ -75,13 +75,13 @@ def json_area(rows: int = 6) -> forms.Textarea:
 
 
 class ProjectForm(RowForm):
-    """A project's name and description."""
+    """A project's name, description and how long its runs' details are kept."""
 
     owner_fields = ("tenant", "alive")
 
     class Meta:
         model = Project
-        fields = ["name", "description"]
+        fields = ["name", "description", "report_retention_days"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 

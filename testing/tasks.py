@@ -1,4 +1,5 @@
-"""Celery tasks of the test domain: one task per scenario run, and the heartbeat watchdog."""
+"""Celery tasks of the test domain: one task per scenario run, the heartbeat watchdog, and
+the retention of runs."""
 
 from __future__ import annotations
 
@@ -17,3 +18,11 @@ def run_scenario_run(run_id: str) -> str | None:
 def recover_runs() -> list[str]:
     """Send again the scenario runs whose worker stopped beating."""
     return runs.recover_runs()
+
+
+@shared_task(tenant_scoped=False)
+def prune_runs() -> dict:
+    """Apply the retention policy of runs (testing.services.retention) in bounded batches."""
+    from testing.services import retention
+
+    return retention.prune().as_data()

@@ -52,7 +52,7 @@ class ProjectSerializer(PlatformSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "tenant", "name", "description", *AUDIT]
+        fields = ["id", "tenant", "name", "description", "report_retention_days", *AUDIT]
 
 
 class InProjectSerializer(PlatformSerializer):

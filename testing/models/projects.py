@@ -22,6 +22,12 @@ class Project(TenantModel):
 
     name = models.CharField(_("name"), max_length=255)
     description = models.TextField(_("description"), blank=True)
+    report_retention_days = models.PositiveIntegerField(
+        _("keep run details (days)"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("How long the steps of this project's runs are kept (requests, responses, "
+                    "checks); empty: the platform's setting (TEST_REPORT_RETENTION_DAYS, 30 "
+                    "by default). A run's summary is kept longer, for the history charts."))
 
     class Meta(TenantModel.Meta):
         db_table = "testing_projects"

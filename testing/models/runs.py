@@ -76,6 +76,10 @@ class Execution(ProjectOwnedModel):
     steps_passed = models.PositiveIntegerField(_("steps passed"), default=0)
     steps_failed = models.PositiveIntegerField(_("steps failed"), default=0)
     error = models.TextField(_("error"), blank=True)
+    details_pruned_at = models.DateTimeField(
+        _("step details removed at"), null=True, blank=True, editable=False,
+        help_text=_("The steps' requests, responses and checks were removed by the retention "
+                    "policy; the summary stays."))
 
     # Starting a run is "create"; pause, resume and terminate are "control". A run is a
     # record of what happened: never edited, removed only whole.
@@ -91,6 +95,8 @@ class Execution(ProjectOwnedModel):
             # "This project's recent runs" (newest first, UUIDv7 keys are time-ordered).
             models.Index(fields=["tenant", "project", "-created_at"],
                          name="testing_exec_project_idx"),
+            # The retention policy's "this tenant's runs that ended before".
+            models.Index(fields=["tenant", "completed_at"], name="testing_exec_completed_idx"),
         ]
 
     def __str__(self) -> str:

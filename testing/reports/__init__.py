@@ -95,6 +95,7 @@ class Report:
     completed_at: str
     duration_ms: float
     generated_at: str
+    details_pruned_at: str = ""
     runs: list[RunReport] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -161,7 +162,8 @@ def build(execution: Execution) -> Report:
         error=execution.error, started_at=_iso(execution.started_at),
         completed_at=_iso(execution.completed_at),
         duration_ms=_ms(execution.started_at, execution.completed_at),
-        generated_at=datetime.now(timezone.utc).isoformat(), runs=list(runs.values()))
+        generated_at=datetime.now(timezone.utc).isoformat(),
+        details_pruned_at=_iso(execution.details_pruned_at), runs=list(runs.values()))
 
 
 def as_json(report: Report) -> bytes:
