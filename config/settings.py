@@ -462,6 +462,8 @@ TESTING_DATASET_MAX_ROWS = env.int("TESTING_DATASET_MAX_ROWS", 10_000, minimum=1
 # Largest user code (a keyword's, a global function's), in bytes.
 TESTING_CODE_MAX_BYTES = env.int("TESTING_CODE_MAX_BYTES", 64 * 1024, minimum=1024)
 # Largest request body of an interface or an inline step, in bytes.
+# The largest file the importers read (OpenAPI, Postman, HAR, cURL, HttpRunner).
+TESTING_IMPORT_MAX_BYTES = env.int("TESTING_IMPORT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
 TESTING_BODY_MAX_BYTES = env.int("TESTING_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 # Seconds a "test connection" of a project's database may take.
 TESTING_DB_CONNECT_TIMEOUT = env.float("TESTING_DB_CONNECT_TIMEOUT", 5.0, minimum=0.1)

@@ -9,6 +9,7 @@ from testing.views import (
     databases,
     datasets,
     environments,
+    imports,
     interfaces,
     keywords,
     plans,
@@ -29,4 +30,5 @@ urlpatterns = [
     *interfaces.urlpatterns,
     *scenarios.urlpatterns,
     *runs.urlpatterns,
+    *imports.urlpatterns,
 ]

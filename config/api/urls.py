@@ -16,6 +16,7 @@ from rbac.api.packages import TenantPackageViewSet
 from rbac.api.users import UserViewSet
 from rbac.api.viewsets import MenuViewSet, PermissionViewSet, RoleViewSet
 from tenants.api.viewsets import DictionaryItemViewSet, DictionaryViewSet, TenantViewSet
+from testing.api.imports import ImportJobViewSet
 from testing.api.runs import ExecutionViewSet, ScenarioRunViewSet, StepResultViewSet
 from testing.api.viewsets import (
     BuiltinKeywordViewSet,
@@ -73,6 +74,7 @@ router.register("testing/datasets", DatasetViewSet, basename="testdataset")
 router.register("testing/plans", TestPlanViewSet, basename="testplan")
 router.register("testing/plan-scenarios", PlanScenarioViewSet, basename="testplanscenario")
 router.register("testing/executions", ExecutionViewSet, basename="testexecution")
+router.register("testing/imports", ImportJobViewSet, basename="testimport")
 router.register("testing/scenario-runs", ScenarioRunViewSet, basename="testscenariorun")
 router.register("testing/step-results", StepResultViewSet, basename="teststepresult")
 

@@ -1,6 +1,7 @@
 """The test design domain of seed 001 (sections 3.2-3.13 and 3.17), split by subdomain."""
 
 from testing.models.environments import Environment, Variable
+from testing.models.imports import ImportJob, ImportStatus
 from testing.models.interfaces import Interface, InterfaceFolder
 from testing.models.keywords import BuiltinKeyword, GlobalFunction, Keyword
 from testing.models.plans import PlanScenario, TestPlan
@@ -17,6 +18,8 @@ __all__ = [
     "Execution",
     "ExecutionStep",
     "GlobalFunction",
+    "ImportJob",
+    "ImportStatus",
     "Interface",
     "InterfaceFolder",
     "Keyword",

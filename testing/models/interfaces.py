@@ -170,6 +170,12 @@ class Interface(ProjectOwnedModel):
     assertions = models.JSONField(_("assertions"), default=list, blank=True)
     extractors = models.JSONField(_("extractors"), default=list, blank=True)
     sort_order = models.IntegerField(_("sort order"), default=0)
+    # Where an imported interface came from, for the next import of the same file to sync:
+    # the file's format and its key of the request ("GET /pets/{petId}"), and the digest of
+    # what the import wrote, which tells a tester's later edit from the import's own.
+    import_key = models.CharField(_("import key"), max_length=600, blank=True, editable=False)
+    import_digest = models.CharField(_("import digest"), max_length=64, blank=True,
+                                     editable=False)
 
     class Meta(ProjectOwnedModel.Meta):
         db_table = "testing_interfaces"
@@ -179,6 +185,8 @@ class Interface(ProjectOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "project", "folder", "sort_order"],
                          name="testing_interfaces_tree_idx"),
+            models.Index(fields=["tenant", "project", "import_key"],
+                         name="testing_interfaces_import_idx"),
         ]
         constraints = [*TenantModel.Meta.constraints]
 
@@ -219,6 +227,14 @@ class Interface(ProjectOwnedModel):
             return [str(_("Scenarios send this interface: %(names)s. Remove those steps first.")
                         % {"names": ", ".join(names)})]
         return []
+
+    def imported_content(self) -> dict:
+        """Return what an import writes of this interface (its digest tells edits apart)."""
+        return {"name": self.name, "description": self.description, "method": self.method,
+                "url": self.url, "query": self.query, "headers": self.headers,
+                "body_type": self.body_type, "body": self.body,
+                "content_type": self.content_type, "assertions": self.assertions,
+                "extractors": self.extractors}
 
     def as_request(self) -> dict:
         """Return the interface's request as the plain data of an inline step."""

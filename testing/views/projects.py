@@ -17,11 +17,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from testing import selectors
 from testing.forms import ProjectForm
 from testing.models import (
     DatabaseConfig,
     Dataset,
     Environment,
+    Execution,
     Interface,
     Keyword,
     Project,
@@ -81,9 +83,12 @@ def project_view(request: HttpRequest, project_id) -> HttpResponse:
          "count": model.objects.filter(project=project).count()}
         for model, url_name, label in DASHBOARD if may(request, model, "view")
     ]
+    may_runs = may(request, Execution, "view")
     return render(request, "testing/project.html", {
         "project": project,
         "counts": counts,
+        "trends": selectors.plan_trends(project) if may_runs else [],
+        "unsteady": selectors.unsteady_steps(project) if may_runs else [],
         "is_empty": not any(item["count"] for item in counts),
         "may_edit": may(request, Project, "update"),
         "may_delete": may(request, Project, "delete"),

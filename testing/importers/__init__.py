@@ -1,0 +1,53 @@
+"""Importers: OpenAPI/Swagger, Postman, HAR, cURL and HttpRunner files into a project.
+
+Each importer module turns a file into an ``ImportPlan`` (``base.py``) and nothing else: no
+database, no network, no file but the one given. ``testing.services.imports`` previews the
+plan against the project and writes it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from testing.importers.base import ImportFailed, ImportPlan
+
+# Tried in this order when the format is not given: the most specific sniffs first.
+MODULES = {"openapi": "testing.importers.openapi", "postman": "testing.importers.postman",
+           "har": "testing.importers.har", "httprunner": "testing.importers.httprunner",
+           "curl": "testing.importers.curl"}
+LABELS = {"openapi": "OpenAPI / Swagger", "postman": "Postman collection", "har": "HAR",
+          "httprunner": "HttpRunner testcase", "curl": "cURL commands"}
+
+
+def _module(name: str):
+    return importlib.import_module(MODULES[name])
+
+
+def available() -> dict[str, str]:
+    """Return the formats whose importer is installed, with their labels."""
+    found = {}
+    for name in MODULES:
+        try:
+            _module(name)
+        except ImportError:
+            continue
+        found[name] = LABELS[name]
+    return found
+
+
+def detect(data: bytes, filename: str) -> str:
+    """Return the format of ``data``; ``ImportFailed`` when no importer recognises it."""
+    for name in available():
+        if _module(name).looks_like(data, filename):
+            return name
+    raise ImportFailed(filename, "", "not a file any importer reads (OpenAPI or Swagger, a "
+                                     "Postman collection, HAR, cURL commands, an HttpRunner "
+                                     "testcase); choose the format if it is one of these")
+
+
+def parse(data: bytes, filename: str, format: str | None = None) -> ImportPlan:
+    """Return what ``data`` holds, in the platform's terms."""
+    name = format or detect(data, filename)
+    if name not in available():
+        raise ImportFailed(filename, "", f"unknown format {name!r}")
+    return _module(name).parse(data, filename)
