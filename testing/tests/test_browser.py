@@ -54,6 +54,8 @@ def browser_problem() -> str | None:
 
 PROBLEM = browser_problem()
 REQUIRED = bool(os.environ.get("ATRIUM_REQUIRE_SERVICES"))
+# The demo project holds two scenarios; these tests use the one of its REST API steps.
+DEMO_SCENARIO_LINK = "table.rows a:has-text('Who am I')"
 pytestmark = [
     # Skipped before the live server and its database are set up; under CI it runs, and
     # the ``browser`` fixture fails with the reason.
@@ -215,7 +217,7 @@ def test_keyboard_alternative_moves_a_step_and_keeps_focus(browser, demo):
     page = open_page(browser, demo)
     open_project(page, demo)
     page.click("nav.tabs a[href$='/scenarios/']")
-    page.click("table.rows a")
+    page.click(DEMO_SCENARIO_LINK)
     before = step_titles(page)
     assert len(before) == 3
     first_id = page.locator("#steps [data-step-id]").first.get_attribute("data-step-id")
@@ -245,7 +247,7 @@ def test_editor_in_simplified_chinese(browser, demo):
     page = open_page(browser, demo, "zh-hans")
     open_project(page, demo)
     page.click("nav.tabs a[href$='/scenarios/']")
-    page.click("table.rows a")
+    page.click(DEMO_SCENARIO_LINK)
     assert page.get_attribute("html", "lang") == "zh-hans"
     assert page.inner_text("#steps-title") == steps_heading
     assert page.inner_text("#add-step button[type=submit]") == add_label
@@ -332,7 +334,7 @@ def test_tester_runs_the_demo_scenario_and_watches_it_live(demo_target, worker, 
     page = open_page(browser, demo)
     open_project(page, demo)
     page.click("nav.tabs a[href$='/scenarios/']")
-    page.click("table.rows a")
+    page.click(DEMO_SCENARIO_LINK)
     page.wait_for_selector("#run-start form")  # loaded in place
     page.select_option("#run-environment", label="Local")
     page.click("#run-submit")
@@ -364,7 +366,7 @@ def test_the_run_page_in_simplified_chinese(demo_target, worker, browser, demo):
     page = open_page(browser, demo, "zh-hans")
     open_project(page, demo)
     page.click("nav.tabs a[href$='/scenarios/']")
-    page.click("table.rows a")
+    page.click(DEMO_SCENARIO_LINK)
     page.wait_for_selector("#run-start form")
     page.select_option("#run-environment", label="Local")
     page.click("#run-submit")
