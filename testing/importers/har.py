@@ -1,0 +1,421 @@
+"""HAR 1.2 recordings (browsers' network panels, Charles, Fiddler, mitmproxy) into a plan.
+
+What a recording holds and what becomes of it:
+
+* Each entry's request becomes an ``ImportedRequest`` keyed ``"METHOD url-without-query"``
+  (``#2``, ``#3``... for repeats, which are kept: a recording is a sequence), in a folder named
+  after its host, asserting the status the server answered. All of them, in order, make one
+  scenario: a recorded session replays as a sequence.
+* Skipped, each kind counted in one problem rather than one per entry (a page load records
+  hundreds): static assets of GET and HEAD requests (images, fonts, stylesheets, scripts,
+  media; by the response's MIME type, the browser's resource type or the extension),
+  ``data:`` and ``blob:`` URLs, CORS preflights (OPTIONS with
+  ``Access-Control-Request-Method``) and URLs that are not HTTP (``ws:``, extensions).
+* Headers the client sets itself are dropped: HTTP/2 pseudo-headers (``:authority``),
+  hop-by-hop ones (Connection, Keep-Alive, Transfer-Encoding...), Host, Content-Length,
+  Accept-Encoding (the platform's client negotiates its own compression) and the browser's
+  ``Sec-*``. Content-Type goes to the request's content type, except for multipart bodies
+  whose recorded boundary no longer matches the body the platform sends.
+* Secrets leave the requests: the values of Authorization, Cookie and of headers, query
+  parameters, form fields and JSON keys named like a secret (``core.redaction``) become secret
+  variables, referenced as ``{{name}}``; one variable per distinct value. The Cookie header is
+  kept that way, with a warning: it holds the recorded session, which expires.
+* The query comes from the URL itself, decoded once: browsers disagree on whether a HAR's
+  ``queryString`` values are decoded, and the URL is what was sent. ``queryString`` serves
+  when the URL has no query. Likewise an urlencoded body is read from its text when there is
+  one.
+* A recorded redirect (3xx but 304) asserts no status: the platform follows redirects, so the
+  step sees the final answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from core import json as capped_json
+from core.redaction import is_secret_name
+from testing.importers.base import (
+    SKIPPED,
+    WARNING,
+    ImportedRequest,
+    ImportedScenario,
+    ImportedStep,
+    ImportedVariable,
+    ImportFailed,
+    ImportPlan,
+    Problem,
+)
+from testing.importers.loading import MAX_DEPTH, load_json
+
+FORMAT = "har"
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+DROPPED_HEADERS = {
+    "host", "content-length", "connection", "keep-alive", "proxy-connection",
+    "transfer-encoding", "upgrade", "te", "trailer", "accept-encoding", "priority",
+}
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+
+# Static assets, by the response's MIME type, the browser's resource type, the extension.
+STATIC_MIME = (
+    ("images", ("image/",)),
+    ("fonts", ("font/", "application/font", "application/x-font", "application/vnd.ms-fontobject")),
+    ("stylesheets", ("text/css",)),
+    ("scripts", ("javascript", "ecmascript")),
+    ("media", ("audio/", "video/")),
+)
+STATIC_RESOURCE_TYPES = {"image": "images", "font": "fonts", "stylesheet": "stylesheets",
+                         "script": "scripts", "media": "media"}
+STATIC_EXTENSIONS = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".bmp",
+                     ".avif", ".tif", ".tiff"), "images"),
+    **dict.fromkeys((".woff", ".woff2", ".ttf", ".otf", ".eot"), "fonts"),
+    ".css": "stylesheets",
+    **dict.fromkeys((".js", ".mjs", ".map"), "scripts"),
+    **dict.fromkeys((".mp3", ".mp4", ".m4a", ".ogg", ".oga", ".ogv", ".wav", ".webm", ".flac",
+                     ".aac", ".mov", ".avi", ".m3u8", ".ts"), "media"),
+}
+UNINFORMATIVE_MIME = {"", "application/octet-stream", "binary/octet-stream", "text/plain",
+                      "x-unknown"}
+INLINE_SCHEMES = ("data:", "blob:")
+_SLUG = re.compile(r"[^a-z0-9]+")
+LOG_RE = re.compile(rb'"log"\s*:\s*\{')
+
+
+def looks_like(data: bytes, filename: str) -> bool:
+    """Return whether ``data`` reads like a HAR: a JSON object with ``log`` and ``entries``."""
+    head = data[:65536].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        return False
+    return LOG_RE.search(head) is not None and b'"entries"' in data
+
+
+def parse(data: bytes, filename: str) -> ImportPlan:
+    """Return the requests of the HAR ``data`` and the scenario that replays them."""
+    document = load_json(data, filename)
+    log = document.get("log") if isinstance(document, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        raise ImportFailed(filename, "/log/entries", "not a HAR file: a HAR is a JSON object "
+                                                     "with log.entries, a list of requests")
+    return _Reader(filename).read(log)
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.strip().lower()
+    compact = lowered.replace("-", "").replace("_", "")
+    return (lowered in SECRET_HEADERS or is_secret_name(lowered.replace("-", "_"))
+            or "apikey" in compact)
+
+
+def _list(value: Any) -> list:
+    """Return ``value`` when it is a list, else an empty one (a HAR field of the wrong type)."""
+    return value if isinstance(value, list) else []
+
+
+def _pair(name: str, value: Any) -> dict:
+    return {"name": name, "value": value if isinstance(value, str) else str(value),
+            "enabled": True}
+
+
+class _Reader:
+    """One reading of a HAR: the plan, and the secrets and skips collected on the way."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.plan = ImportPlan(format=FORMAT, title=filename)
+        self.secret_names: dict[str, str] = {}      # value -> variable name
+        self.static: Counter[str] = Counter()
+        self.not_http: Counter[str] = Counter()
+        self.preflights = 0
+        self.keys: Counter[str] = Counter()
+        self.hosts: Counter[str] = Counter()
+        self.cookies: dict[str, list[str]] = {}   # Cookie variable -> request keys
+
+    def read(self, log: dict) -> ImportPlan:
+        pages = log.get("pages")
+        if isinstance(pages, list) and pages and isinstance(pages[0], dict):
+            title = pages[0].get("title")
+            if isinstance(title, str) and title.strip():
+                self.plan.title = title.strip()[:255]
+        steps = []
+        for index, entry in enumerate(log["entries"]):
+            request = self.entry(entry, f"/log/entries/{index}")
+            if request is not None:
+                self.plan.requests.append(request)
+                steps.append(ImportedStep(request=request.key, title=request.name))
+        self.summarise()
+        self.plan.base_urls = [base for base, _ in self.hosts.most_common()]
+        if steps:
+            self.plan.scenarios.append(ImportedScenario(
+                key=self.filename, name=self.plan.title, steps=steps,
+                description=f"Recorded in {self.filename}", where="/log/entries"))
+        return self.plan
+
+    def problem(self, where: str, message: str, severity: str = WARNING, item: str = "") -> None:
+        self.plan.problems.append(Problem(where=where, message=message, severity=severity,
+                                          item=item))
+
+    def entry(self, entry: Any, where: str) -> ImportedRequest | None:
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+            self.problem(where, "not an entry with a request and its URL", SKIPPED)
+            return None
+        url = request["url"].strip()
+        method = str(request.get("method") or "GET").strip().upper()
+        if url.lower().startswith(INLINE_SCHEMES):
+            self.static["inline data (data: and blob: URLs)"] += 1
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        except ValueError as exc:
+            self.problem(where + "/request/url", f"the URL {url[:200]!r} is invalid: {exc}",
+                         SKIPPED)
+            return None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            self.not_http[(parts.scheme or "no scheme").lower()] += 1
+            return None
+        headers = [h for h in _list(request.get("headers")) if isinstance(h, dict)]
+        if method == "OPTIONS" and any(
+                str(h.get("name", "")).lower() == "access-control-request-method"
+                for h in headers):
+            self.preflights += 1
+            return None
+        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+        if method in ("GET", "HEAD"):
+            kind = _static_kind(parts.path, response, entry.get("_resourceType"))
+            if kind:
+                self.static[kind] += 1
+                return None
+        if len(url) - len(parts.query) > 2000:
+            self.problem(where + "/request/url", "the URL is longer than an interface's URL "
+                         "holds (2048 characters beside its query)", SKIPPED)
+            return None
+        if method not in METHODS:
+            self.problem(where + "/request/method", f"{method[:20]} {url[:200]}: the method "
+                         f"is not one the platform sends ({', '.join(sorted(METHODS))})",
+                         SKIPPED)
+            return None
+        return self.build(method, parts, request, headers, response, entry, where)
+
+    def build(self, method: str, parts, request: dict, headers: list[dict], response: dict,
+              entry: dict, where: str) -> ImportedRequest:
+        hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        host = hostname + (f":{parts.port}" if parts.port else "")
+        netloc = host
+        if parts.password:
+            secret = self.secret("url_password", parts.password,
+                                 f"the password in the URL of {method} {host}")
+            netloc = f"{parts.username or ''}:{secret}@{host}"
+        elif parts.username:
+            netloc = f"{parts.username}@{host}"
+        base = f"{parts.scheme.lower()}://{host}"
+        self.hosts[base] += 1
+        path = parts.path or "/"
+        plain_url = urlunsplit((parts.scheme.lower(), host, path, "", ""))
+        key = f"{method} {plain_url[:580]}"  # an interface's import key holds 600
+        self.keys[key] += 1
+        if self.keys[key] > 1:
+            key = f"{key}#{self.keys[key]}"
+        item = ImportedRequest(
+            key=key, name=f"{method} {path}"[:255], method=method,
+            url=urlunsplit((parts.scheme.lower(), netloc, path, "", "")), folder=[host],
+            description=str(entry.get("comment") or "")[:2000], where=where)
+        item.query = self.query(parts.query, request.get("queryString"), key)
+        content_type = self.headers(item, headers, request.get("cookies"), where)
+        self.body(item, request.get("postData"), content_type, where)
+        self.status(item, response, where)
+        return item
+
+    def query(self, raw: str, recorded: Any, key: str) -> list[dict]:
+        if raw:
+            pairs = parse_qsl(raw, keep_blank_values=True)
+        else:
+            pairs = [(str(p.get("name") or ""), p.get("value", "")) for p in _list(recorded)
+                     if isinstance(p, dict)]
+        return [self.secret_pair(name, value, f"the query parameter {name} of {key}")
+                for name, value in pairs if name]
+
+    def headers(self, item: ImportedRequest, headers: list[dict], cookies: Any,
+                where: str) -> str:
+        """Fill the request's headers; return the recorded Content-Type."""
+        content_type = ""
+        cookie_values: list[str] = []
+        cookie_at = None
+        for header in headers:
+            name = str(header.get("name") or "").strip()
+            value = header.get("value")
+            value = "" if value is None else str(value)
+            lowered = name.lower()
+            if (not name or name.startswith(":") or lowered in DROPPED_HEADERS
+                    or lowered.startswith("sec-")):
+                continue
+            if lowered == "content-type":
+                content_type = value
+            elif lowered == "cookie":
+                # HTTP/2 sends each cookie as a header of its own: one header again.
+                cookie_at = len(item.headers) if cookie_at is None else cookie_at
+                cookie_values.append(value)
+            else:
+                item.headers.append(self.secret_pair(name, value,
+                                                     f"the {name} header of {item.key}"))
+        if not cookie_values and isinstance(cookies, list):
+            joined = "; ".join(f"{c.get('name')}={c.get('value', '')}" for c in cookies
+                               if isinstance(c, dict) and c.get("name"))
+            if joined:
+                cookie_at, cookie_values = len(item.headers), [joined]
+        if cookie_values:
+            value = "; ".join(v for v in cookie_values if v)
+            pair = self.secret_pair("Cookie", value, f"the Cookie header of {item.key}")
+            item.headers.insert(cookie_at, pair)
+            if pair["value"] != value:
+                self.cookies.setdefault(pair["value"], []).append(item.key)
+        return content_type
+
+    def body(self, item: ImportedRequest, post: Any, content_type: str, where: str) -> None:
+        post = post if isinstance(post, dict) else {}
+        mime = str(post.get("mimeType") or content_type or "").strip()
+        base = mime.split(";")[0].strip().lower()
+        text = post.get("text") if isinstance(post.get("text"), str) else ""
+        params = [p for p in _list(post.get("params")) if isinstance(p, dict) and p.get("name")]
+        if base.startswith("multipart/") and params:
+            files = [str(p["name"]) for p in params if p.get("fileName")]
+            if files:
+                self.problem(where + "/request/postData/params", "the files of the fields "
+                             f"{', '.join(files)} are not in the recording: choose them again "
+                             "(their values are left empty)", item=item.key)
+            # No content type: the recorded boundary belongs to the recorded body.
+            item.body_type = "multipart"
+            item.body = [self.secret_pair(str(p["name"]),
+                                          "" if p.get("fileName") else p.get("value", ""),
+                                          f"the form field {p['name']} of {item.key}")
+                         for p in params]
+            return
+        if (base == "application/x-www-form-urlencoded" and text) or (params and not text):
+            # The text is what was sent; params only serve when a tool left it out.
+            pairs = (parse_qsl(text, keep_blank_values=True) if text
+                     else [(str(p["name"]), p.get("value", "")) for p in params])
+            item.body_type, item.content_type = "form", mime[:200]
+            item.body = [self.secret_pair(name, value, f"the form field {name} of {item.key}")
+                         for name, value in pairs if name]
+            return
+        if not text:
+            if content_type:
+                item.headers.append(_pair("Content-Type", content_type))
+            return
+        item.content_type = mime[:200]
+        if "json" in base:
+            try:
+                value = capped_json.loads(text, max_depth=MAX_DEPTH)
+            except capped_json.TooDeep:
+                self.problem(where + "/request/postData/text", "the JSON body nests deeper "
+                             f"than {MAX_DEPTH} levels: kept as text", item=item.key)
+            except ValueError:
+                self.problem(where + "/request/postData/text", "the body is declared JSON "
+                             "but is not: kept as text", item=item.key)
+            else:
+                item.body_type, item.body = "json", self.secret_json(value, item.key)
+                return
+        item.body_type, item.body = "raw", text
+
+    def status(self, item: ImportedRequest, response: dict, where: str) -> None:
+        status = response.get("status")
+        if isinstance(status, bool) or not isinstance(status, int) or status <= 0:
+            self.problem(where + "/response/status", "no answer was recorded (the request "
+                         "was blocked, cancelled or failed): no status is asserted",
+                         item=item.key)
+            return
+        if 300 <= status < 400 and status != 304:
+            target = str(response.get("redirectURL") or "").strip()
+            to = f" to {target[:200]}" if target else ""
+            self.problem(where + "/response/status", f"the recorded answer was a redirect "
+                         f"({status}{to}); the platform follows redirects, so no status is "
+                         "asserted", item=item.key)
+            return
+        item.assertions.append({"type": "status_code", "operator": "eq",
+                                "expected_value": status})
+
+    def secret(self, label: str, value: str, origin: str) -> str:
+        """Return the reference to a secret variable holding ``value`` (one per value)."""
+        name = self.secret_names.get(value)
+        if name is None:
+            base = _SLUG.sub("_", label.lower()).strip("_") or "secret"
+            if base[0].isdigit():
+                base = "_" + base
+            base = base[:90]
+            taken = {variable.name for variable in self.plan.variables}
+            name, number = base, 2
+            while name in taken:
+                name, number = f"{base}_{number}", number + 1
+            self.secret_names[value] = name
+            self.plan.variables.append(ImportedVariable(
+                name=name, value=value, secret=True,
+                description=f"Recorded in {self.filename} as {origin}."[:1000]))
+        return "{{" + name + "}}"
+
+    def secret_pair(self, name: str, value: Any, origin: str) -> dict:
+        text = "" if value is None else str(value)
+        if text and _is_secret(name):
+            text = self.secret(name, text, origin)
+        return _pair(name, text)
+
+    def secret_json(self, value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            return {name: (self.secret(name, item, f"the JSON field {name} of {key}")
+                           if isinstance(item, str) and item and _is_secret(name)
+                           else self.secret_json(item, key))
+                    for name, item in value.items()}
+        if isinstance(value, list):
+            return [self.secret_json(item, key) for item in value]
+        return value
+
+    def summarise(self) -> None:
+        """List the skips by kind, and the recorded sessions once."""
+        if self.cookies:
+            keys = [key for used in self.cookies.values() for key in used]
+            names = ", ".join(self.cookies)
+            noun = "variable" if len(self.cookies) == 1 else "variables"
+            headers = ("the Cookie header of 1 request holds" if len(keys) == 1
+                       else f"the Cookie headers of {len(keys)} requests hold")
+            self.problem("/log/entries", f"{headers} the recording's session, kept as the "
+                         f"secret {noun} {names}: a session expires; log in in an "
+                         "earlier step and let the scenario's session carry the cookies "
+                         "instead", item=keys[0])
+        if self.static:
+            total = sum(self.static.values())
+            kinds = ", ".join(f"{kind}: {count}" for kind, count
+                              in sorted(self.static.items(), key=lambda kv: (-kv[1], kv[0])))
+            noun = "static asset" if total == 1 else "static assets"
+            self.problem("/log/entries", f"skipped {total} {noun} ({kinds})", SKIPPED)
+        if self.preflights:
+            noun = "preflight" if self.preflights == 1 else "preflights"
+            self.problem("/log/entries", f"skipped {self.preflights} CORS {noun} (OPTIONS "
+                         "requests the browser sends before the real one)", SKIPPED)
+        if self.not_http:
+            total = sum(self.not_http.values())
+            kinds = ", ".join(f"{scheme}: {count}" for scheme, count
+                              in self.not_http.most_common())
+            self.problem("/log/entries", f"skipped {total} requests that are not HTTP or "
+                         f"HTTPS ({kinds})", SKIPPED)
+
+
+def _static_kind(path: str, response: dict, resource_type: Any) -> str | None:
+    """Return the kind of static asset a GET or HEAD fetched, or ``None`` for an API call.
+
+    The answer's MIME type decides first, then the browser's resource type; the extension
+    only when the MIME type says nothing (an API answering JSON at ``/logo.png`` is an API).
+    """
+    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    mime = str(content.get("mimeType") or "").split(";")[0].strip().lower()
+    for kind, markers in STATIC_MIME:
+        if any(mime.startswith(m) if "/" in m else m in mime for m in markers):
+            return kind
+    if isinstance(resource_type, str) and resource_type.lower() in STATIC_RESOURCE_TYPES:
+        return STATIC_RESOURCE_TYPES[resource_type.lower()]
+    last = path.rsplit("/", 1)[-1].lower()
+    if mime in UNINFORMATIVE_MIME and "." in last:
+        return STATIC_EXTENSIONS.get("." + last.rsplit(".", 1)[-1])
+    return None
