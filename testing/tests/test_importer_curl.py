@@ -13,34 +13,9 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from testing.choices import RequestMethod
 from testing.importers import curl
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
-from testing.models.interfaces import body_errors
-from testing.schemas import schema_errors
-
-
-def valid(plan: ImportPlan) -> bool:
-    """Return True when every row the plan gives passes the platform's own validation (what
-    the import checks before it writes), else fail naming the problems."""
-    problems = []
-    for request in plan.requests:
-        for name, schema in (("query", "pairs"), ("headers", "pairs"),
-                             ("assertions", "assertions"), ("extractors", "extractors")):
-            problems += [f"{request.key} {name}: {m}"
-                         for m in schema_errors(schema, getattr(request, name))]
-        problems += [f"{request.key} body: {m}"
-                     for m in body_errors(request.body_type, request.body)]
-        assert request.method in RequestMethod.values, request.key
-    for scenario in plan.scenarios:
-        for step in scenario.steps:
-            parameters = {"assertions": step.assertions, "extractors": step.extractors,
-                          "variables": step.variables}
-            problems += schema_errors("interface_step", parameters)
-    for variable in plan.variables:
-        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", variable.name), variable.name
-    assert not problems, problems
-    return True
+from testing.tests.importer_checks import valid
 
 
 def parsed(text: str, filename: str = "commands.txt") -> ImportPlan:

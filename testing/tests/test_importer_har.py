@@ -9,7 +9,7 @@ import pytest
 
 from testing.importers import har
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
-from testing.schemas import schema_errors
+from testing.tests.importer_checks import valid
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CHARLES = CORPUS / "har" / "httprunner-demo-charles.har"
@@ -43,14 +43,7 @@ def _problems(plan: ImportPlan, severity: str | None = None) -> list[str]:
 
 
 def _assert_valid(plan: ImportPlan) -> None:
-    """Every request would pass the platform's own schemas of a request and its parts."""
-    for request in plan.requests:
-        data = {"method": request.method, "url": request.url, "query": request.query,
-                "headers": request.headers, "body_type": request.body_type,
-                "body": request.body, "content_type": request.content_type,
-                "assertions": request.assertions, "extractors": request.extractors}
-        assert schema_errors("request", data) == [], request.key
-    assert ImportPlan.from_data(plan.as_data()) == plan
+    valid(plan)
 
 
 def test_charles_recording_gives_three_requests_in_one_scenario():

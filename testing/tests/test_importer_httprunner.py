@@ -14,7 +14,7 @@ import pytest
 from testing.importers import httprunner
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
 from testing.models.scenarios import parse_csv
-from testing.schemas import schema_errors
+from testing.tests.importer_checks import valid
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "httprunner"
 BASIC = CORPUS / "v3.1.11" / "examples" / "httpbin" / "basic.yml"
@@ -41,20 +41,7 @@ def _messages(plan: ImportPlan, severity: str | None = None) -> list[str]:
 
 
 def _assert_valid(plan: ImportPlan) -> None:
-    """What the plan holds passes the platform's schemas (requests, steps, variables, CSV)."""
-    for request in plan.requests:
-        data = {"method": request.method, "url": request.url, "query": request.query,
-                "headers": request.headers, "body_type": request.body_type,
-                "body": request.body, "content_type": request.content_type,
-                "assertions": request.assertions, "extractors": request.extractors}
-        assert schema_errors("request", data) == [], request.key
-    for scenario in plan.scenarios:
-        assert schema_errors("variables", scenario.variables) == []
-        for step in scenario.steps:
-            assert schema_errors("interface_step", {"variables": step.variables}) == []
-        if scenario.dataset is not None:
-            parse_csv(scenario.dataset.csv_data)
-    assert ImportPlan.from_data(plan.as_data()) == plan
+    valid(plan)
 
 
 @pytest.fixture

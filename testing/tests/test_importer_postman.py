@@ -5,7 +5,6 @@ small collections written here for each mapping and each refusal. No database.""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -13,12 +12,10 @@ import httpx2
 import pytest
 from django.test import override_settings
 
-from testing.choices import RequestMethod
 from testing.engine.variables import VariablePool, render
 from testing.importers import postman
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
-from testing.models.interfaces import body_errors
-from testing.schemas import schema_errors
+from testing.tests.importer_checks import valid
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "postman"
 V21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -45,29 +42,6 @@ def request_item(name="Get pet", method="GET", url="https://api.example.com/pets
 
 def script(*lines, listen="test"):
     return {"listen": listen, "script": {"type": "text/javascript", "exec": list(lines)}}
-
-
-def valid(plan: ImportPlan) -> bool:
-    """Return True when every row the plan gives passes the platform's own validation (what
-    the import checks before it writes), else fail naming the problems."""
-    problems = []
-    for request in plan.requests:
-        for name, schema in (("query", "pairs"), ("headers", "pairs"),
-                             ("assertions", "assertions"), ("extractors", "extractors")):
-            problems += [f"{request.key} {name}: {m}"
-                         for m in schema_errors(schema, getattr(request, name))]
-        problems += [f"{request.key} body: {m}"
-                     for m in body_errors(request.body_type, request.body)]
-        assert request.method in RequestMethod.values, request.key
-    for scenario in plan.scenarios:
-        for step in scenario.steps:
-            parameters = {"assertions": step.assertions, "extractors": step.extractors,
-                          "variables": step.variables}
-            problems += schema_errors("interface_step", parameters)
-    for variable in plan.variables:
-        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", variable.name), variable.name
-    assert not problems, problems
-    return True
 
 
 def parsed(data: bytes, filename: str = "shop.postman_collection.json") -> ImportPlan:
