@@ -21,6 +21,14 @@ $(VENV)/.installed: requirements.txt scripts/install-system-deps $(wildcard loca
 
 install: $(VENV)/.installed
 
+# httpbin, a real HTTP target for the tests of imported third-party testcases, in a
+# virtualenv of its own (its greenlet pin conflicts with Playwright's).
+HTTPBIN_VENV := .venv-httpbin
+$(HTTPBIN_VENV)/.installed: requirements-httpbin.txt
+	$(PYTHON) -m venv $(HTTPBIN_VENV)
+	$(HTTPBIN_VENV)/bin/python -m pip install --quiet -r requirements-httpbin.txt
+	touch $@
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
@@ -37,7 +45,7 @@ run: seed
 
 # The whole suite once per backend in TEST_BACKENDS (default: sqlite, plus mysql and
 # postgres when their local servers answer).
-test: install
+test: install $(HTTPBIN_VENV)/.installed
 	$(BIN)/python scripts/test_backends.py
 
 # Benchmarks, each against a baseline in the same run (bench/*.py); set DATABASE_URL to
@@ -53,4 +61,4 @@ bench: install
 	$(BIN)/python bench/sandbox.py
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) $(HTTPBIN_VENV) var staticfiles .pytest_cache

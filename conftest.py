@@ -171,6 +171,44 @@ def target():
     server.close()
 
 
+@pytest.fixture(scope="session")
+def httpbin():
+    """httpbin from PyPI on loopback (its own virtualenv, ``make test`` builds it): the real
+    target the corpus's httpbin testcases were written against. Yields its base URL."""
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    gunicorn = Path(__file__).resolve().parent / ".venv-httpbin" / "bin" / "gunicorn"
+    if not gunicorn.exists():
+        message = f"httpbin is not installed ({gunicorn}); make test installs it"
+        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(gunicorn), "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "httpbin:app"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/get", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"httpbin did not start on {url}")
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
 @pytest.fixture
 def runs_in_process(settings):
     """Test runs' Celery tasks run in this process; loopback is reachable; the heartbeat

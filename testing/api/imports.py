@@ -8,8 +8,9 @@
   interfaces, variables and scenarios.
 * ``GET imports/``, ``GET imports/{id}/?base_url=``: jobs and their preview.
 * ``POST imports/{id}/apply/`` with ``items`` (the ids to import; default: the preview's
-  default choice), ``base_url`` and ``environment``: all or nothing; a refused item is a
-  400 naming it.
+  default choice), ``base_url`` (a host the requests hard-code, made an environment's),
+  ``environment`` and ``environment_url`` (that environment's base URL, when not
+  ``base_url``): all or nothing; a refused item is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class ApplySerializer(serializers.Serializer):
                                   max_length=100_000)
     base_url = serializers.CharField(required=False, allow_blank=True, max_length=1024)
     environment = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    environment_url = serializers.URLField(required=False, allow_blank=True, max_length=1024)
 
 
 def preview_data(job: ImportJob, base_url: str = "") -> dict:
@@ -174,7 +176,8 @@ class ImportJobViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
             chosen = imports.choices_default(imports.preview(job, base_url=base_url))
         try:
             imports.apply(job, chosen=set(chosen), base_url=base_url,
-                          environment=data.get("environment", ""))
+                          environment=data.get("environment", ""),
+                          environment_url=data.get("environment_url", ""))
         except imports.ImportRefused as exc:
             raise ValidationError({"items": [str(exc)]}) from None
         return Response(ImportJobSerializer(job).data)

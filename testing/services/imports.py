@@ -303,8 +303,12 @@ class _Writer:
 
 
 def apply(job: ImportJob, *, chosen: set[str], base_url: str = "",
-          environment: str = "") -> ImportJob:
-    """Write the items of ``job`` whose ids are in ``chosen``, all or nothing."""
+          environment: str = "", environment_url: str = "") -> ImportJob:
+    """Write the items of ``job`` whose ids are in ``chosen``, all or nothing.
+
+    Requests starting with ``base_url`` become paths; ``environment`` (created when
+    missing) gets ``environment_url`` as its base URL, ``base_url`` when that is empty (the
+    file's host, or another server of the same API, such as a local one)."""
     if job.status != ImportStatus.PREVIEWED:
         raise ImportRefused(_("This file was imported already; upload it again to sync."))
     current = preview(job, base_url=base_url)
@@ -319,7 +323,8 @@ def apply(job: ImportJob, *, chosen: set[str], base_url: str = "",
     with transaction.atomic():
         environments: dict[str, Environment] = {}
         if environment:
-            environments[environment] = writer.environment(environment, base_url)
+            environments[environment] = writer.environment(
+                environment, (environment_url or base_url).rstrip("/"))
         for order, request in enumerate(plan.requests, start=1):
             item_id = f"request:{request.key}"
             if item_id in chosen and actions[item_id] in (CREATE, UPDATE, CONFLICT):
@@ -347,6 +352,7 @@ def apply(job: ImportJob, *, chosen: set[str], base_url: str = "",
         job.result = {name: keys for name, keys in writer.done.items()}
         job.result["base_url"] = base_url
         job.result["environment"] = environment
+        job.result["environment_url"] = environment_url or base_url
         job.save(update_fields=["status", "imported_at", "result", "updated_at"])
     return job
 

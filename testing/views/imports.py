@@ -95,6 +95,7 @@ def preview_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     job.project = project
     base_url = (request.POST.get("base_url") or "").strip()
     environment = (request.POST.get("environment") or "").strip()
+    environment_url = (request.POST.get("environment_url") or "").strip()
     error = ""
     status = 200
     if request.method == "POST" and job.status == ImportStatus.PREVIEWED:
@@ -102,7 +103,8 @@ def preview_view(request: HttpRequest, project_id, pk) -> HttpResponse:
         if request.POST.get("action") == "import":
             chosen = set(request.POST.getlist("item"))
             try:
-                imports.apply(job, chosen=chosen, base_url=base_url, environment=environment)
+                imports.apply(job, chosen=chosen, base_url=base_url, environment=environment,
+                              environment_url=environment_url)
             except imports.ImportRefused as exc:
                 error = str(exc)
                 status = 400
@@ -121,6 +123,7 @@ def preview_view(request: HttpRequest, project_id, pk) -> HttpResponse:
         "project": project, "job": job, "preview": preview, "chosen": chosen,
         "counts": preview.counts(), "problems": preview.plan.problems,
         "base_url": base_url, "environment": environment or imports.DEFAULT_ENVIRONMENT,
+        "environment_url": environment_url,
         "base_urls": preview.plan.base_urls, "error": error,
         "imported": job.status == ImportStatus.IMPORTED}, status=status)
 
