@@ -285,6 +285,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int(
 # because tasks acknowledge late (config/checks.py enforces it).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT)
 CELERY_BEAT_SCHEDULE_FILE = VAR_DIR / "celery" / "beat-schedule"
+# Seconds between two looks for due schedules of test plans (testing.tasks.fire_schedules);
+# cron's resolution is a minute, the tests of the real beat lower it.
+TESTING_SCHEDULE_TICK_SECONDS = env.float("TESTING_SCHEDULE_TICK_SECONDS", 60.0, minimum=0.5)
 CELERY_BEAT_SCHEDULE = {
     "release-expired-account-locks": {
         "task": "accounts.tasks.release_expired_locks",
@@ -309,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-test-runs": {
         "task": "testing.tasks.prune_runs",
         "schedule": 3600.0,  # seconds: small batches often rather than one large purge
+    },
+    "fire-test-plan-schedules": {
+        "task": "testing.tasks.fire_schedules",
+        "schedule": TESTING_SCHEDULE_TICK_SECONDS,
     },
 }
 
@@ -487,6 +494,9 @@ TESTING_HEARTBEAT_TIMEOUT = env.float("TESTING_HEARTBEAT_TIMEOUT", 60.0, minimum
 # Scenario runs of one tenant running at once in a parallel plan, unless the tenant's
 # package sets its own (TenantPackage.max_concurrent_runs).
 TESTING_MAX_CONCURRENT_RUNS = env.int("TESTING_MAX_CONCURRENT_RUNS", 4, minimum=1)
+# The platform's own address as people reach it (e.g. https://atrium.example.com), for links
+# in messages sent elsewhere (a run's webhook and notification); empty: links are paths.
+PLATFORM_BASE_URL = env.str("PLATFORM_BASE_URL", "")
 # Retention of runs (seed 001 section 3.16): the steps' details (requests, responses,
 # checks) are kept TEST_REPORT_RETENTION_DAYS after a run ended (a project may set its own),
 # the run's summary (counts, durations, the history charts) TEST_RUN_SUMMARY_RETENTION_DAYS.

@@ -37,6 +37,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import models
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -50,7 +51,7 @@ from tenants.admin import TenantModelForm, TenantScopedAdmin, is_operator
 from tenants.models import TenantScopedModel
 from tenants.scoping import restrict
 from testing.choices import ConnectionStatus
-from testing.forms import WriteOnlyPasswordMixin, write_only_password_input
+from testing.forms import PlanNoticesMixin, WriteOnlyPasswordMixin, write_only_password_input
 from testing.models import (
     BuiltinKeyword,
     DatabaseConfig,
@@ -64,6 +65,7 @@ from testing.models import (
     InterfaceFolder,
     Keyword,
     PlanScenario,
+    PlanSchedule,
     Project,
     Scenario,
     ScenarioStep,
@@ -1027,10 +1029,27 @@ class PlanScenarioInline(ScopedChoicesMixin, admin.TabularInline):
     extra = 0
 
 
-class TestPlanForm(ProjectChoicesForm):
-    """A plan: its default environment among those of its project."""
+class TestPlanForm(PlanNoticesMixin, ProjectChoicesForm):
+    """A plan: its default environment among those of its project; who hears when a run
+    ends among the users and roles of its tenant; the webhook secret write-only."""
 
     project_fields = ("environment",)
+    webhook_secret_value = write_only_password_input(
+        label=_("Webhook secret"), help_text=_("Sealed at rest and never shown again; leave "
+                                               "empty to keep the stored one."))
+    clear_webhook_secret = forms.BooleanField(label=_("Remove the stored webhook secret"),
+                                              required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tenant_id = self.instance.tenant_id if self.instance.pk else None
+        if tenant_id is None:
+            # A new plan's tenant is its project's, chosen on this very form: its people
+            # are chosen once it is saved.
+            for name in ("notify_users", "notify_roles"):
+                self.fields.pop(name, None)
+        else:
+            self.limit_notices(tenant_id)
 
     class Meta:
         model = TestPlan
@@ -1049,8 +1068,25 @@ class TestPlanAdmin(ProjectOwnedAdmin):
     search_fields = ["name", "description"]
     ordering = ["name"]
     fieldsets = [(None, {"fields": ["project", "name", "description", "run_mode",
-                                    "environment", "stop_on_failure"]})]
+                                    "environment", "stop_on_failure"]}),
+                 (_("When a run ends"), {"fields": ["notify_on", "notify_users", "notify_roles",
+                                                    "webhook_url", "webhook_secret_value",
+                                                    "clear_webhook_secret"]})]
     inlines = [PlanScenarioInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:  # the people are chosen once the plan (and its tenant) exists
+            return [(name, {**options, "fields": [f for f in options["fields"]
+                                                  if f not in ("notify_users",
+                                                               "notify_roles")]})
+                    for name, options in fieldsets]
+        return fieldsets
     actions = ["restore_selected", "run_selected"]
 
     def has_run_permission(self, request: HttpRequest) -> bool:
@@ -1265,4 +1301,68 @@ class StepResultAdmin(RecordOfRunAdmin):
     fields = ["execution", "scenario_run", "position", "title", "action", "status",
               "attempts", "flaky", "request", "response", "variables", "extracted",
               "assertions", "error", "started_at", "duration_ms"]
+
+
+# ---------------------------------------------------------------------------
+# Schedules of plans (issue 15, item 4)
+# ---------------------------------------------------------------------------
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Enabled schedules past due by more than two minutes: Celery beat is not firing."""
+
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return [("yes", _("Overdue")), ("no", _("On time"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet):
+        from django.utils import timezone
+
+        from testing.models.schedules import OVERDUE_AFTER
+
+        late = Q(is_enabled=True, next_due_at__lt=timezone.now() - OVERDUE_AFTER)
+        if self.value() == "yes":
+            return queryset.filter(late)
+        if self.value() == "no":
+            return queryset.exclude(late)
+        return queryset
+
+
+class PlanScheduleForm(ProjectChoicesForm):
+    """A schedule: its plan and environment among those of its project."""
+
+    project_fields = ("plan", "environment")
+
+    class Meta:
+        model = PlanSchedule
+        fields = "__all__"
+
+
+@admin.register(PlanSchedule)
+class PlanScheduleAdmin(ProjectOwnedAdmin):
+    """Every schedule with when it is due, when it fired and what it missed, so that one
+    that never fires shows (overdue) instead of sitting idle."""
+
+    form = PlanScheduleForm
+    list_display = ["plan", "project", "cron", "timezone", "is_enabled", "next_due_at",
+                    "last_fired_at", "overdue", "missed_count", "last_error"]
+    list_select_related = ["project", "plan"]
+    list_filter = [OverdueFilter, "is_enabled", project_filter()]
+    search_fields = ["cron", "plan__name", "last_error"]
+    ordering = ["next_due_at"]
+    fieldsets = [
+        (None, {"fields": ["project", "plan", "cron", "timezone", "environment",
+                           "is_enabled"]}),
+        (_("What it did"), {"fields": ["next_due_at", "last_fired_at", "last_execution",
+                                       "missed_count", "last_missed_at", "last_error"]}),
+    ]
+    readonly_fields = ["next_due_at", "last_fired_at", "last_execution", "missed_count",
+                       "last_missed_at", "last_error"]
+
+    @admin.display(description=_("overdue"), boolean=True)
+    def overdue(self, obj: PlanSchedule) -> bool:
+        """Return whether the schedule is enabled and past due by more than two minutes."""
+        return obj.is_overdue()
 

@@ -123,6 +123,14 @@ class StepStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
 
 
+class NotifyOn(models.TextChoices):
+    """When the end of a plan's run is announced (notifications and the webhook)."""
+
+    NEVER = "never", _("Never")
+    FAILED = "failed", _("When a run fails")
+    ALWAYS = "always", _("After every run")
+
+
 class ControlRequest(models.TextChoices):
     """What a tester asked a running execution to do."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -346,20 +347,81 @@ def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").strip()
 
 
-class TestPlanForm(RowForm):
-    """A plan's name, description, run mode and default environment."""
+class PlanNoticesMixin:
+    """A plan's announcements: who is notified when a run ends, and the webhook, whose
+    secret is write-only (left empty, the stored one is kept; ``clear_webhook_secret``
+    removes it). Users and roles are those of the plan's tenant only."""
+
+    def limit_notices(self, tenant_id) -> None:
+        if "notify_on" in self.fields:
+            # A form posted without it (an older page, a script) keeps announcing nothing.
+            self.fields["notify_on"].required = False
+        from accounts.choices import UserStatus
+        from accounts.models import User
+        from rbac.models import Role
+
+        if "notify_users" in self.fields:
+            self.fields["notify_users"].queryset = User.objects.all_tenants().filter(
+                tenant_id=tenant_id, status=UserStatus.ACTIVE).order_by("username")
+        if "notify_roles" in self.fields:
+            self.fields["notify_roles"].queryset = Role.objects.all_tenants().filter(
+                tenant_id=tenant_id).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "notify_on" in self.fields and not cleaned.get("notify_on"):
+            cleaned["notify_on"] = self.instance.notify_on or TestPlan._meta.get_field(
+                "notify_on").default
+        if cleaned.get("webhook_secret_value") and cleaned.get("clear_webhook_secret"):
+            self.add_error("clear_webhook_secret", _("Type a new secret or remove the stored "
+                                                     "one, not both."))
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        data = getattr(self, "cleaned_data", {})
+        if data.get("webhook_secret_value") and not data.get("clear_webhook_secret"):
+            self.instance.webhook_secret = data["webhook_secret_value"]
+        elif data.get("clear_webhook_secret"):
+            self.instance.webhook_secret = None
+
+
+NOTICE_FIELDS = ["notify_on", "notify_users", "notify_roles", "webhook_url"]
+
+
+def https_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
+    """Return the form field of a model field; a URL without a scheme means https."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class TestPlanForm(PlanNoticesMixin, RowForm):
+    """A plan's name, description, run mode, default environment and announcements."""
 
     __test__ = False
 
+    webhook_secret_value = write_only_password_input(
+        label=_("Webhook secret"),
+        help_text=_("Signs each webhook (X-Atrium-Signature). Sealed at rest and never shown "
+                    "again; leave empty to keep the stored one."))
+    clear_webhook_secret = forms.BooleanField(label=_("Remove the stored webhook secret"),
+                                              required=False)
+
     class Meta:
         model = TestPlan
-        fields = ["name", "description", "run_mode", "environment", "stop_on_failure"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        fields = ["name", "description", "run_mode", "environment", "stop_on_failure",
+                  *NOTICE_FIELDS]
+        formfield_callback = https_formfield
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}),
+                   "notify_users": forms.SelectMultiple(attrs={"size": 6}),
+                   "notify_roles": forms.SelectMultiple(attrs={"size": 4})}
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["environment"].queryset = Environment.objects.filter(project=project)
         self.fields["environment"].empty_label = _("None: each scenario names its own")
+        self.limit_notices(project.tenant_id)
 
 
 class PlanScenarioForm(RowForm):

@@ -26,3 +26,19 @@ def prune_runs() -> dict:
     from testing.services import retention
 
     return retention.prune().as_data()
+
+
+@shared_task(tenant_scoped=False)
+def fire_schedules() -> list[dict]:
+    """Start the plans whose schedules are due, each in its own tenant (Celery beat)."""
+    from testing.services import schedules
+
+    return schedules.fire_due()
+
+
+@shared_task
+def announce_run(execution_id: str) -> dict:
+    """Tell the plan's people and webhook that a run ended (testing.services.notices)."""
+    from testing.services import notices
+
+    return notices.announce(execution_id)

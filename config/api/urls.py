@@ -28,6 +28,7 @@ from testing.api.viewsets import (
     InterfaceViewSet,
     KeywordViewSet,
     PlanScenarioViewSet,
+    PlanScheduleViewSet,
     ProjectViewSet,
     ScenarioStepViewSet,
     ScenarioViewSet,
@@ -73,6 +74,7 @@ router.register("testing/scenario-steps", ScenarioStepViewSet, basename="testsce
 router.register("testing/datasets", DatasetViewSet, basename="testdataset")
 router.register("testing/plans", TestPlanViewSet, basename="testplan")
 router.register("testing/plan-scenarios", PlanScenarioViewSet, basename="testplanscenario")
+router.register("testing/plan-schedules", PlanScheduleViewSet, basename="testplanschedule")
 router.register("testing/executions", ExecutionViewSet, basename="testexecution")
 router.register("testing/imports", ImportJobViewSet, basename="testimport")
 router.register("testing/scenario-runs", ScenarioRunViewSet, basename="testscenariorun")

@@ -35,6 +35,7 @@ from testing.models import (
     InterfaceFolder,
     Keyword,
     PlanScenario,
+    PlanSchedule,
     Project,
     Scenario,
     ScenarioStep,
@@ -269,12 +270,42 @@ class DatasetPreviewSerializer(serializers.Serializer):
 
 
 class TestPlanSerializer(InProjectSerializer):
-    """Scenarios run together, in order or in parallel."""
+    """Scenarios run together, in order or in parallel, and who hears when a run ends.
+
+    ``webhook_secret`` is written, never read (``has_webhook_secret`` says whether one is
+    stored); ``notify_users`` and ``notify_roles`` are users and roles of the caller's
+    tenant."""
+
+    webhook_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=False, allow_null=True,
+        trim_whitespace=False, max_length=1024, style={"input_type": "password"},
+        help_text=gettext_lazy("Signs each webhook (X-Atrium-Signature). Stored sealed and "
+                               "never returned; leave out to keep the stored one, null "
+                               "removes it."))
+    has_webhook_secret = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Whether a webhook secret is stored (never the secret)."))
 
     class Meta:
         model = TestPlan
         fields = ["id", "tenant", "project", "name", "description", "run_mode", "environment",
-                  "stop_on_failure", *AUDIT]
+                  "stop_on_failure", "notify_on", "notify_users", "notify_roles",
+                  "webhook_url", "webhook_secret", "has_webhook_secret", *AUDIT]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from accounts.models import User
+        from rbac.models import Role
+
+        request = self.context.get("request")
+        tenant_id = getattr(getattr(request, "user", None), "tenant_id", None)
+        # Choices are the caller's tenant's users and roles: another tenant's do not exist.
+        for name, model in (("notify_users", User), ("notify_roles", Role)):
+            field = self.fields[name]
+            child = getattr(field, "child_relation", field)
+            child.queryset = model.objects.all_tenants().filter(tenant_id=tenant_id)
+
+    def get_has_webhook_secret(self, plan: TestPlan) -> bool:
+        return plan.webhook_secret is not None
 
 
 class PlanScenarioSerializer(InProjectSerializer):
@@ -294,6 +325,34 @@ class PlanScenarioSerializer(InProjectSerializer):
                 last=Max("sort_order"))["last"]
             validated_data["sort_order"] = (last or 0) + 10
         return super()._save(instance, validated_data)
+
+
+class PlanScheduleSerializer(InProjectSerializer):
+    """A cron schedule of a plan in a time zone, with its next times and what it did last.
+
+    The project is the plan's; the times are computed, never written.
+    """
+
+    container_fields = ("plan",)
+    next_run_times = serializers.SerializerMethodField(
+        help_text=gettext_lazy("The next three times it runs (ISO 8601, in its time zone)."))
+    is_overdue = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Enabled and past due by more than two minutes: beat is down."))
+
+    class Meta:
+        model = PlanSchedule
+        fields = ["id", "tenant", "project", "plan", "cron", "timezone", "environment",
+                  "is_enabled", "next_due_at", "next_run_times", "is_overdue", "last_fired_at",
+                  "last_execution", "missed_count", "last_missed_at", "last_error", *AUDIT]
+        read_only_fields = ["project"]
+
+    def get_next_run_times(self, schedule: PlanSchedule) -> list[str]:
+        if not schedule.is_enabled:
+            return []
+        return [moment.isoformat() for moment in schedule.next_times(3)]
+
+    def get_is_overdue(self, schedule: PlanSchedule) -> bool:
+        return schedule.is_overdue()
 
 
 class ScenarioImportSerializer(serializers.Serializer):

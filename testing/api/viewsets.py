@@ -54,6 +54,7 @@ from testing.api.serializers import (
     KeywordSerializer,
     MoveStepSerializer,
     PlanScenarioSerializer,
+    PlanScheduleSerializer,
     ProjectSerializer,
     ReorderStepsSerializer,
     ScenarioImportSerializer,
@@ -76,6 +77,7 @@ from testing.models import (
     InterfaceFolder,
     Keyword,
     PlanScenario,
+    PlanSchedule,
     Project,
     Scenario,
     ScenarioStep,
@@ -439,10 +441,13 @@ class TestPlanViewSet(InProjectViewSet):
 
     queryset = TestPlan.objects.all()
     serializer_class = TestPlanSerializer
-    filterset_fields = ["project", "run_mode", "environment"]
+    filterset_fields = ["project", "run_mode", "environment", "notify_on"]
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
+
+    def optimise(self, queryset):
+        return super().optimise(queryset).prefetch_related("notify_users", "notify_roles")
 
 
 class PlanScenarioFilter(django_filters.FilterSet):
@@ -466,3 +471,14 @@ class PlanScenarioViewSet(InProjectViewSet):
     ordering_fields = ["sort_order", "created_at"]
     ordering = ["plan_id", "sort_order", "id"]
     live_containers = ("plan", "plan__project")
+
+
+class PlanScheduleViewSet(InProjectViewSet):
+    """Cron schedules of plans: when each runs next, when it fired, what it missed."""
+
+    queryset = PlanSchedule.objects.all()
+    serializer_class = PlanScheduleSerializer
+    filterset_fields = ["project", "plan", "is_enabled"]
+    ordering_fields = ["next_due_at", "last_fired_at", "created_at"]
+    ordering = ["next_due_at", "id"]
+    live_containers = ("plan", "project")

@@ -7,6 +7,7 @@ from testing.models.keywords import BuiltinKeyword, GlobalFunction, Keyword
 from testing.models.plans import PlanScenario, TestPlan
 from testing.models.projects import DatabaseConfig, Project
 from testing.models.runs import Execution, ExecutionStep, StepResult
+from testing.models.schedules import PlanSchedule
 from testing.models.scenarios import Dataset, DatasetError, Scenario, ScenarioStep, parse_csv
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "InterfaceFolder",
     "Keyword",
     "PlanScenario",
+    "PlanSchedule",
     "Project",
     "Scenario",
     "ScenarioStep",

@@ -7,8 +7,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.crypto import EncryptedJSONField
 from tenants.models import TenantModel, unique_live_per_tenant
-from testing.choices import RunMode
+from testing.choices import NotifyOn, RunMode
 from testing.models.base import ProjectOwnedModel, validate_json_field
 
 
@@ -28,6 +29,23 @@ class TestPlan(ProjectOwnedModel):
     stop_on_failure = models.BooleanField(
         _("stop on failure"), default=False,
         help_text=_("Serial plans: run no further scenario once one has failed."))
+    # When a run of the plan ends (testing.services.notices): a notification to these users
+    # and role holders, and a webhook (JSON, signed with HMAC-SHA256 by the secret).
+    notify_on = models.CharField(_("notify when a run ends"), max_length=10,
+                                 choices=NotifyOn.choices, default=NotifyOn.NEVER)
+    notify_users = models.ManyToManyField(
+        "accounts.User", verbose_name=_("users to notify"), blank=True, related_name="+")
+    notify_roles = models.ManyToManyField(
+        "rbac.Role", verbose_name=_("roles to notify"), blank=True, related_name="+",
+        help_text=_("Every holder of these roles is notified."))
+    webhook_url = models.URLField(
+        _("webhook URL"), max_length=1024, blank=True,
+        help_text=_("Receives a POST of the run's outcome as JSON, signed in the "
+                    "X-Atrium-Signature header (sha256=HMAC of the body with the secret)."))
+    webhook_secret = EncryptedJSONField(
+        _("webhook secret"), null=True, blank=True,
+        help_text=_("Stored encrypted; never shown again after saving."))
+    audit_secret_fields = frozenset({"webhook_secret"})
 
     class Meta(ProjectOwnedModel.Meta):
         db_table = "testing_plans"

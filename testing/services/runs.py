@@ -248,6 +248,10 @@ def advance(execution_id, *, dispatch: bool | None = None) -> None:
             return
         if not active and not waiting:
             _end(execution)
+            if execution.kind == RunKind.PLAN:
+                execution_id, tenant_id = str(execution.pk), execution.tenant_id
+                in_process = execution.in_process
+                transaction.on_commit(lambda: _announce(execution_id, tenant_id, in_process))
             return
         if execution.requested == ControlRequest.TERMINATE:
             return  # the running ones stop within a step, then end the execution
@@ -271,6 +275,19 @@ def _send(run_ids: list[str], tenant_id) -> None:
     with tenant_context(tenant_id):
         for run_id in run_ids:
             run_scenario_run.delay(run_id)
+
+
+def _announce(execution_id: str, tenant_id, in_process: bool) -> None:
+    """Announce a plan's ended run as the plan asks (testing.services.notices)."""
+    with tenant_context(tenant_id):
+        if in_process:
+            from testing.services import notices
+
+            notices.announce(execution_id)
+        else:
+            from testing.tasks import announce_run
+
+            announce_run.delay(execution_id)
 
 
 def _end(execution: Execution) -> None:

@@ -21,7 +21,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from testing.forms import PlanScenarioForm, TestPlanForm
-from testing.models import PlanScenario, TestPlan
+from testing.forms_schedules import PlanScheduleForm
+from testing.models import PlanScenario, PlanSchedule, TestPlan
 from testing.services.plans import move_entry
 from testing.views.common import delete_page, in_project, is_htmx, may, posted, project_of, require
 
@@ -137,6 +138,8 @@ def plan_view(request: HttpRequest, project_id, pk) -> HttpResponse:
                "may_view_entries": may(request, PlanScenario, "view")}
     if context["may_view_entries"]:
         context["section"] = entries_context(request, plan)
+    if may(request, PlanSchedule, "view"):
+        context["schedules"] = schedules_context(request, plan)
     return render(request, "testing/plan.html", context, status=status)
 
 
@@ -219,6 +222,85 @@ def entry_delete_view(request: HttpRequest, project_id, pk, entry_id) -> HttpRes
                   % {"name": entry.scenario.name})
 
 
+# Schedules (issue 15, item 4): plain forms; each answer goes back to the plan page.
+
+
+def new_schedule(plan: TestPlan) -> PlanSchedule:
+    """Return an unsaved schedule of the plan."""
+    return PlanSchedule(plan=plan, project_id=plan.project_id, tenant_id=plan.tenant_id)
+
+
+def schedule_of(request: HttpRequest, plan: TestPlan, pk, action: str) -> PlanSchedule:
+    """Return the plan's schedule ``pk`` (404 when it is not one of them); check ``action``."""
+    require(request, PlanSchedule, action)
+    try:
+        return get_object_or_404(PlanSchedule.objects.filter(plan=plan), pk=pk)
+    except (ValueError, ValidationError):
+        raise Http404 from None
+
+
+def schedules_context(request: HttpRequest, plan: TestPlan) -> dict:
+    """Return what the plan's schedules section renders: each with its next three times."""
+    rows = list(PlanSchedule.objects.filter(plan=plan).select_related("environment",
+                                                                      "last_execution"))
+    for row in rows:
+        row.upcoming = row.next_times(3) if row.is_enabled else []
+    may_create = may(request, PlanSchedule, "create")
+    return {
+        "rows": rows,
+        "add_form": PlanScheduleForm(plan=plan, instance=new_schedule(plan),
+                                     auto_id="schedule-%s") if may_create else None,
+        "may_update": may(request, PlanSchedule, "update"),
+        "may_delete": may(request, PlanSchedule, "delete"),
+    }
+
+
+def schedule_form_page(request: HttpRequest, plan: TestPlan, form: PlanScheduleForm,
+                       title: str, status: int) -> HttpResponse:
+    """Render a schedule's form alone (a GET to edit, or a refused POST)."""
+    return render(request, "testing/schedules/form.html",
+                  {"project": plan.project, "plan": plan, "form": form, "title": title},
+                  status=status)
+
+
+@login_required
+def schedule_create_view(request: HttpRequest, project_id, pk) -> HttpResponse:
+    """Add a schedule to the plan."""
+    plan = plan_of(request, project_id, pk)
+    require(request, PlanSchedule, "create")
+    form = PlanScheduleForm(posted(request), plan=plan, instance=new_schedule(plan))
+    if request.method == "POST" and form.is_valid():
+        schedule = form.save()
+        messages.success(request, _("Added the schedule “%(cron)s”.") % {"cron": schedule.cron})
+        return redirect(f"{plan_url(plan)}#plan-schedules")
+    return schedule_form_page(request, plan, form, _("Add a schedule to the plan"),
+                              400 if form.errors else 200)
+
+
+@login_required
+def schedule_edit_view(request: HttpRequest, project_id, pk, schedule_id) -> HttpResponse:
+    """Change a schedule of the plan."""
+    plan = plan_of(request, project_id, pk)
+    schedule = schedule_of(request, plan, schedule_id, "update")
+    form = PlanScheduleForm(posted(request), plan=plan, instance=schedule)
+    if request.method == "POST" and form.is_valid():
+        schedule = form.save()
+        messages.success(request, _("Saved the schedule “%(cron)s”.") % {"cron": schedule.cron})
+        return redirect(f"{plan_url(plan)}#plan-schedules")
+    return schedule_form_page(request, plan, form, _("Edit the schedule"),
+                              400 if form.errors else 200)
+
+
+@login_required
+def schedule_delete_view(request: HttpRequest, project_id, pk, schedule_id) -> HttpResponse:
+    """Delete a schedule of the plan (soft)."""
+    plan = plan_of(request, project_id, pk)
+    schedule = schedule_of(request, plan, schedule_id, "delete")
+    return delete_page(request, schedule, project=plan.project, what=_("schedule"),
+                       cancel_url=f"{plan_url(plan)}#plan-schedules",
+                       done_url=f"{plan_url(plan)}#plan-schedules")
+
+
 PLAN = "projects/<uuid:project_id>/plans/<uuid:pk>/"
 
 urlpatterns = [
@@ -230,4 +312,9 @@ urlpatterns = [
     path(f"{PLAN}scenarios/<uuid:entry_id>/move/", entry_move_view, name="plan-entry-move"),
     path(f"{PLAN}scenarios/<uuid:entry_id>/delete/", entry_delete_view,
          name="plan-entry-delete"),
+    path(f"{PLAN}schedules/new/", schedule_create_view, name="plan-schedule-create"),
+    path(f"{PLAN}schedules/<uuid:schedule_id>/edit/", schedule_edit_view,
+         name="plan-schedule-edit"),
+    path(f"{PLAN}schedules/<uuid:schedule_id>/delete/", schedule_delete_view,
+         name="plan-schedule-delete"),
 ]
