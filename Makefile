@@ -16,7 +16,7 @@ $(BIN)/python:
 $(VENV)/.installed: requirements.txt scripts/install-system-deps $(wildcard locale/*/LC_MESSAGES/django.po) | $(BIN)/python
 	scripts/install-system-deps
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python manage.py compilemessages --ignore=.venv -v0
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.venv-httpbin -v0
 	touch $@
 
 install: $(VENV)/.installed
