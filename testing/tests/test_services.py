@@ -233,8 +233,11 @@ def test_seed_demo_builds_the_testing_demo_once(platform):
         assert project.created_by.username == "tester"
         key = Variable.objects.get(name="api_key")
         assert key.is_secret and key.value == "" and key.plain_value.startswith("atr_")
-        scenario = Scenario.objects.get(project=project)
+        scenario = Scenario.objects.get(project=project, name="Who am I, and am I listed")
         assert scenario.steps.count() == 3
+        python = Scenario.objects.get(project=project, name="Checks written in Python")
+        assert [step.kind for step in python.steps.order_by("sort_order")] == [
+            "interface", "keyword", "keyword"]
     with tenant_context(globex):
         assert not Project.objects.exists()
     with tenant_context(acme):
