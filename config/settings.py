@@ -226,6 +226,8 @@ SPECTACULAR_SETTINGS = {
         "BodyTypeEnum": "testing.choices.BodyType",
         "StepKindEnum": "testing.choices.StepKind",
         "ConnectionStatusEnum": "testing.choices.ConnectionStatus",
+        "ImportStatusEnum": "testing.models.imports.ImportStatus",
+        "NotifyOnEnum": "testing.choices.NotifyOn",
     },
 }
 
