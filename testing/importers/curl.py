@@ -921,9 +921,9 @@ def _percent(text: str) -> str:
     return quote(text, safe="-._~")
 
 
-def _form_pairs(text: str) -> list[tuple[str, str]] | None:
-    """Return the fields of urlencoded form data; None when it is not ``name=value&...`` or
-    names a field twice (the engine sends a form as one value per name)."""
+def _pairs(text: str) -> list[tuple[str, str]] | None:
+    """Return the decoded ``name=value`` pairs of ``text`` (``&``-separated); None when a
+    piece is not one (``?flag``, ``&&``) or does not decode."""
     pairs = []
     for piece in text.split("&"):
         if "=" not in piece:
@@ -937,7 +937,14 @@ def _form_pairs(text: str) -> list[tuple[str, str]] | None:
         if not name or len(name) > 200:
             return None
         pairs.append((name, value))
-    if len({name for name, _ in pairs}) != len(pairs):
+    return pairs
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]] | None:
+    """Return the fields of urlencoded form data; None when it is not ``name=value&...`` or
+    names a field twice (the engine sends a form as one value per name)."""
+    pairs = _pairs(text)
+    if pairs is None or len({name for name, _ in pairs}) != len(pairs):
         return None
     return pairs
 
@@ -950,20 +957,8 @@ def _split_query(url: str) -> tuple[str, list[tuple[str, str]]] | None:
     base, query = url.split("?", 1)
     if not query:
         return base, []
-    pairs = []
-    for piece in query.split("&"):
-        if "=" not in piece:
-            return None
-        name, value = piece.split("=", 1)
-        try:
-            name, value = unquote_plus(name, errors="strict"), unquote_plus(value,
-                                                                           errors="strict")
-        except UnicodeDecodeError:
-            return None
-        if not name or len(name) > 200:
-            return None
-        pairs.append((name, value))
-    return base, pairs
+    pairs = _pairs(query)
+    return None if pairs is None else (base, pairs)
 
 
 def _base_url(url: str) -> str:
