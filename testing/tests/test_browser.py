@@ -131,6 +131,9 @@ def drag_step(page, source: int, target: int) -> None:
     """Drag step ``source`` by its handle onto step ``target`` (0-based) with the mouse."""
     handles = page.locator("#steps .drag-handle")
     steps = page.locator("#steps [data-step-id]")
+    # SortableJS takes the list when its script has run: a drag before that moves nothing.
+    page.wait_for_function("() => { const list = document.querySelector('#steps "
+                           "[data-sortable]'); return !!(list && list.sortable); }")
     page.locator("#steps").scroll_into_view_if_needed()
     start = handles.nth(source).bounding_box()
     end = steps.nth(target).bounding_box()
