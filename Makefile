@@ -43,9 +43,20 @@ run: seed
 	PORT=$(PORT) OUTBOUND_ALLOWED_NETWORKS=$${OUTBOUND_ALLOWED_NETWORKS-127.0.0.0/8,::1/128} \
 	  $(BIN)/honcho -f Procfile.dev start
 
+# Tools the tests run against the platform's output: the common JUnit schema (read from
+# pytest's source distribution) and the Allure command line (npm, needs a Java runtime).
+TEST_TOOLS := var/test-tools/junit-10.xsd tools/node_modules/.installed
+var/test-tools/junit-10.xsd: requirements.txt scripts/fetch_junit_schema.py | $(BIN)/python
+	$(BIN)/python scripts/fetch_junit_schema.py
+
+tools/node_modules/.installed: tools/package.json tools/package-lock.json scripts/install-test-tools
+	scripts/install-test-tools
+	npm ci --prefix tools --no-audit --no-fund --silent
+	touch $@
+
 # The whole suite once per backend in TEST_BACKENDS (default: sqlite, plus mysql and
 # postgres when their local servers answer).
-test: install $(HTTPBIN_VENV)/.installed
+test: install $(HTTPBIN_VENV)/.installed $(TEST_TOOLS)
 	$(BIN)/python scripts/test_backends.py
 
 # Benchmarks, each against a baseline in the same run (bench/*.py); set DATABASE_URL to

@@ -27,6 +27,20 @@ def require_service(host: str, port: int, name: str) -> None:
         pytest.skip(message)
 
 
+def require_tool(path, name: str):
+    """Return ``path`` (a tool ``make test`` installs), or skip when it is missing, or fail
+    when CI requires it."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        message = f"{name} is not installed ({path}); make test installs it"
+        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def pytest_runtest_setup(item) -> None:
     """Tests marked ``sandbox`` run user code behind bubblewrap: without it they are
     skipped here, and fail under ATRIUM_REQUIRE_SERVICES (CI installs it)."""

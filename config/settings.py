@@ -250,6 +250,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # files straight from STATICFILES_DIRS and the apps (WhiteNoise's finders), so it needs none.
 STATIC_ROOT = env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles") if PRODUCTION else None)
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Files the platform writes (the stored allure-results of test runs): the default storage,
+# a folder here. Never served as static files: the pages and API hand them out after their
+# permission and tenant checks. Several hosts need a shared folder or another storage.
+MEDIA_ROOT = env.str("MEDIA_ROOT", str(VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -37,6 +37,14 @@ def fire_schedules() -> list[dict]:
 
 
 @shared_task
+def store_run_results(execution_id: str) -> str:
+    """Store an ended run's Allure results where its ``allure_report_path`` points."""
+    from testing.services import runs
+
+    return runs.store_results(execution_id)
+
+
+@shared_task
 def announce_run(execution_id: str) -> dict:
     """Tell the plan's people and webhook that a run ended (testing.services.notices)."""
     from testing.services import notices

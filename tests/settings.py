@@ -6,6 +6,11 @@ configured its routes fall back to ``default``; the routing decisions themselves
 tested with explicit settings.
 """
 
+import atexit
+import os
+import shutil
+import tempfile
+
 from config.settings import *  # noqa: F403
 from config.settings import DATABASES, INSTALLED_APPS
 
@@ -16,3 +21,10 @@ if "oracle_db" not in DATABASES:
 
 # Hashing speed is not under test; the production hasher is PBKDF2 (Django's default).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Files the tests make (stored allure-results) go to a folder of this test session, which
+# the Celery workers and beat the tests start inherit through the environment.
+if "MEDIA_ROOT" not in os.environ:
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="atrium-test-media-")
+    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
+MEDIA_ROOT = os.environ["MEDIA_ROOT"]

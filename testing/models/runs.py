@@ -76,6 +76,16 @@ class Execution(ProjectOwnedModel):
     steps_passed = models.PositiveIntegerField(_("steps passed"), default=0)
     steps_failed = models.PositiveIntegerField(_("steps failed"), default=0)
     error = models.TextField(_("error"), blank=True)
+    schedule = models.ForeignKey(
+        "testing.PlanSchedule", verbose_name=_("started by schedule"),
+        on_delete=models.SET_NULL, null=True, blank=True, related_name="executions",
+        help_text=_("The plan schedule that started this run; empty when a person or a "
+                    "client started it."))
+    allure_report_path = models.CharField(
+        _("Allure results"), max_length=255, blank=True, editable=False,
+        help_text=_("Where the run's allure-results files are stored (seed §3.16), "
+                    "relative to the media storage; empty until the run ends, and again "
+                    "once the retention policy removes its step detail."))
     details_pruned_at = models.DateTimeField(
         _("step details removed at"), null=True, blank=True, editable=False,
         help_text=_("The steps' requests, responses and checks were removed by the retention "

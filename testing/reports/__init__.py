@@ -10,7 +10,8 @@ queries whatever their number) into plain data; the writers turn that into:
   summary, charts of outcomes and step times, failures first, every step's request,
   response and assertions;
 * ``allure.write``: the ``allure-results`` files the Allure CLI reads, written with the
-  official ``allure-python-commons``.
+  official ``allure-python-commons``; ``allure.store`` keeps them when a run ends, where
+  the execution's ``allure_report_path`` points.
 
 Everything comes from the stored results, whose secrets were masked when they were stored;
 nothing is unsealed here.
@@ -19,6 +20,7 @@ nothing is unsealed here.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -180,6 +182,19 @@ def _step_line(step: StepReport) -> str:
     return line
 
 
+# Characters XML 1.0 cannot carry (a response may hold any of them): written as \\xNN.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """Return ``text`` with every character XML cannot carry written as an escape."""
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _NOT_XML.sub(escape, text)
+
+
 def _junit_time(report_time: str) -> str:
     """JUnit's timestamp: ISO 8601 without a zone (UTC)."""
     if not report_time:
@@ -227,6 +242,9 @@ def as_junit(report: Report) -> bytes:
         out.text = "\n".join(_step_line(step) for step in run.steps)
     ElementTree.SubElement(suite, "system-out").text = ""
     ElementTree.SubElement(suite, "system-err").text = ""
+    for element in suites.iter():
+        element.text = _xml(element.text) if element.text else element.text
+        element.attrib.update({name: _xml(value) for name, value in element.attrib.items()})
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True)
 
@@ -248,6 +266,6 @@ def render(execution: Execution, kind: str) -> tuple[bytes, str, str]:
     else:
         from testing.reports import allure
 
-        body = allure.as_zip(report)
+        body = allure.as_zip(report, stored_at=execution.allure_report_path)
     stamp = (execution.started_at or execution.created_at).strftime("%Y%m%d-%H%M%S")
     return body, CONTENT_TYPES[kind], f"report-{stamp}-{str(execution.pk)[:8]}.{EXTENSIONS[kind]}"

@@ -4,6 +4,12 @@ One test result per scenario run (per dataset row): its steps as Allure steps wi
 status and message, the dataset row as parameters, labels that group it under the project
 (parent suite) and the execution (suite), and a history id stable across executions of
 the same scenario and row, so Allure's trends and retries line up.
+
+When a run ends its results are also **stored** (``store``), in the media storage under
+``allure-results/<tenant>/<execution>/``, and the execution's ``allure_report_path`` points
+there (seed 001 section 3.16): the download serves those files, the same ones every time,
+so a pipeline fetching them twice sees one set of results. The retention policy removes
+them with the run's step detail (``remove``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from allure_commons.logger import AllureFileLogger
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from allure_commons.model2 import (
     Label,
     Parameter,
@@ -73,11 +81,65 @@ def write(report: Report, directory: str | Path) -> list[Path]:
     return sorted(Path(directory).glob("*-result.json"))
 
 
-def as_zip(report: Report) -> bytes:
-    """Return the ``allure-results`` files of ``report`` in one zip archive."""
+def _results(report: Report) -> list[tuple[str, bytes]]:
+    """Return the names and contents of the ``allure-results`` files of ``report``."""
+    with tempfile.TemporaryDirectory() as directory:
+        return [(path.name, path.read_bytes()) for path in write(report, directory)]
+
+
+def _zip(files: list[tuple[str, bytes]]) -> bytes:
     buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory() as directory, \
-            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in write(report, directory):
-            archive.write(path, arcname=f"allure-results/{path.name}")
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files:
+            archive.writestr(f"allure-results/{name}", content)
     return buffer.getvalue()
+
+
+def as_zip(report: Report, stored_at: str = "") -> bytes:
+    """Return the ``allure-results`` files of ``report`` in one zip archive: the stored ones
+    when ``stored_at`` (an execution's ``allure_report_path``) holds them."""
+    files = stored(stored_at) if stored_at else []
+    return _zip(files or _results(report))
+
+
+def location(execution) -> str:
+    """Return where the results of ``execution`` are stored, relative to the storage."""
+    return f"allure-results/{execution.tenant_id}/{execution.pk}/"
+
+
+def store(execution, report: Report) -> str:
+    """Store the results of ``report`` (the report of ``execution``, which has ended) and
+    return their location; files stored before for it are replaced."""
+    where = location(execution)
+    remove(where)
+    for name, content in _results(report):
+        default_storage.save(where + name, ContentFile(content))
+    return where
+
+
+def stored(where: str) -> list[tuple[str, bytes]]:
+    """Return the files stored at ``where``, by name."""
+    try:
+        _directories, names = default_storage.listdir(where)
+    except FileNotFoundError:
+        return []
+    files = []
+    for name in sorted(names):
+        with default_storage.open(where + name, "rb") as handle:
+            files.append((name, handle.read()))
+    return files
+
+
+def remove(where: str) -> int:
+    """Delete the files stored at ``where``; return how many there were."""
+    try:
+        _directories, names = default_storage.listdir(where)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        default_storage.delete(where + name)
+    try:  # a file system leaves the emptied folder; other storages have no folders
+        Path(default_storage.path(where)).rmdir()
+    except (NotImplementedError, OSError):
+        pass
+    return len(names)

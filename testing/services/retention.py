@@ -2,8 +2,9 @@
 
 * **Details**: the step results of a run (requests, responses, checks, variables) are kept
   ``TEST_REPORT_RETENTION_DAYS`` (30) after the run ended, or the project's own
-  ``report_retention_days``. Then they are deleted and the execution is marked
-  ``details_pruned_at``: its page and reports still show the summary.
+  ``report_retention_days``. Then they are deleted, with the run's stored allure-results
+  (``allure_report_path``), and the execution is marked ``details_pruned_at``: its page
+  and reports still show the summary.
 * **Summary**: the execution and its scenario runs (counts, durations, statuses: what the
   history charts read) are kept ``TEST_RUN_SUMMARY_RETENTION_DAYS`` (365), then deleted.
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 from testing.models import Execution, Project, StepResult
+from testing.reports import allure
 
 
 @dataclass
@@ -31,13 +33,15 @@ class Pruned:
     """What one call removed, and whether work is left for the next one."""
 
     step_results: int = 0
+    allure_files: int = 0
     executions_marked: int = 0
     executions: int = 0
     statements: int = 0
     more: bool = False
 
     def as_data(self) -> dict:
-        return {"step_results": self.step_results, "executions_marked": self.executions_marked,
+        return {"step_results": self.step_results, "allure_files": self.allure_files,
+                "executions_marked": self.executions_marked,
                 "executions": self.executions, "statements": self.statements,
                 "more": self.more}
 
@@ -72,10 +76,31 @@ def _ended_before(tenant: Tenant, default: datetime, own: dict):
     return query
 
 
+def _remove_stored(expired, budget: _Budget, pruned: Pruned) -> bool:
+    """Remove the stored allure-results of ``expired`` executions, a batch of executions
+    per statement; return False when the budget ran out first."""
+    stored = expired.exclude(allure_report_path="")
+    while True:
+        batch = list(stored.values_list("pk", "allure_report_path")[
+            :settings.TESTING_PRUNE_BATCH])
+        if not batch:
+            return True
+        if not budget.take():
+            pruned.more = True
+            return False
+        for _pk, where in batch:
+            pruned.allure_files += allure.remove(where)
+        Execution.objects.all_tenants(include_deleted=True).filter(
+            pk__in=[pk for pk, _where in batch]).update(allure_report_path="")
+        pruned.statements += 1
+
+
 def _prune_details(tenant: Tenant, now: datetime, budget: _Budget, pruned: Pruned) -> None:
     default, own = _detail_cutoffs(tenant, now)
     expired = _ended_before(tenant, default, own)
     batch = settings.TESTING_PRUNE_BATCH
+    if not _remove_stored(expired, budget, pruned):
+        return
     while True:
         ids = list(StepResult.objects.all_tenants()
                    .filter(tenant=tenant, execution__in=expired.values("pk"))
@@ -106,6 +131,8 @@ def _prune_summaries(tenant: Tenant, now: datetime, budget: _Budget, pruned: Pru
     batch = settings.TESTING_PRUNE_BATCH
     expired = Execution.objects.all_tenants(include_deleted=True).filter(
         tenant=tenant, completed_at__lt=cutoff)
+    if not _remove_stored(expired, budget, pruned):
+        return
     while True:
         ids = list(expired.values_list("pk", flat=True)[:batch])
         if not ids:

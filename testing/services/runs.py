@@ -124,18 +124,19 @@ def start_interface(interface: Interface, *, environment: Environment | None = N
 
 @transaction.atomic
 def start_plan(plan: TestPlan, *, environment: Environment | None = None,
-               dispatch: bool = True) -> Execution:
+               dispatch: bool = True, schedule=None) -> Execution:
     """Start a run of ``plan``: its scenarios in order, or in parallel.
 
     ``dispatch=False`` sends no task: the caller runs the scenario runs marked as sent
     (``dispatched_at``) itself, with ``execute_run`` (``run_plan --in-process``).
+    ``schedule`` is the plan schedule that starts it, recorded on the execution.
     """
     entries = list(plan.entries.select_related("scenario", "dataset", "environment")
                    .filter(scenario__is_deleted=False).order_by("sort_order", "id"))
     execution = Execution.objects.create(
         project_id=plan.project_id, kind=RunKind.PLAN, name=plan.name, plan=plan,
         environment=environment, parallel=plan.run_mode == RunMode.PARALLEL,
-        stop_on_failure=plan.stop_on_failure, in_process=not dispatch)
+        stop_on_failure=plan.stop_on_failure, in_process=not dispatch, schedule=schedule)
     if not entries:
         raise RunRefused(_("The plan %(name)s has no scenarios to run.") % {"name": plan.name})
     runs: list[ExecutionStep] = []
@@ -248,10 +249,10 @@ def advance(execution_id, *, dispatch: bool | None = None) -> None:
             return
         if not active and not waiting:
             _end(execution)
-            if execution.kind == RunKind.PLAN:
-                execution_id, tenant_id = str(execution.pk), execution.tenant_id
-                in_process = execution.in_process
-                transaction.on_commit(lambda: _announce(execution_id, tenant_id, in_process))
+            execution_id, tenant_id = str(execution.pk), execution.tenant_id
+            in_process, announce = execution.in_process, execution.kind == RunKind.PLAN
+            transaction.on_commit(
+                lambda: _ended(execution_id, tenant_id, in_process, announce=announce))
             return
         if execution.requested == ControlRequest.TERMINATE:
             return  # the running ones stop within a step, then end the execution
@@ -277,17 +278,36 @@ def _send(run_ids: list[str], tenant_id) -> None:
             run_scenario_run.delay(run_id)
 
 
-def _announce(execution_id: str, tenant_id, in_process: bool) -> None:
-    """Announce a plan's ended run as the plan asks (testing.services.notices)."""
+def _ended(execution_id: str, tenant_id, in_process: bool, *, announce: bool) -> None:
+    """Once a run's end is committed: store its Allure results and, for a plan, announce
+    it as the plan asks (testing.services.notices); in this process for an in-process run,
+    else by tasks."""
     with tenant_context(tenant_id):
         if in_process:
             from testing.services import notices
 
-            notices.announce(execution_id)
+            store_results(execution_id)
+            if announce:
+                notices.announce(execution_id)
         else:
-            from testing.tasks import announce_run
+            from testing.tasks import announce_run, store_run_results
 
-            announce_run.delay(execution_id)
+            store_run_results.delay(execution_id)
+            if announce:
+                announce_run.delay(execution_id)
+
+
+def store_results(execution_id) -> str:
+    """Store the ended run's ``allure-results`` and point ``allure_report_path`` at them."""
+    from testing.reports import allure, build
+
+    execution = (Execution.objects.select_related("project", "environment")
+                 .filter(pk=execution_id, completed_at__isnull=False).first())
+    if execution is None or execution.details_pruned_at is not None:
+        return ""
+    where = allure.store(execution, build(execution))
+    Execution.objects.filter(pk=execution.pk).update(allure_report_path=where)
+    return where
 
 
 def _end(execution: Execution) -> None:

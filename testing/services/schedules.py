@@ -99,7 +99,8 @@ def _fire(schedule: PlanSchedule, now: datetime) -> Fired:
     else:
         try:
             with transaction.atomic():  # a refused start leaves no half-made execution
-                execution = runs.start_plan(plan, environment=schedule.environment)
+                execution = runs.start_plan(plan, environment=schedule.environment,
+                                             schedule=schedule)
         except (runs.RunRefused, ValidationError) as exc:
             error = "; ".join(getattr(exc, "messages", None) or [str(exc)])
         except Exception as exc:  # never let one schedule fire again at every tick

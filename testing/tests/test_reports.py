@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -13,6 +15,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from conftest import require_tool
 from core.context import tenant_context
 from testing import reports
 from testing.models import Execution, PlanScenario, Variable
@@ -83,6 +86,75 @@ def test_junit_has_a_testcase_per_dataset_row_with_the_failure(execution):
     assert "T" in suite.get("timestamp") and "+" not in suite.get("timestamp")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def junit_schema():
+    """The common JUnit schema (Jenkins' junit-10.xsd; scripts/fetch_junit_schema.py)."""
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(require_tool(
+        ROOT / "var" / "test-tools" / "junit-10.xsd", "the JUnit schema")))
+
+
+def every_outcome() -> reports.Report:
+    """A report holding each outcome, a flaky step, and text no XML may carry verbatim."""
+    def step(status, error="", attempts=1, flaky=False):
+        return reports.StepReport(
+            position=0, title="GET /thing", action="request", status=status,
+            attempts=attempts, flaky=flaky, duration_ms=1234.5, error=error,
+            started_at="2026-12-06T10:00:00+00:00")
+
+    def run(name, status, steps, error=""):
+        return reports.RunReport(
+            id=name, name=name, scenario=name, row_number=None, row_values={}, status=status,
+            error=error, started_at="2026-12-06T10:00:00+00:00",
+            completed_at="2026-12-06T10:00:01.5+00:00", duration_ms=1500.0, steps=steps)
+
+    return reports.Report(
+        id="e1", name="Nightly <all> & \"more\"", kind="plan", project="Shop",
+        environment="", status="failed", error="", started_at="", completed_at="",
+        duration_ms=1_234_567.0, generated_at="2026-12-06T10:00:02+00:00", runs=[
+            run("passes", "passed", [step("passed", attempts=3, flaky=True)]),
+            run("fails", "failed", [step("failed", "body was \x1b[31mred\x00 \ud83d")]),
+            run("breaks", "error", [step("error", "connection refused")], "boom \x07"),
+            run("stopped", "terminated", []),
+        ])
+
+
+def test_junit_is_valid_against_the_common_schema(junit_schema, execution):
+    for report in (report_of(execution), every_outcome()):
+        junit_schema.validate(reports.as_junit(report))
+    suite = ElementTree.fromstring(reports.as_junit(every_outcome())).find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"),
+            suite.get("skipped")) == ("4", "1", "1", "1")
+    failure = suite.find("testcase[@name='fails']/failure")
+    assert "\\x1b[31mred\\x00 \\ud83d" in failure.get("message")
+
+
+def test_the_allure_command_line_reads_the_results(execution, tmp_path):
+    """The Allure CLI (tools/package.json) turns the results into a report with the run's
+    outcomes, steps and parameters."""
+    allure_cli = require_tool(ROOT / "tools" / "node_modules" / ".bin" / "allure",
+                              "the Allure command line")
+    results, site = tmp_path / "allure-results", tmp_path / "allure-report"
+    allure.write(report_of(execution), results)
+    subprocess.run([str(allure_cli), "generate", str(results), "-o", str(site), "--clean"],
+                   check=True, capture_output=True, timeout=120)
+    summary = json.loads((site / "widgets" / "summary.json").read_text())
+    assert {k: summary["statistic"][k] for k in ("total", "passed", "failed", "broken")} == {
+        "total": 2, "passed": 1, "failed": 1, "broken": 0}
+    cases = {case["name"]: case for case in (
+        json.loads(path.read_text()) for path in (site / "data" / "test-cases").glob("*.json"))}
+    failed = cases["Statuses [row 2]"]
+    assert failed["status"] == "failed"
+    assert failed["parameters"] == [{"name": "code", "value": "500"}]
+    assert [s["status"] for s in failed["testStage"]["steps"]] == ["failed"]
+    suites = json.loads((site / "data" / "suites.json").read_text())
+    assert [child["name"] for child in suites["children"]] == [execution.project.name]
+
+
 def test_the_html_report_is_standalone_failures_first_and_masked(execution):
     text = html.render(report_of(execution))
     assert text.lstrip().startswith("<!DOCTYPE html>")
@@ -104,6 +176,28 @@ def test_allure_results_are_written_and_read_back(execution, tmp_path):
         "parentSuite"] == execution.project.name
     assert results[0]["historyId"] != results[1]["historyId"]
     assert all(r["stop"] >= r["start"] for r in results)
+
+
+def test_an_ended_run_stores_its_allure_results_and_serves_them(client, execution, tenant_a):
+    """allure_report_path (seed 3.16) points at the stored files; the download is them, the
+    same files each time."""
+    from django.core.files.storage import default_storage
+
+    execution.refresh_from_db()
+    where = execution.allure_report_path
+    assert where == f"allure-results/{tenant_a.pk}/{execution.pk}/"
+    stored = sorted(allure.stored(where))
+    assert len(stored) == 2 and all(name.endswith("-result.json") for name, _ in stored)
+    assert default_storage.exists(where + stored[0][0])
+    client.force_login(make_actor(tenant_a, ["project:view", "execution:view"]))
+    url = reverse("testing:run-report-allure", args=[execution.project_id, execution.pk])
+
+    def served():
+        archive = zipfile.ZipFile(io.BytesIO(client.get(url).content))
+        return sorted((name.removeprefix("allure-results/"), archive.read(name))
+                      for name in archive.namelist())
+
+    assert served() == stored == served()
 
 
 def test_the_pages_show_the_report_and_offer_each_file(client, execution, tenant_a):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.context import tenant_context
 from testing import reports
+from testing.reports import allure
 from testing.models import Execution, ExecutionStep, Project, StepResult
 from testing.services import retention, runs
 from testing.tasks import prune_runs
@@ -58,6 +59,19 @@ def test_details_go_after_30_days_and_the_summary_stays(run_of, project_a):
     assert report.details_pruned_at
 
 
+def test_stored_allure_results_go_with_the_details(run_of, project_a, project_b):
+    old, recent, other = run_of(project_a, 31), run_of(project_a, 29), run_of(project_b, 31)
+    paths = {e.pk: Execution.objects.all_tenants().get(pk=e.pk).allure_report_path
+             for e in (old, recent, other)}
+    assert all(allure.stored(where) for where in paths.values())
+    pruned = retention.prune()
+    assert pruned.allure_files == 2
+    assert not allure.stored(paths[old.pk]) and not allure.stored(paths[other.pk])
+    assert len(allure.stored(paths[recent.pk])) == 1
+    assert Execution.objects.all_tenants().get(pk=old.pk).allure_report_path == ""
+    assert Execution.objects.all_tenants().get(pk=recent.pk).allure_report_path
+
+
 def test_a_project_keeps_details_as_long_as_it_says(run_of, project_a, tenant_a):
     Project.objects.all_tenants().filter(pk=project_a.pk).update(report_retention_days=5)
     other = f.project(tenant_a, "Default retention")
@@ -88,11 +102,13 @@ def test_the_work_is_done_in_bounded_batches_across_calls(run_of, project_a, set
     settings.TESTING_PRUNE_BATCH = 1
     settings.TESTING_PRUNE_MAX_BATCHES = 2
     old = run_of(project_a, 40)
-    first = retention.prune()
-    assert (first.step_results, first.statements, first.more) == (2, 2, True)
-    assert results_of(old) == 1
-    second = retention.prune()
-    assert second.step_results == 1 and second.executions_marked == 1 and not second.more
+    first = retention.prune()  # the stored allure-results, then one step result
+    assert (first.allure_files, first.step_results, first.statements, first.more) == (
+        1, 1, 2, True)
+    assert results_of(old) == 2
+    calls = [retention.prune() for _ in range(2)]
+    assert [(c.step_results, c.executions_marked, c.statements, c.more) for c in calls] == [
+        (2, 0, 2, True), (0, 1, 1, False)]
     settings.TESTING_PRUNE_MAX_BATCHES = 100
     with django_assert_max_num_queries(20):  # nothing left: a few reads per tenant
         assert retention.prune().statements == 0

@@ -37,6 +37,7 @@ from core.context import tenant_context
 from tenants.tests.test_celery import REDIS_HOST, REDIS_PORT, REDIS_URL, celery_app_using
 from testing.choices import RunStatus, ScenarioRunStatus, StepKind
 from testing.models import Execution, ExecutionStep, StepResult
+from testing.reports import allure
 from testing.services import runs
 from testing.tasks import recover_runs, run_scenario_run
 from testing.tests import factories as f
@@ -273,6 +274,10 @@ def test_a_scenario_completes_on_a_worker(workers, project_a, tenant_a, target):
     assert run.positions() == [0, 1, 2, 3]
     assert (run.run.status, run.run.attempts) == (ScenarioRunStatus.PASSED, 1)
     assert run.execution.steps_passed == 4
+    # The worker stores the run's allure-results once its end is committed.
+    workers.wait_for(lambda: run.refresh() or run.execution.allure_report_path,
+                     "the allure-results stored")
+    assert len(allure.stored(run.execution.allure_report_path)) == 1
 
 
 def test_pause_then_resume_on_another_worker_runs_every_step_once(
