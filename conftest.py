@@ -27,6 +27,21 @@ def require_service(host: str, port: int, name: str) -> None:
         pytest.skip(message)
 
 
+def test_database_url() -> str:
+    """Return the URL of the test database (MariaDB or PostgreSQL), for the server and
+    worker processes a test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    scheme = {"mysql": "mysql", "postgresql": "postgres"}[connection.vendor]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"{scheme}://{auth}@{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
 def require_tool(path, name: str):
     """Return ``path`` (a tool ``make test`` installs), or skip when it is missing, or fail
     when CI requires it."""

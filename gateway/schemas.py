@@ -16,10 +16,16 @@ into what ``tools/list`` announces (issue 5, item 2):
   (MCP requires ``type: object``); a page of results is an object, a bare list or text is not.
 * Every ``$ref`` is resolved inline. A schema that refers to itself is cut where it recurs,
   or ``MAX_REF_DEPTH`` references deep, with the permissive schema ``{}``.
-* OpenAPI 3.0's dialect becomes JSON Schema's: ``nullable: true`` becomes a ``"null"`` type
-  (or an ``anyOf`` with it), ``example`` becomes ``examples``, the boolean
+* OpenAPI 3.0's dialect becomes JSON Schema's: ``nullable: true`` becomes an ``anyOf``
+  of the schema and ``{"type": "null"}`` (not a ``type`` list, which the MCP Inspector's
+  strict mode warns about), ``example`` becomes ``examples``, the boolean
   ``exclusiveMinimum``/``exclusiveMaximum`` become numbers, and keywords that JSON Schema
   does not know (``discriminator``, ``xml``, ``externalDocs``) are dropped.
+* ``oneOf`` becomes ``anyOf``. drf-spectacular writes a field that may be blank as
+  ``oneOf`` of the field and ``{"type": "string", "maxLength": 0}``; a validator that does
+  not check formats (the Python SDK client's) finds ``""`` valid under both branches of an
+  e-mail field and so refuses it under ``oneOf``. No answer of the platform depends on
+  exactly one branch matching, so ``anyOf`` says the same thing to every validator.
 * ``readOnly`` properties are dropped from the body (the server sets them) and
   ``writeOnly`` ones from the output (the server never returns them).
 * **annotations** (MCP ``ToolAnnotations``) follow the verb: GET is read-only, DELETE
@@ -56,6 +62,9 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 # OpenAPI keywords JSON Schema 2020-12 does not define.
 DROPPED_KEYWORDS = frozenset({"nullable", "discriminator", "xml", "externalDocs", "example"})
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\b", re.I)
+# Keywords that describe a schema rather than constrain it.
+ANNOTATION_KEYWORDS = ("title", "description", "examples", "default", "deprecated",
+                       "readOnly", "writeOnly")
 ANNOTATION_KEYS = ("title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
 
@@ -228,7 +237,9 @@ class _Converter:
             elif key in ("items", "not", "additionalProperties", "contains",
                          "propertyNames", "if", "then", "else") and isinstance(value, dict):
                 result[key] = self.convert(value, stack)
-            elif key in ("allOf", "anyOf", "oneOf", "prefixItems") and isinstance(value, list):
+            elif key == "oneOf" and isinstance(value, list):
+                result["anyOf"] = [self.convert(sub, stack) for sub in value]
+            elif key in ("allOf", "anyOf", "prefixItems") and isinstance(value, list):
                 result[key] = [self.convert(sub, stack) for sub in value]
             elif key in ("patternProperties", "$defs", "dependentSchemas") and isinstance(
                 value, dict
@@ -290,16 +301,13 @@ class _Converter:
     @staticmethod
     def _nullable(result: dict) -> dict:
         kind = result.get("type")
-        if isinstance(kind, str):
-            result["type"] = [kind, "null"]
-            if isinstance(result.get("enum"), list) and None not in result["enum"]:
-                result["enum"] = [*result["enum"], None]
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
             return result
-        if isinstance(kind, list):
-            if "null" not in kind:
-                result["type"] = [*kind, "null"]
-            return result
-        return {"anyOf": [result, {"type": "null"}]}
+        if result == {}:
+            return result  # any value, null included
+        # The annotations stay on the outside, where a reader of the schema looks for them.
+        outer = {key: result.pop(key) for key in ANNOTATION_KEYWORDS if key in result}
+        return {"anyOf": [result, {"type": "null"}], **outer}
 
 
 def _media_schema(content: Any) -> Any:

@@ -32,10 +32,17 @@ from mcp.server.caching import CacheHint
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from gateway import bridge, policy
 from gateway.services import calls
 
+# Every protocol version the endpoint speaks: the 2026-07-28 generation (per-request
+# envelope) and the handshake generation the SDK negotiates with ``initialize`` (up to
+# 2025-11-25). Named wherever the server states what it supports: ``server/discover`` and
+# the unsupported-version error (-32022), so an ``auto`` client sharing no modern version
+# with the server sees it may fall back to ``initialize``.
+SERVED_VERSIONS = (*MODERN_PROTOCOL_VERSIONS[::-1], *HANDSHAKE_PROTOCOL_VERSIONS[::-1])
 SERVER_NAME = "atrium"
 SERVER_VERSION = "1.0"
 # JSON-RPC "server error" range: the request was understood but a limit refused it.
@@ -198,6 +205,15 @@ async def on_call_tool(ctx, params: types.CallToolRequestParams) -> types.CallTo
                                  ctx.protocol_version, ctx.request_id)
 
 
+async def on_discover(ctx, params: types.RequestParams) -> types.DiscoverResult:
+    """``server/discover``: the SDK's answer, naming every version served (SERVED_VERSIONS)."""
+    return types.DiscoverResult(
+        supported_versions=list(SERVED_VERSIONS),
+        capabilities=server().get_capabilities(protocol_version=ctx.protocol_version),
+        instructions=INSTRUCTIONS,
+    )
+
+
 _server: Server | None = None
 
 
@@ -215,6 +231,7 @@ def server() -> Server:
             on_call_tool=on_call_tool,
             cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
         )
+        _server.add_request_handler("server/discover", types.RequestParams, on_discover)
     return _server
 
 

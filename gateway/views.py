@@ -6,7 +6,12 @@ The view does what belongs to the platform and leaves the protocol to the SDK
 * only ``POST`` (stateless JSON mode opens no event stream): anything else is 405;
 * a browser ``Origin`` must be listed in ``MCP_ALLOWED_ORIGINS`` (DNS-rebinding and
   cross-site protection; agents send none), ``Host`` is checked by ``ALLOWED_HOSTS``;
-* a body over ``MCP_MAX_REQUEST_BYTES`` is refused (413) before it is read;
+* a body over ``MCP_MAX_REQUEST_BYTES`` is refused (413): before it is read when its
+  ``Content-Length`` says so, while it is read when it comes chunked (``Transfer-Encoding:
+  chunked``, no length: gunicorn hands the WSGI app the de-chunked stream, which Django's
+  request reads as empty, so the view reads it itself, never more than the cap and a byte);
+* a body that is not ``application/json`` is refused (415), in JSON-RPC like every other
+  refusal here, before the SDK's transport answers it with plain text;
 * ``Authorization: Bearer <api key>``: no key or a bad one is 401 with
   ``WWW-Authenticate`` pointing at the protected-resource metadata; a good one runs the
   request as the key's user, in the user's tenant, narrowed by the key's scopes.
@@ -25,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.api.authentication import authenticate_bearer
@@ -59,6 +65,40 @@ def jsonrpc_error(code: int, message: str, status: int, **headers: str) -> JsonR
     return response
 
 
+class BodyTooLarge(Exception):
+    """The request body is larger than ``MCP_MAX_REQUEST_BYTES``."""
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """Return the request body, at most ``MCP_MAX_REQUEST_BYTES`` of it; raise
+    ``BodyTooLarge`` past that, having read no more than the cap and one byte."""
+    limit = settings.MCP_MAX_REQUEST_BYTES
+    environ = getattr(request, "environ", {})
+    if not request.META.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        # A chunked body under a WSGI server that ends the input stream (gunicorn): Django
+        # reads no body without a Content-Length, so read the stream to its end here.
+        stream, chunks, size = environ["wsgi.input"], [], 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        body = b"".join(chunks)
+    else:
+        # A declared length (checked against the cap before), or an ASGI server's body,
+        # which Django has spooled (to disk past FILE_UPLOAD_MAX_MEMORY_SIZE).
+        body = request.read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge
+    return body
+
+
+def json_content_type(request: HttpRequest) -> bool:
+    """Return whether the body is declared ``application/json`` (parameters allowed)."""
+    return request.content_type.strip().lower() == "application/json"
+
+
 def parse_envelope(body: bytes) -> tuple[dict | None, JsonResponse | None]:
     """Return ``(message, None)`` for one JSON-RPC 2.0 message, else ``(None, refusal)``.
 
@@ -86,6 +126,26 @@ def parse_envelope(body: bytes) -> tuple[dict | None, JsonResponse | None]:
                 "code": -32600, "message": "Invalid Request"}}).encode()
         return None, response
     return message, None
+
+
+def unsupported_version(request: HttpRequest, message: dict) -> JsonResponse | None:
+    """Return the specification's answer to an ``MCP-Protocol-Version`` header naming a
+    version the endpoint does not speak (400, -32022 with the versions it does), whatever
+    the body carries; ``None`` when the header is absent or served.
+
+    The SDK checks the header against the body's 2026-07-28 envelope first, so a body
+    without one drew "params._meta must be an object" for a version it never speaks.
+    """
+    requested = request.headers.get("MCP-Protocol-Version")
+    if requested is None or requested in server.SERVED_VERSIONS:
+        return None
+    request_id = message.get("id")
+    if not isinstance(request_id, (str, int)) or isinstance(request_id, bool):
+        request_id = None
+    return JsonResponse({"jsonrpc": "2.0", "id": request_id, "error": {
+        "code": UNSUPPORTED_PROTOCOL_VERSION, "message": "Unsupported protocol version",
+        "data": {"supported": list(server.SERVED_VERSIONS), "requested": requested[:100]},
+    }}, status=400)
 
 
 def called_tool_name(message: dict) -> str | None:
@@ -207,8 +267,16 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         secure=request.is_secure(),
         trace_id=trace_id(request),
     )
-    body = request.body
+    if not json_content_type(request):
+        return jsonrpc_error(
+            -32600, _("Unsupported Media Type: the body must be application/json."), 415)
+    try:
+        body = read_body(request)
+    except BodyTooLarge:
+        return jsonrpc_error(-32600, _("The request body is too large."), 413)
     message, refusal = parse_envelope(body)
+    if refusal is None:
+        refusal = unsupported_version(request, message)
     if refusal is not None:
         return refusal
     name = called_tool_name(message)

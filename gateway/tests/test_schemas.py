@@ -44,6 +44,19 @@ def accepts(schema: dict, instance) -> bool:
     return True
 
 
+def type_lists_and_one_of(schema, where="#"):
+    """Yield where ``schema`` holds a ``type`` list or a ``oneOf``."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("type"), list) or "oneOf" in schema:
+            yield where
+        for key, value in schema.items():
+            if key not in ("examples", "default", "enum", "const"):
+                yield from type_lists_and_one_of(value, f"{where}/{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            yield from type_lists_and_one_of(value, f"{where}/{index}")
+
+
 # ---------------------------------------------------------------------------
 # Real endpoints
 # ---------------------------------------------------------------------------
@@ -72,7 +85,10 @@ def test_users_list_takes_its_query_parameters_at_the_top_level():
     output = definition.output_schema
     assert_valid_schema(output)
     assert {"count", "next", "previous", "results"} <= set(output["properties"])
-    assert output["properties"]["next"]["type"] == ["string", "null"]  # nullable -> null type
+    # nullable -> anyOf with null (a type list draws warnings from the Inspector's --strict)
+    assert output["properties"]["next"]["anyOf"] == [
+        {"type": "string", "format": "uri"}, {"type": "null"}]
+    assert output["properties"]["next"]["examples"]
     user = output["properties"]["results"]["items"]
     assert user["type"] == "object"
     assert {"id", "username", "created_at"} <= set(user["properties"])
@@ -102,7 +118,8 @@ def test_user_partial_update_takes_the_id_and_the_body_under_body():
                       "locked_until", "last_login_at"):
         assert read_only not in body["properties"], read_only
     assert "readOnly" not in str(body)
-    assert body["properties"]["department"]["type"] == ["string", "null"]
+    assert body["properties"]["department"]["anyOf"] == [
+        {"type": "string", "format": "uuid"}, {"type": "null"}]
     assert accepts(schema, {"id": USER_ID, "body": {"name": "Alice", "department": None}})
     assert not accepts(schema, {"id": USER_ID, "name": "Alice"})  # fields are never top-level
     assert not accepts(schema, {"body": {"name": "Alice"}})  # the id is required
@@ -182,6 +199,9 @@ def test_every_registered_endpoint_gives_a_valid_definition():
             assert_valid_schema(definition.output_schema)
         assert "$ref" not in str(definition.input_schema) + str(definition.output_schema), row
         assert "nullable" not in str(definition.input_schema), row
+        for schema in (definition.input_schema, definition.output_schema or {}):
+            assert not list(type_lists_and_one_of(schema)), (row, list(
+                type_lists_and_one_of(schema)))
 
 
 def test_the_operation_is_found_by_operation_id_when_the_path_moved():
@@ -283,10 +303,10 @@ def test_openapi_keywords_become_json_schema():
     assert "discriminator" not in body
     assert body["properties"]["size"] == {"type": "integer", "exclusiveMinimum": 0,
                                           "examples": [3]}
-    assert body["properties"]["colour"] == {"type": ["string", "null"],
-                                            "enum": ["red", "blue", None]}
+    assert body["properties"]["colour"] == {"anyOf": [
+        {"type": "string", "enum": ["red", "blue"]}, {"type": "null"}]}
     assert body["properties"]["shape"] == {"anyOf": [
-        {"oneOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "null"}]}
+        {"anyOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "null"}]}
     Draft202012Validator.check_schema(body)
 
 
@@ -333,3 +353,60 @@ def test_names_are_made_valid_for_mcp():
     long = document({"operationId": "x" * 300})
     assert schemas.tool_name(operation_of(long)) == "x" * 128
     assert schemas.readable("mcp_tools.restore-create") == "Mcp tools restore create"
+
+
+def test_the_migration_rewrites_stored_schemas_as_they_are_now_derived():
+    """mcp 0008 turns a stored schema of the old form (oneOf, type lists) into the new one."""
+    import importlib
+
+    migration = importlib.import_module(
+        "gateway.migrations.0008_tool_schemas_without_one_of_or_type_lists")
+    old = {"type": "object", "properties": {
+        "email": {"oneOf": [{"type": "string", "format": "email"},
+                            {"type": "string", "maxLength": 0}]},
+        "next": {"type": ["string", "null"], "format": "uri", "description": "Next page.",
+                 "examples": [None, "x"]},
+        "colour": {"type": ["string", "null"], "enum": ["red", None]},
+        "any": {"type": ["string", "integer", "null"]},
+    }}
+    new = migration.rewrite(old)
+    assert new["properties"] == {
+        "email": {"anyOf": [{"type": "string", "format": "email"},
+                            {"type": "string", "maxLength": 0}]},
+        "next": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}],
+                 "description": "Next page.", "examples": [None, "x"]},
+        "colour": {"anyOf": [{"type": "string", "enum": ["red"]}, {"type": "null"}]},
+        "any": {"anyOf": [{"type": ["string", "integer"]}, {"type": "null"}]},
+    }
+    assert migration.rewrite(new) == new
+    assert not list(type_lists_and_one_of(new["properties"]["email"]))
+    derived = tool_definition(endpoint("/api/v1/users/", "GET"))
+    assert migration.rewrite(derived.output_schema) == derived.output_schema
+
+
+def test_the_migration_rewrites_the_tools_stored_before_it(tenant_a):
+    """Run on a database holding a tool of the old form, mcp 0008 rewrites its schemas."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    from core.context import tenant_context
+    from gateway.models import McpTool
+    from gateway.tests.factories import api_tool
+
+    old_output = {"type": "object", "properties": {"email": {"oneOf": [
+        {"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}]}}}
+    old_input = {"type": "object", "properties": {"page": {"type": ["integer", "null"]}},
+                 "additionalProperties": False}
+    tool = api_tool(tenant_a, schema=old_input, output_schema=old_output)
+    migration = importlib.import_module(
+        "gateway.migrations.0008_tool_schemas_without_one_of_or_type_lists")
+    migration.forwards(django_apps, SimpleNamespace(connection=connection))  # its data step
+    with tenant_context(tenant_a):
+        tool = McpTool.objects.get(pk=tool.pk)
+    assert tool.output_schema["properties"]["email"] == {"anyOf": [
+        {"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}]}
+    assert tool.input_schema["properties"]["page"] == {
+        "anyOf": [{"type": "integer"}, {"type": "null"}]}

@@ -481,3 +481,43 @@ def test_the_call_log_keeps_a_marked_preview_of_a_long_answer(client, key_a, ten
     logged = McpToolCallLog.objects.all_tenants().get().response_data
     assert logged["__truncated__"] is True and logged["limit"] == 300
     assert logged["size"] > 300 and len(logged["preview"].encode()) <= 150
+
+
+# Protocol versions (issue 16, items 2 and 3) ---------------------------------------------
+
+
+SERVED = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+
+
+@pytest.mark.parametrize("header", ["1999-01-01", "2099-01-01", "garbage"])
+@pytest.mark.parametrize("meta", [False, True])
+def test_an_unknown_version_header_gets_the_unsupported_version_answer(
+        client, key_a, header, meta):
+    """With or without the 2026-07-28 envelope, an unknown MCP-Protocol-Version header is
+    400 -32022 naming every version the endpoint speaks, and the one asked for."""
+    params = {"_meta": {**modern_meta(), "io.modelcontextprotocol/protocolVersion": header}} \
+        if meta else {}
+    response = post(client, {"jsonrpc": "2.0", "id": 7, "method": "tools/list",
+                             "params": params}, key=key_a, version=header,
+                    HTTP_MCP_METHOD="tools/list")
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["id"] == 7
+    assert answer["error"]["code"] == -32022
+    assert answer["error"]["data"] == {"supported": SERVED, "requested": header}
+
+
+def test_discover_lists_every_version_served(client, key_a):
+    discover = rpc(client, key_a, "server/discover", {"_meta": modern_meta()},
+                   version=MODERN, HTTP_MCP_METHOD="server/discover")
+    assert discover["result"]["supportedVersions"] == SERVED
+    assert discover["result"]["capabilities"]["tools"] is not None
+
+
+@pytest.mark.parametrize("version", SERVED[1:])
+def test_each_handshake_version_is_served(client, key_a, version):
+    answer = rpc(client, key_a, "initialize", {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "tests", "version": "1"}}, version=None)
+    assert answer["result"]["protocolVersion"] == version
+    assert rpc(client, key_a, "ping", version=version)["result"] == {}

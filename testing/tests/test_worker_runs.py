@@ -32,7 +32,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app
-from conftest import require_service
+from conftest import require_service, test_database_url
 from core.context import tenant_context
 from tenants.tests.test_celery import REDIS_HOST, REDIS_PORT, REDIS_URL, celery_app_using
 from testing.choices import RunStatus, ScenarioRunStatus, StepKind
@@ -64,11 +64,7 @@ pytestmark = [
 
 def database_url() -> str:
     """Return the URL of the test database, for the worker processes."""
-    db = connection.settings_dict
-    scheme = {"mysql": "mysql", "postgresql": "postgres"}[connection.vendor]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"{scheme}://{auth}@{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
+    return test_database_url()
 
 
 class Workers:
