@@ -478,6 +478,9 @@ TESTING_CODE_MAX_BYTES = env.int("TESTING_CODE_MAX_BYTES", 64 * 1024, minimum=10
 # The largest file the importers read (OpenAPI, Postman, HAR, cURL, HttpRunner).
 TESTING_IMPORT_MAX_BYTES = env.int("TESTING_IMPORT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
 TESTING_BODY_MAX_BYTES = env.int("TESTING_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Bytes up to which an import is parsed in the request; a larger file goes to a Celery task
+# (testing.tasks.parse_import) and its preview page shows the progress.
+TESTING_IMPORT_INLINE_BYTES = env.int("TESTING_IMPORT_INLINE_BYTES", 1024 * 1024, minimum=0)
 # Seconds a "test connection" of a project's database may take.
 TESTING_DB_CONNECT_TIMEOUT = env.float("TESTING_DB_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 # Runs (testing.services.runs): seconds per request unless a step says otherwise; bytes

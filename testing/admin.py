@@ -1202,10 +1202,11 @@ class ExecutionAdmin(ProjectOwnedAdmin):
     ordering = ["-created_at"]
     actions = ["pause_selected", "resume_selected", "terminate_selected"]
     fieldsets = [(None, {"fields": [
-        "project", "kind", "name", "plan", "scenario", "interface", "environment", "dataset",
-        "status", "requested", "parallel", "stop_on_failure", "started_at", "completed_at",
-        "scenarios_total", "scenarios_passed", "scenarios_failed", "steps_passed",
-        "steps_failed", "error"]})]
+        "project", "kind", "name", "plan", "schedule", "scenario", "interface", "environment",
+        "dataset", "status", "requested", "parallel", "stop_on_failure", "started_at",
+        "completed_at", "scenarios_total", "scenarios_passed", "scenarios_failed",
+        "steps_passed", "steps_failed", "error", "allure_report_path",
+        "details_pruned_at"]})]
     inlines = [ExecutionStepInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):

@@ -50,3 +50,11 @@ def announce_run(execution_id: str) -> dict:
     from testing.services import notices
 
     return notices.announce(execution_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def parse_import(job_id: str) -> str:
+    """Read the large file an import keeps, recording its progress (issue 15, item 1)."""
+    from testing.services import imports
+
+    return imports.read_waiting(job_id)

@@ -1,7 +1,12 @@
 """API of imports under /api/v1/testing/imports/ (issue 15, item 1).
 
-* ``POST imports/`` (multipart ``file``, or ``text``; ``project``; optional ``format``)
-  reads the file and answers 201 with the job and its preview: every item with its action
+* ``POST imports/`` (multipart ``file``, or ``text``; ``project``; optional ``format``;
+  optional ``data_file``, a Postman collection's CSV or JSON iteration data, which becomes
+  its scenario's dataset) reads the file and answers 201 with the job and its preview. A
+  file larger than ``TESTING_IMPORT_INLINE_BYTES`` is read by a worker: 202 with the job,
+  status ``parsing``, its ``stage`` and ``progress`` (percent); poll ``GET imports/{id}/``
+  until the status is ``previewed`` (the preview is there) or ``failed`` (``error`` says
+  why). The preview: every item with its action
   (create, update, conflict, unchanged, kept, remove, skip), the reason, and what the file
   held that is not carried over (``problems``). A file that cannot be read is a 400 naming
   the file, where in it and why. Needs ``importjob:create`` and the create codes of
@@ -31,8 +36,8 @@ from rbac.catalogue import code_for
 from tenants.api.base import ScopedQuerysetMixin
 from tenants.scoping import restrict
 from testing import importers
-from testing.importers.base import ImportFailed
-from testing.models import ImportJob, Interface, Project, Scenario, Variable
+from testing.importers.base import DataFile, ImportFailed
+from testing.models import Dataset, ImportJob, Interface, Project, Scenario, Variable
 from testing.services import imports
 
 
@@ -41,8 +46,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImportJob
-        fields = ["id", "tenant", "project", "format", "filename", "title", "status",
-                  "result", "imported_at", "created_at", "created_by"]
+        fields = ["id", "tenant", "project", "format", "filename", "data_filename", "title",
+                  "status", "stage", "progress", "error", "result", "imported_at",
+                  "created_at", "created_by"]
         read_only_fields = fields
 
 
@@ -82,6 +88,7 @@ class UploadSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, trim_whitespace=False,
                                  max_length=settings.TESTING_IMPORT_MAX_BYTES)
     format = serializers.ChoiceField(choices=list(importers.MODULES), required=False)
+    data_file = serializers.FileField(required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -97,6 +104,11 @@ class UploadSerializer(serializers.Serializer):
             raise serializers.ValidationError({"file": [
                 _("The file is %(size)d bytes; at most %(limit)d are imported.")
                 % {"size": upload.size, "limit": settings.TESTING_IMPORT_MAX_BYTES}]})
+        rows = attrs.get("data_file")
+        if rows is not None and rows.size > settings.TESTING_DATASET_MAX_BYTES:
+            raise serializers.ValidationError({"data_file": [
+                _("The data file is %(size)d bytes; at most %(limit)d are imported.")
+                % {"size": rows.size, "limit": settings.TESTING_DATASET_MAX_BYTES}]})
         return attrs
 
 
@@ -109,8 +121,10 @@ class ApplySerializer(serializers.Serializer):
 
 
 def preview_data(job: ImportJob, base_url: str = "") -> dict:
-    preview = imports.preview(job, base_url=base_url)
     data = ImportJobSerializer(job).data
+    if not job.is_ready:
+        return {**data, "base_urls": [], "items": [], "problems": []}
+    preview = imports.preview(job, base_url=base_url)
     data["base_urls"] = preview.plan.base_urls
     data["items"] = [{**asdict(item), "chosen": item.chosen} for item in preview.items]
     data["problems"] = [asdict(problem) for problem in preview.plan.problems]
@@ -129,16 +143,21 @@ class ImportJobViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
     rbac_actions = {"apply": "create"}
 
     def optimise(self, queryset):
-        return queryset.filter(project__is_deleted=False).defer("plan")
+        return queryset.filter(project__is_deleted=False).defer("plan", "source", "data_source")
 
-    def _require_writes(self, request) -> None:
+    def _require_writes(self, request, job: ImportJob | None = None) -> None:
         access = get_access(request.user)
+        if job is not None and imports.has_datasets(job) and not access.allows(
+                code_for(Dataset, "create")):
+            raise PermissionDenied(_("This import creates datasets: the caller may not "
+                                     "create them."))
         for model in (Interface, Variable, Scenario):
             if not access.allows(code_for(model, "create")):
                 raise PermissionDenied(_("Importing creates interfaces, variables and "
                                          "scenarios: the caller may not create them."))
 
-    @extend_schema(request=UploadSerializer, responses={201: ImportPreviewSerializer})
+    @extend_schema(request=UploadSerializer, responses={201: ImportPreviewSerializer,
+                                                        202: ImportPreviewSerializer})
     def create(self, request):
         """Read a file into a preview; nothing is written to the project yet."""
         self._require_writes(request)
@@ -149,11 +168,17 @@ class ImportJobViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
             content, filename = data["file"].read(), data["file"].name
         else:
             content, filename = data["text"].encode("utf-8"), "pasted text"
+        rows = data.get("data_file")
+        data_file = DataFile(rows.read(), rows.name) if rows is not None else None
         try:
-            job = imports.upload(data["project"], content, filename, data.get("format"))
+            job = imports.upload(data["project"], content, filename, data.get("format"),
+                                 data_file=data_file)
         except ImportFailed as exc:
-            raise ValidationError({"file": [str(exc)]}) from None
-        return Response(preview_data(job), status=status.HTTP_201_CREATED)
+            field = ("data_file" if data_file is not None
+                     and exc.filename == data_file.filename else "file")
+            raise ValidationError({field: [str(exc)]}) from None
+        return Response(preview_data(job), status=status.HTTP_201_CREATED if job.is_ready
+                        else status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=ImportPreviewSerializer)
     def retrieve(self, request, pk=None):
@@ -165,16 +190,17 @@ class ImportJobViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         """Write the chosen items, all or nothing."""
-        self._require_writes(request)
         job = ImportJob.objects.get(pk=self.get_object().pk)
+        self._require_writes(request, job)
         choice = ApplySerializer(data=request.data)
         choice.is_valid(raise_exception=True)
         data = choice.validated_data
         base_url = data.get("base_url", "")
         chosen = data.get("items")
-        if chosen is None:
-            chosen = imports.choices_default(imports.preview(job, base_url=base_url))
         try:
+            if chosen is None:
+                chosen = (imports.choices_default(imports.preview(job, base_url=base_url))
+                          if job.is_ready else set())
             imports.apply(job, chosen=set(chosen), base_url=base_url,
                           environment=data.get("environment", ""),
                           environment_url=data.get("environment_url", ""))

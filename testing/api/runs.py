@@ -47,11 +47,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Execution
-        fields = ["id", "tenant", "project", "kind", "name", "plan", "scenario", "interface",
-                  "environment", "dataset", "status", "requested", "parallel",
+        fields = ["id", "tenant", "project", "kind", "name", "plan", "schedule", "scenario",
+                  "interface", "environment", "dataset", "status", "requested", "parallel",
                   "stop_on_failure", "started_at", "completed_at", "scenarios_total",
                   "scenarios_passed", "scenarios_failed", "steps_passed", "steps_failed",
-                  "pass_rate", "error", "created_at", "created_by"]
+                  "pass_rate", "error", "allure_report_path", "details_pruned_at",
+                  "created_at", "created_by"]
         read_only_fields = fields
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import importlib
 
-from testing.importers.base import ImportFailed, ImportPlan
+from django.utils.translation import gettext_lazy as _
+
+from testing.importers.base import DataFile, ImportFailed, ImportPlan
 
 # Tried in this order when the format is not given: the most specific sniffs first.
 MODULES = {"openapi": "testing.importers.openapi", "postman": "testing.importers.postman",
            "har": "testing.importers.har", "httprunner": "testing.importers.httprunner",
            "curl": "testing.importers.curl"}
-LABELS = {"openapi": "OpenAPI / Swagger", "postman": "Postman collection", "har": "HAR",
-          "httprunner": "HttpRunner testcase", "curl": "cURL commands"}
+LABELS = {"openapi": _("OpenAPI / Swagger"), "postman": _("Postman collection"),
+          "har": _("HAR"), "httprunner": _("HttpRunner testcase"), "curl": _("cURL commands")}
 
 
 def _module(name: str):
@@ -45,9 +47,20 @@ def detect(data: bytes, filename: str) -> str:
                                      "testcase); choose the format if it is one of these")
 
 
-def parse(data: bytes, filename: str, format: str | None = None) -> ImportPlan:
-    """Return what ``data`` holds, in the platform's terms."""
+# The formats whose importer takes a data file (``parse(..., data_file=)``).
+TAKES_DATA_FILE = {"postman"}
+
+
+def parse(data: bytes, filename: str, format: str | None = None, *,
+          data_file: DataFile | None = None) -> ImportPlan:
+    """Return what ``data`` holds, in the platform's terms; ``data_file`` (a Postman
+    collection's iteration data) becomes the dataset of its scenario."""
     name = format or detect(data, filename)
     if name not in available():
         raise ImportFailed(filename, "", f"unknown format {name!r}")
-    return _module(name).parse(data, filename)
+    if data_file is None:
+        return _module(name).parse(data, filename)
+    if name not in TAKES_DATA_FILE:
+        raise ImportFailed(data_file.filename, "", "a data file goes with a Postman "
+                                                   f"collection; {filename} is {LABELS[name]}")
+    return _module(name).parse(data, filename, data_file=data_file)

@@ -40,6 +40,14 @@ class ImportFailed(ValueError):
         super().__init__(f"{location}: {reason}")
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """A file of iteration data that goes with the imported file (``newman run -d``)."""
+
+    content: bytes
+    filename: str
+
+
 @dataclass
 class Problem:
     """Something read but not (fully) imported: where in the file, what, and whether the

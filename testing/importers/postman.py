@@ -11,6 +11,8 @@ What a collection becomes:
   OAuth 2.0 access tokens ``Authorization: Bearer {{...}}``, basic
   ``Authorization: Basic {{base64_encode(...)}}``, API keys a header or a query parameter; the
   credentials move into secret variables;
+* a data file (``newman run -d``, CSV or JSON; ``datafile.py``) the scenario's dataset, its
+  columns' names made identifiers as variables' are;
 * ``test`` scripts assertions and extractors, ``prerequest`` scripts' literal
   ``pm.variables.set(...)`` step variables. Scripts are read line by line with regular
   expressions, never run; every line that is not mapped is listed as a problem.
@@ -33,9 +35,12 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 from django.conf import settings
 
 from core.redaction import is_secret_name
+from testing.importers import datafile
 from testing.importers.base import (
     SKIPPED,
     WARNING,
+    DataFile,
+    ImportedDataset,
     ImportedRequest,
     ImportedScenario,
     ImportedStep,
@@ -83,10 +88,12 @@ def looks_like(data: bytes, filename: str) -> bool:
             or (b'"_postman_id"' in data and b'"item"' in data))
 
 
-def parse(data: bytes, filename: str) -> ImportPlan:
-    """Return what the collection ``data`` holds; ``ImportFailed`` when it is not one."""
+def parse(data: bytes, filename: str, *, data_file: DataFile | None = None) -> ImportPlan:
+    """Return what the collection ``data`` holds, with ``data_file``'s rows as the dataset
+    of its scenario; ``ImportFailed`` when either cannot be read."""
     document = load_json(data, filename)
-    return _Collection(document, filename).plan()
+    rows = datafile.read(data_file) if data_file is not None else None
+    return _Collection(document, filename, rows, data_file).plan()
 
 
 # Small helpers
@@ -1023,9 +1030,12 @@ class _Scope:
 class _Collection:
     """One reading of a collection document into an ``ImportPlan``."""
 
-    def __init__(self, document: Any, filename: str) -> None:
+    def __init__(self, document: Any, filename: str, rows: datafile.DataRows | None = None,
+                 data_file: DataFile | None = None) -> None:
         self.document = document
         self.filename = filename
+        self.rows = rows
+        self.data_file = data_file
         self.problems: list[Problem] = []
         self.requests: list[ImportedRequest] = []
         self.steps: list[ImportedStep] = []
@@ -1074,21 +1084,64 @@ class _Collection:
             self.problem("/", f"{self.examples} saved example responses are not imported",
                          SKIPPED)
         self._mark_secret_variables()
+        self._undefined_references()
         scenario = ImportedScenario(key=key, name=title, steps=self.steps,
                                     description=_description(info.get("description")),
-                                    where="/")
+                                    where="/", dataset=self._dataset())
         return ImportPlan(format=FORMAT, title=title,
                           base_urls=ranked_base_urls([r.url for r in self.requests]),
                           requests=self.requests, variables=self.variables,
                           scenarios=[scenario] if self.steps else [], problems=self.problems)
 
+    def _undefined_references(self) -> None:
+        """List each variable the requests refer to that nothing imported defines (a
+        variable, a data column, a script's set or extract): newman sends ``{{name}}`` as
+        written, a run here fails the step naming it (it may live in a Postman environment
+        file, which is not imported)."""
+        known = {variable.name for variable in self.variables}
+        if self.rows is not None:
+            known.update(self.renamed.get(column, column) for column in self.rows.columns)
+        for step in self.steps:
+            known.update(step.variables)
+        for request in self.requests:
+            known.update(extractor["name"] for extractor in request.extractors)
+        first: dict[str, ImportedRequest] = {}
+        for request in self.requests:
+            for name in _references(request):
+                if IDENTIFIER_RE.match(name) and name not in known:
+                    first.setdefault(name, request)
+        for name, request in first.items():
+            self.problem(request.where, f"{{{{{name}}}}} is defined by no variable of the "
+                                        "collection" + (" nor column of the data file"
+                                                        if self.rows is not None else "")
+                         + ": newman sends it as written, a run here fails the step naming "
+                           "it; give it a value (a variable of the project or an "
+                           "environment)", item=request.key)
+
+    def _dataset(self) -> ImportedDataset | None:
+        if self.rows is None:
+            return None
+        assert self.data_file is not None
+        if not self.steps:
+            raise ImportFailed(self.data_file.filename, "", f"{self.filename} holds no "
+                                                            "request to run with the data")
+        for column in self.rows.columns:
+            if self.renamed.get(column, column) != column:
+                self.problem("", f"{self.data_file.filename}: column {column!r} is imported "
+                                 f"as {self.renamed[column]!r} (names are letters, digits and "
+                                 "_); its references are renamed")
+        self.problems.extend(self.rows.problems)
+        return ImportedDataset(name=self.data_file.filename,
+                               csv_data=datafile.canonical_csv(self.rows, self.renamed))
+
     # Variables
 
     def _declared_names(self, node: dict) -> None:
-        """Choose the imported names of every declared variable before anything refers to
-        them: a name that is not an identifier (``base-url``) gets one (``base_url``)."""
+        """Choose the imported names of every declared variable (and data file column)
+        before anything refers to them: a name that is not an identifier (``base-url``)
+        gets one (``base_url``)."""
         stack = [node]
-        names = []
+        names = list(self.rows.columns) if self.rows is not None else []
         while stack:
             current = stack.pop(0)
             variables = current.get("variable")
@@ -1175,18 +1228,11 @@ class _Collection:
 
     def _check_references(self, request: ImportedRequest) -> None:
         """List each ``{{...}}`` of the request that the platform cannot resolve."""
-        texts = [request.url, *(p["name"] + p["value"] for p in request.query + request.headers)]
-        if isinstance(request.body, str):
-            texts.append(request.body)
-        elif request.body is not None:
-            texts.append(json.dumps(request.body, ensure_ascii=False))
         seen: list[str] = []
-        for text in texts:
-            for match in REFERENCE_RE.finditer(text):
-                name = match.group(1).strip()
-                fine = IDENTIFIER_RE.match(name) or re.fullmatch(r"[\w.]+\(.*\)", name)
-                if not fine and name not in seen:
-                    seen.append(name)
+        for name in _references(request):
+            fine = IDENTIFIER_RE.match(name) or re.fullmatch(r"[\w.]+\(.*\)", name)
+            if not fine and name not in seen:
+                seen.append(name)
         for name in seen:
             what = ("a Postman dynamic variable the platform has no built-in for"
                     if name.startswith("$") else "not a variable name the platform reads "
@@ -1597,6 +1643,16 @@ class _Collection:
                                                            "collection"))
         self.globals[name] = value
         return name if bare else "{{" + name + "}}"
+
+
+def _references(request: ImportedRequest) -> list[str]:
+    """Return what the ``{{...}}`` of ``request`` name, in order, repeats included."""
+    texts = [request.url, *(p["name"] + p["value"] for p in request.query + request.headers)]
+    if isinstance(request.body, str):
+        texts.append(request.body)
+    elif request.body is not None:
+        texts.append(json.dumps(request.body, ensure_ascii=False))
+    return [match.group(1).strip() for text in texts for match in REFERENCE_RE.finditer(text)]
 
 
 class _Skip(Exception):

@@ -2,7 +2,12 @@
 it or nothing (issue 15, item 1).
 
 * ``upload`` parses the file (``testing.importers``) and keeps the plan in an
-  ``ImportJob``; a file that cannot be read is refused naming the file, where and why.
+  ``ImportJob``; a file that cannot be read is refused naming the file, where and why. A
+  Postman collection may bring its data file (``newman run -d``), which becomes its
+  scenario's dataset. A file larger than ``TESTING_IMPORT_INLINE_BYTES`` is not parsed in
+  the request (a 10 MB YAML document takes seconds): the job keeps it, status "parsing",
+  and ``testing.tasks.parse_import`` reads it (``read_waiting``), recording its stage and
+  percent, then the preview-ready state or why it cannot be read.
 * ``preview`` compares the plan with the project. Every item gets an action and a reason:
   an interface is **created** (new), **updated** (the file changed it, nobody edited it
   here), a **conflict** (the file changed it and a tester edited it here: updating would
@@ -22,17 +27,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core.context import tenant_context
 from testing import importers
 from testing.choices import StepKind
-from testing.importers.base import ImportedRequest, ImportFailed, ImportPlan
+from testing.importers import datafile, loading
+from testing.importers.base import DataFile, ImportedRequest, ImportFailed, ImportPlan
 from testing.models import (
     Dataset,
     Environment,
@@ -45,12 +56,23 @@ from testing.models import (
     ScenarioStep,
     Variable,
 )
+from testing.models.imports import ImportStage
+from testing.models.scenarios import parse_csv
+
+logger = logging.getLogger(__name__)
 
 CREATE, UPDATE, CONFLICT, UNCHANGED, KEPT, REMOVE, SKIP = (
     "create", "update", "conflict", "unchanged", "kept", "remove", "skip")
 CHOSEN_BY_DEFAULT = {CREATE, UPDATE}
 MAX_FOLDER_DEPTH = 5
 DEFAULT_ENVIRONMENT = "Imported"
+ACTION_LABELS = {
+    CREATE: gettext_lazy("create"), UPDATE: gettext_lazy("update"),
+    CONFLICT: gettext_lazy("conflict"), UNCHANGED: gettext_lazy("unchanged"),
+    KEPT: gettext_lazy("kept"), REMOVE: gettext_lazy("remove"), SKIP: gettext_lazy("skip")}
+KIND_LABELS = {"request": gettext_lazy("interface"), "variable": gettext_lazy("variable"),
+               "scenario": gettext_lazy("scenario"), "remove": gettext_lazy("interface")}
+MAX_ATTEMPTS = 2   # a worker that died twice reading a file (out of memory) will again
 
 
 class ImportRefused(ValueError):
@@ -73,12 +95,27 @@ class Item:
     def chosen(self) -> bool:
         return self.action in CHOSEN_BY_DEFAULT
 
+    @property
+    def action_label(self) -> str:
+        """Return the action in the user's language."""
+        return str(ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def kind_label(self) -> str:
+        """Return the kind in the user's language."""
+        return str(KIND_LABELS.get(self.kind, self.kind))
+
 
 @dataclass
 class Preview:
     job: ImportJob
     plan: ImportPlan
     items: list[Item] = field(default_factory=list)
+
+    def labelled_counts(self) -> dict[str, int]:
+        """Return ``counts`` by the actions' labels in the user's language."""
+        return {str(ACTION_LABELS.get(action, action)): count
+                for action, count in self.counts().items()}
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -87,13 +124,96 @@ class Preview:
         return found
 
 
-def upload(project: Project, data: bytes, filename: str, format: str | None = None
-           ) -> ImportJob:
-    """Parse ``data`` and keep what it holds in a new job; ``ImportFailed`` when unreadable."""
-    plan = importers.parse(data, filename, format or None)
-    return ImportJob.objects.create(
-        tenant_id=project.tenant_id, project=project, format=plan.format,
-        filename=filename[:255], title=plan.title[:255], plan=plan.as_data())
+def upload(project: Project, data: bytes, filename: str, format: str | None = None, *,
+           data_file: DataFile | None = None) -> ImportJob:
+    """Parse ``data`` (with ``data_file``, a Postman collection's iteration data) and keep
+    what it holds in a new job; ``ImportFailed`` when unreadable. A file larger than
+    ``TESTING_IMPORT_INLINE_BYTES`` is kept for a worker to parse: the job is "parsing"."""
+    data_filename = data_file.filename[:255] if data_file is not None else ""
+    if len(data) <= settings.TESTING_IMPORT_INLINE_BYTES:
+        plan = importers.parse(data, filename, format or None, data_file=data_file)
+        return ImportJob.objects.create(
+            tenant_id=project.tenant_id, project=project, format=plan.format,
+            filename=filename[:255], data_filename=data_filename, title=plan.title[:255],
+            plan=plan.as_data())
+    loading.text_of(data, filename)   # refuse what is too large before keeping it
+    if format and format not in importers.available():
+        raise ImportFailed(filename, "", f"unknown format {format!r}")
+    if data_file is not None:
+        if format and format not in importers.TAKES_DATA_FILE:
+            raise ImportFailed(data_file.filename, "", "a data file goes with a Postman "
+                                                       "collection")
+        datafile.read(data_file)                # a bad data file is refused here and now
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            tenant_id=project.tenant_id, project=project, format=format or "",
+            filename=filename[:255], data_filename=data_filename,
+            status=ImportStatus.PARSING, stage=ImportStage.WAITING, progress=0,
+            source=data, data_source=data_file.content if data_file is not None else None)
+        job_id, tenant_id = str(job.pk), project.tenant_id
+        transaction.on_commit(lambda: _send_parse(job_id, tenant_id))
+    return job
+
+
+def _send_parse(job_id: str, tenant_id) -> None:
+    from testing.tasks import parse_import
+
+    with tenant_context(tenant_id):
+        parse_import.delay(job_id)
+
+
+def _progress(job: ImportJob, stage: str, percent: int) -> None:
+    """Record how far the reading of ``job`` got (its own statement: the page polls it)."""
+    job.stage, job.progress = stage, percent
+    ImportJob.objects.filter(pk=job.pk).update(stage=stage, progress=percent,
+                                               updated_at=timezone.now())
+
+
+def read_waiting(job_id) -> str:
+    """Parse the file ``job_id`` keeps (a large upload); return the job's status.
+
+    The job ends "previewed" with its plan, or "failed" with why (the file's problem, or a
+    worker that stopped ``MAX_ATTEMPTS`` times reading it); the kept file is dropped
+    either way. A job that is not waiting is left alone (a task sent twice)."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != ImportStatus.PARSING:
+        return job.status if job is not None else ""
+    job.attempts += 1
+    ImportJob.objects.filter(pk=job.pk).update(attempts=job.attempts)
+    if job.attempts > MAX_ATTEMPTS:
+        return _failed(job, _("The worker stopped while reading the file, %(count)d times "
+                              "(is it too large for the worker's memory?).")
+                       % {"count": MAX_ATTEMPTS})
+    _progress(job, ImportStage.READING, 10)
+    data = bytes(job.source or b"")
+    data_file = (DataFile(bytes(job.data_source), job.data_filename)
+                 if job.data_source is not None else None)
+    _progress(job, ImportStage.MAPPING, 40)
+    try:
+        plan = importers.parse(data, job.filename, job.format or None, data_file=data_file)
+    except ImportFailed as exc:
+        return _failed(job, str(exc))
+    except SoftTimeLimitExceeded:
+        return _failed(job, _("Reading the file took longer than a worker may take "
+                              "(CELERY_TASK_SOFT_TIME_LIMIT); split it, or ask an operator."))
+    except Exception:
+        logger.exception("import %s: the importer failed", job.pk)
+        return _failed(job, _("The importer failed on this file; the operators have the "
+                              "details."))
+    _progress(job, ImportStage.STORING, 90)
+    job.format, job.title, job.plan = plan.format, plan.title[:255], plan.as_data()
+    job.status, job.stage, job.progress = ImportStatus.PREVIEWED, ImportStage.DONE, 100
+    job.source = job.data_source = None
+    job.save(update_fields=["format", "title", "plan", "status", "stage", "progress",
+                            "source", "data_source", "updated_at"])
+    return job.status
+
+
+def _failed(job: ImportJob, reason: str) -> str:
+    job.status, job.error = ImportStatus.FAILED, reason
+    job.source = job.data_source = None
+    job.save(update_fields=["status", "error", "source", "data_source", "updated_at"])
+    return job.status
 
 
 def import_key(plan: ImportPlan, request: ImportedRequest) -> str:
@@ -181,9 +301,17 @@ def preview(job: ImportJob, *, base_url: str = "") -> Preview:
         result.items.append(Item(
             f"scenario:{scenario.key}", "scenario", scenario.name, SKIP if exists else CREATE,
             _("A scenario of this name exists; rename it or delete it to import again.")
-            if exists else _("New scenario of %(count)d steps.") % {
-                "count": len(scenario.steps)}, scenario.where))
+            if exists else _scenario_reason(scenario), scenario.where))
     return result
+
+
+def _scenario_reason(scenario) -> str:
+    if scenario.dataset is None:
+        return _("New scenario of %(count)d steps.") % {"count": len(scenario.steps)}
+    _header, rows = parse_csv(scenario.dataset.csv_data)
+    return _("New scenario of %(count)d steps, run once per row of its dataset %(name)s "
+             "(%(rows)d rows).") % {"count": len(scenario.steps),
+                                          "name": scenario.dataset.name, "rows": len(rows)}
 
 
 def _existing_variables(project: Project) -> set[tuple[str, str]]:
@@ -309,6 +437,11 @@ def apply(job: ImportJob, *, chosen: set[str], base_url: str = "",
     Requests starting with ``base_url`` become paths; ``environment`` (created when
     missing) gets ``environment_url`` as its base URL, ``base_url`` when that is empty (the
     file's host, or another server of the same API, such as a local one)."""
+    if job.status == ImportStatus.PARSING:
+        raise ImportRefused(_("The file is still being read; import it once its preview is "
+                              "shown."))
+    if job.status == ImportStatus.FAILED:
+        raise ImportRefused(_("The file could not be read: %(reason)s") % {"reason": job.error})
     if job.status != ImportStatus.PREVIEWED:
         raise ImportRefused(_("This file was imported already; upload it again to sync."))
     current = preview(job, base_url=base_url)
@@ -355,6 +488,11 @@ def apply(job: ImportJob, *, chosen: set[str], base_url: str = "",
         job.result["environment_url"] = environment_url or base_url
         job.save(update_fields=["status", "imported_at", "result", "updated_at"])
     return job
+
+
+def has_datasets(job: ImportJob) -> bool:
+    """Return whether importing ``job`` may create datasets (it needs ``dataset:create``)."""
+    return any(scenario.get("dataset") for scenario in (job.plan or {}).get("scenarios", []))
 
 
 def problems_of(job: ImportJob) -> list[dict]:

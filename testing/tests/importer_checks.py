@@ -1,10 +1,15 @@
 """What every importer's tests ask of a plan: each row it gives passes the platform's own
 validation (what the import checks before it writes), and the plan survives its JSON form
-(an ``ImportJob`` stores it so)."""
+(an ``ImportJob`` stores it so). And where the tests find the shared corpus of third-party
+files (``corpus``)."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
+
+import pytest
 
 from testing.choices import RequestMethod
 from testing.importers.base import ImportPlan
@@ -13,6 +18,20 @@ from testing.models.scenarios import parse_csv
 from testing.schemas import schema_errors
 
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def corpus(*parts: str) -> Path:
+    """Return the path of a file of the shared corpus (beside the checkout). A missing one
+    skips the test locally, and fails it where ``ATRIUM_REQUIRE_SERVICES`` is set (CI):
+    there a skipped corpus test would pass for a test never run."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        message = f"the shared corpus is not beside the checkout ({path})"
+        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def valid(plan: ImportPlan) -> bool:

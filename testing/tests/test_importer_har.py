@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from testing.importers import har
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
-from testing.tests.importer_checks import valid
+from testing.tests.importer_checks import corpus, valid
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-CHARLES = CORPUS / "har" / "httprunner-demo-charles.har"
+CHARLES = ("har", "httprunner-demo-charles.har")
 
 
 def _entry(url, method="GET", *, status=200, mime="application/json", headers=(),
@@ -48,9 +46,10 @@ def _assert_valid(plan: ImportPlan) -> None:
 
 def test_charles_recording_gives_three_requests_in_one_scenario():
     """The Charles HAR: a GET with a query and two POSTs (JSON, form), replayed in order."""
-    data = CHARLES.read_bytes()
-    assert har.looks_like(data, CHARLES.name)
-    plan = har.parse(data, CHARLES.name)
+    path = corpus(*CHARLES)
+    data = path.read_bytes()
+    assert har.looks_like(data, path.name)
+    plan = har.parse(data, path.name)
     assert plan.format == "har"
     assert plan.base_urls == ["https://postman-echo.com"]
     assert [r.key for r in plan.requests] == [
@@ -84,7 +83,8 @@ def test_charles_recording_gives_three_requests_in_one_scenario():
 
 def test_charles_cookies_become_secret_variables_with_a_warning():
     """Each recorded session cookie is a secret variable; the header refers to it."""
-    plan = har.parse(CHARLES.read_bytes(), CHARLES.name)
+    path = corpus(*CHARLES)
+    plan = har.parse(path.read_bytes(), path.name)
     cookies = [h["value"] for r in plan.requests for h in r.headers if h["name"] == "Cookie"]
     assert cookies == ["{{cookie}}", "{{cookie_2}}"]
     assert [(v.name, v.secret) for v in plan.variables] == [("cookie", True),

@@ -7,20 +7,18 @@ import dataclasses
 import io
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from testing.importers import httprunner
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
 from testing.models.scenarios import parse_csv
-from testing.tests.importer_checks import valid
+from testing.tests.importer_checks import corpus, valid
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "httprunner"
-BASIC = CORPUS / "v3.1.11" / "examples" / "httpbin" / "basic.yml"
-VALIDATE = CORPUS / "v3.1.11" / "examples" / "httpbin" / "validate.yml"
-PARAMETERS = CORPUS / "v4" / "examples" / "hrp" / "parameters_test.yaml"
-DEMO = CORPUS / "v4" / "internal" / "scaffold" / "templates" / "testcases"
+BASIC = ("httprunner", "v3.1.11", "examples", "httpbin", "basic.yml")
+VALIDATE = ("httprunner", "v3.1.11", "examples", "httpbin", "validate.yml")
+PARAMETERS = ("httprunner", "v4", "examples", "hrp", "parameters_test.yaml")
+DEMO = ("httprunner", "v4", "internal", "scaffold", "templates", "testcases")
 
 
 def _parse(document, filename: str = "case.json") -> ImportPlan:
@@ -62,12 +60,12 @@ def no_files(monkeypatch):
 @pytest.fixture
 def parameters_test() -> bytes:
     """The v4 parameters example, read before ``no_files`` shuts files."""
-    return PARAMETERS.read_bytes()
+    return corpus(*PARAMETERS).read_bytes()
 
 
 def test_v3_basic_testcase():
     """httpbin basic.yml: nine steps, eq/startswith/len_eq validators, params and raw data."""
-    plan = httprunner.parse(BASIC.read_bytes(), BASIC.name)
+    plan = httprunner.parse(corpus(*BASIC).read_bytes(), BASIC[-1])
     assert plan.title == "basic test with httpbin"
     assert plan.base_urls == ["https://httpbin.org"]
     assert len(plan.requests) == 9 and plan.problems == []
@@ -101,7 +99,7 @@ def test_v3_basic_testcase():
 
 def test_v3_validate_script_is_listed_not_run():
     """validate.yml: the Python of validate_script is a warning per step; the rest imports."""
-    plan = httprunner.parse(VALIDATE.read_bytes(), VALIDATE.name)
+    plan = httprunner.parse(corpus(*VALIDATE).read_bytes(), VALIDATE[-1])
     assert plan.base_urls == ["http://httpbin.org"]
     assert [len(r.assertions) for r in plan.requests] == [3, 1]
     assert plan.requests[0].assertions[1] == {"type": "json", "operator": "eq",
@@ -115,7 +113,7 @@ def test_v3_validate_script_is_listed_not_run():
 
 def test_v4_parameters_inline_list_and_csv_file(parameters_test, no_files):
     """parameters_test.yaml: the inline list is a dataset, the CSV file a warning, unread."""
-    plan = httprunner.parse(parameters_test, PARAMETERS.name)
+    plan = httprunner.parse(parameters_test, PARAMETERS[-1])
     (scenario,) = plan.scenarios
     assert scenario.dataset.csv_data == "user_agent\niOS/10.1\niOS/10.2\n"
     assert scenario.variables == {"app_version": "v1", "user_agent": "iOS/10.3",
@@ -144,8 +142,9 @@ def test_v4_parameters_inline_list_and_csv_file(parameters_test, no_files):
 
 def test_v4_demo_yaml_and_json_give_the_same_plan():
     """The scaffold's demo as YAML and as JSON: the same requests, steps and variables."""
-    from_yaml = httprunner.parse((DEMO / "demo_requests.yml").read_bytes(), "demo_requests.yml")
-    from_json = httprunner.parse((DEMO / "demo_requests.json").read_bytes(),
+    from_yaml = httprunner.parse(corpus(*DEMO, "demo_requests.yml").read_bytes(),
+                                 "demo_requests.yml")
+    from_json = httprunner.parse(corpus(*DEMO, "demo_requests.json").read_bytes(),
                                  "demo_requests.json")
 
     def comparable(plan: ImportPlan) -> dict:
@@ -587,7 +586,7 @@ def test_steps_that_are_not_requests_are_listed():
 
 def test_sniff_recognises_testcases_only():
     """looks_like finds teststeps in YAML or JSON, compact or not; not in a HAR or OpenAPI."""
-    assert httprunner.looks_like(BASIC.read_bytes(), "basic.yml")
+    assert httprunner.looks_like(corpus(*BASIC).read_bytes(), "basic.yml")
     assert httprunner.looks_like(b'{"config":{},"teststeps":[]}', "x.json")
     assert not httprunner.looks_like(b'{"log": {"entries": []}}', "x.har")
     assert not httprunner.looks_like(b"openapi: 3.0.0\npaths: {}\n", "x.yml")
@@ -596,7 +595,7 @@ def test_sniff_recognises_testcases_only():
 
 def test_plan_round_trips_through_json():
     """The stored plan (JSON in the import job) reads back as the same plan."""
-    plan = httprunner.parse(PARAMETERS.read_bytes(), PARAMETERS.name)
+    plan = httprunner.parse(corpus(*PARAMETERS).read_bytes(), PARAMETERS[-1])
     stored = json.loads(json.dumps(plan.as_data()))
     assert ImportPlan.from_data(stored) == plan
     assert dataclasses.asdict(plan) == stored

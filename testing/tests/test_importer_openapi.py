@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from testing.importers import openapi
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
+from testing.tests.importer_checks import corpus
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "openapi"
-PETSTORE = CORPUS / "petstore3-openapi.yaml"
+PETSTORE = ("openapi", "petstore3-openapi.yaml")
 
 
 def parse_json(document: dict, filename: str = "api.json") -> ImportPlan:
@@ -53,13 +52,14 @@ def minimal(**fields) -> dict:
 
 @pytest.fixture(scope="module")
 def petstore() -> ImportPlan:
-    assert PETSTORE.exists(), f"the corpus is missing: {PETSTORE}"
-    return openapi.parse(PETSTORE.read_bytes(), PETSTORE.name)
+    path = corpus(*PETSTORE)
+    return openapi.parse(path.read_bytes(), path.name)
 
 
 def test_petstore_is_recognised():
     """The sniff recognises the Petstore from its first bytes."""
-    assert openapi.looks_like(PETSTORE.read_bytes(), PETSTORE.name)
+    path = corpus(*PETSTORE)
+    assert openapi.looks_like(path.read_bytes(), path.name)
 
 
 def test_petstore_operations_keys_and_folders(petstore):

@@ -15,18 +15,15 @@ from django.test import override_settings
 from testing.engine.variables import VariablePool, render
 from testing.importers import postman
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
+from testing.tests import importer_checks
 from testing.tests.importer_checks import valid
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "postman"
 V21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 V20 = "https://schema.getpostman.com/json/collection/v2.0.0/collection.json"
 
 
 def corpus(name: str) -> bytes:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"the shared corpus is not beside the checkout ({path})")
-    return path.read_bytes()
+    return importer_checks.corpus("postman", name).read_bytes()
 
 
 def collection(*items, schema=V21, **extra) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -12,14 +11,13 @@ from rest_framework.test import APIClient
 
 from core.context import tenant_context
 from testing.models import ImportJob, Interface
+from testing.tests.importer_checks import corpus
 from tests.api_cases import assert_error, assert_field_errors, make_actor
 
 pytestmark = pytest.mark.django_db
 
 IMPORT_CODES = ["project:view", "importjob:view", "importjob:create", "interface:create",
                 "variable:create", "scenario:create", "interface:view"]
-PETSTORE = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "openapi" / \
-    "petstore3-openapi.yaml"
 
 
 def document(status: int = 200, extra_path: bool = False) -> bytes:
@@ -84,11 +82,10 @@ def test_another_tenants_import_is_404(client, project_a, tenant_a, tenant_b):
     assert client.post(preview_url, {"action": "import"}).status_code == 404
 
 
-@pytest.mark.skipif(not PETSTORE.exists(), reason="the shared corpus is not beside the checkout")
 def test_the_api_imports_the_swagger_petstore(tenant_a, project_a, tenant_b):
     api = APIClient()
     api.force_login(make_actor(tenant_a, IMPORT_CODES))
-    with PETSTORE.open("rb") as handle:
+    with corpus("openapi", "petstore3-openapi.yaml").open("rb") as handle:
         response = api.post("/api/v1/testing/imports/", {"project": str(project_a.pk),
                                                          "file": handle}, format="multipart")
     assert response.status_code == 201, response.content
@@ -121,3 +118,98 @@ def test_the_api_refuses_a_hostile_document_readably(tenant_a, project_a):
         format="json")
     fields = assert_field_errors(response, ["file"])
     assert "points outside it" in fields["file"][0]
+
+
+# Postman data files (newman run -d)
+
+BOM = ("postman", "newman-csv-with-bom.postman_collection.json")
+BOM_DATA = ("csv", "newman-csv-with-bom.postman_data.csv")
+
+
+def named(path) -> io.BytesIO:
+    file = io.BytesIO(path.read_bytes())
+    file.name = path.name
+    return file
+
+
+def test_the_upload_page_takes_a_data_file_that_becomes_the_dataset(client, project_a,
+                                                                     tenant_a):
+    client.force_login(make_actor(tenant_a, [*IMPORT_CODES, "dataset:create"]))
+    response = client.post(reverse("testing:import", args=[project_a.pk]), {
+        "file": named(corpus(*BOM)), "data_file": named(corpus(*BOM_DATA))})
+    assert response.status_code == 302, response.content.decode()
+    page = client.get(response["Location"]).content.decode()
+    assert "newman-csv-with-bom.postman_data.csv" in page
+    assert "run once per row of its dataset" in page and "(1 rows)" in page
+    assert "column c3 is missing from 1 row(s)" in page
+    assert "pm.expect(data.c1).to.eql(&#x27;123&#x27;);" in page   # listed, not dropped
+    client.post(response["Location"], {"action": "import", "item": [
+        "request:GET postman-echo.com/get", "scenario:CSV with BOM"]})
+    with tenant_context(tenant_a):
+        from testing.models import Dataset
+        dataset = Dataset.objects.get(project=project_a)
+        assert dataset.scenario.name == "CSV with BOM"
+        assert dataset.csv_data == 'c1,c2,c3\n123,"foo ""bar"" baz",\n'
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"\x00\x01\x02", "NUL character"),
+    (b"a,b\n1,2,3\n", "the row has 3 values where the header names 2"),
+])
+def test_a_bad_data_file_is_refused_on_the_page_and_nothing_is_written(
+        client, project_a, tenant_a, content, reason):
+    client.force_login(make_actor(tenant_a, IMPORT_CODES))
+    data = io.BytesIO(content)
+    data.name = "rows.csv"
+    response = client.post(reverse("testing:import", args=[project_a.pk]), {
+        "file": named(corpus(*BOM)), "data_file": data})
+    assert response.status_code == 400
+    assert "rows.csv" in response.content.decode() and reason in response.content.decode()
+    assert not ImportJob.objects.all_tenants().exists()
+
+
+def test_a_data_file_larger_than_a_dataset_is_refused_before_reading(
+        client, project_a, tenant_a, settings):
+    settings.TESTING_DATASET_MAX_BYTES = 1024
+    client.force_login(make_actor(tenant_a, IMPORT_CODES))
+    data = io.BytesIO(b"a\n" + b"x\n" * 1000)
+    data.name = "rows.csv"
+    response = client.post(reverse("testing:import", args=[project_a.pk]), {
+        "file": named(corpus(*BOM)), "data_file": data})
+    assert response.status_code == 400 and "at most 1024" in response.content.decode()
+    assert not ImportJob.objects.all_tenants().exists()
+
+
+def test_the_api_takes_a_data_file_and_names_it_when_refused(tenant_a, project_a):
+    api = APIClient()
+    api.force_login(make_actor(tenant_a, IMPORT_CODES))
+    response = api.post("/api/v1/testing/imports/", {
+        "project": str(project_a.pk), "file": named(corpus(*BOM)),
+        "data_file": named(corpus(*BOM_DATA))}, format="multipart")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["data_filename"] == "newman-csv-with-bom.postman_data.csv"
+    [scenario] = [i for i in body["items"] if i["kind"] == "scenario"]
+    assert "dataset" in scenario["reason"]
+    bad = io.BytesIO(b'[{"a": 1}, 2]')
+    bad.name = "rows.json"
+    fields = assert_field_errors(api.post("/api/v1/testing/imports/", {
+        "project": str(project_a.pk), "file": named(corpus(*BOM)), "data_file": bad},
+        format="multipart"), ["data_file"])
+    assert "rows.json, /1: an iteration that is not an object" in fields["data_file"][0]
+    with tenant_context(tenant_a):
+        assert ImportJob.objects.count() == 1
+
+
+def test_importing_a_dataset_needs_the_dataset_code(client, project_a, tenant_a):
+    """The import writes a dataset: a tester who may not create datasets may preview it,
+    not import it."""
+    client.force_login(make_actor(tenant_a, IMPORT_CODES))
+    response = client.post(reverse("testing:import", args=[project_a.pk]), {
+        "file": named(corpus(*BOM)), "data_file": named(corpus(*BOM_DATA))})
+    assert client.get(response["Location"]).status_code == 200
+    assert client.post(response["Location"], {"action": "import"}).status_code == 403
+    api = APIClient()
+    api.force_login(make_actor(tenant_a, IMPORT_CODES))
+    job = ImportJob.objects.all_tenants().get()
+    assert_error(api.post(f"/api/v1/testing/imports/{job.pk}/apply/", {}, format="json"), 403)

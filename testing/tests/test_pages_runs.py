@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from testing.choices import RunStatus
-from testing.models import Execution, PlanScenario, StepResult
+from testing.models import Execution, PlanScenario, PlanSchedule, StepResult
 from testing.services import runs
 from testing.tests import factories as f
 from testing.tests.factories import request_step, status_is
@@ -515,3 +515,64 @@ def test_dashboard_recent_runs(client, tenant_a, project_a):
     assert "every 5s" not in html  # nothing is running
     empty = f.project(tenant_a, "Empty")
     assert "No runs yet." in client.get(url("runs-recent", empty.pk)).content.decode()
+
+
+# ---------------------------------------------------------------------------
+# Runs started by a schedule (issue 15, item 4)
+# ---------------------------------------------------------------------------
+
+
+def scheduled_runs(tenant, project, count=1, *, cron="0 9 * * 1-5"):
+    """Create a plan, a schedule of it, and ``count`` finished runs the schedule started."""
+    plan = f.plan(project, "Nightly")
+    schedule = f.make(PlanSchedule, tenant, plan=plan, project=project, cron=cron,
+                      timezone="Asia/Shanghai")
+    with as_tenant(tenant):
+        made = [Execution.objects.create(project=project, kind="plan", name=plan.name,
+                                         plan=plan, status="completed", schedule=schedule)
+                for _ in range(count)]
+    return plan, schedule, made
+
+
+SCHEDULE_VIEW = RUN_CODES | {"planschedule:view"}
+
+
+def marker(html: str) -> str:
+    """Return the "started by schedule" marker of a page (empty: none)."""
+    found = re.search(r'<span class="started-by-schedule">(.*?)</span>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def test_the_run_page_and_list_say_a_schedule_started_the_run(client, tenant_a, project_a,
+                                                              django_assert_max_num_queries):
+    """The run page and the runs list name the schedule (cron and zone), linking to its row
+    in the plan's schedules section; a person's run names the person. The list reads no
+    query per scheduled run."""
+    plan, schedule, made = scheduled_runs(tenant_a, project_a, count=25)
+    by_hand = make_runs(tenant_a, project_a, ["completed"])[0]
+    sign_in_tester(client, tenant_a, SCHEDULE_VIEW)
+    link = f'{url("plan", project_a.pk, plan.pk)}#schedule-{schedule.pk}'
+    html = client.get(made[0].get_absolute_url()).content.decode()
+    shown = marker(html)
+    assert f'href="{link}"' in shown and "<code>0 9 * * 1-5</code>" in shown
+    assert "Asia/Shanghai" in shown
+    assert marker(client.get(by_hand.get_absolute_url()).content.decode()) == ""
+    with django_assert_max_num_queries(12):
+        listed = client.get(url("runs", project_a.pk))
+    html = listed.content.decode()
+    assert html.count('class="started-by-schedule"') == 24  # 25 a page, one by hand
+    assert html.count(f'href="{link}"') == 24
+
+
+def test_the_marker_links_only_to_what_the_user_may_open(client, tenant_a, project_a):
+    """Without planschedule:view, or once the schedule is deleted, the marker stays but
+    links nowhere."""
+    plan, schedule, made = scheduled_runs(tenant_a, project_a)
+    sign_in_tester(client, tenant_a)  # no planschedule:view
+    shown = marker(client.get(made[0].get_absolute_url()).content.decode())
+    assert "<code>0 9 * * 1-5</code>" in shown and "href" not in shown
+    sign_in_tester(client, tenant_a, SCHEDULE_VIEW)
+    with as_tenant(tenant_a):
+        schedule.soft_delete()
+    shown = marker(client.get(url("runs", project_a.pk)).content.decode())
+    assert "<code>0 9 * * 1-5</code>" in shown and "href" not in shown

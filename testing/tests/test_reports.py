@@ -241,6 +241,9 @@ def test_the_api_serves_each_report_file(execution, tenant_a):
     assert json.loads(data.content)["counts"]["failed"] == 1
     unknown = api.get(f"/api/v1/testing/executions/{execution.pk}/report/pdf/")
     assert unknown.status_code == 404
+    detail = api.get(reverse("api:testexecution-detail", args=[execution.pk])).json()
+    assert detail["allure_report_path"] == f"allure-results/{tenant_a.pk}/{execution.pk}/"
+    assert detail["schedule"] is None and detail["details_pruned_at"] is None
 
 
 def test_run_plan_writes_the_reports_and_keeps_its_exit_code(

@@ -1,6 +1,7 @@
 """Schedules of test plans (issue 15, item 4): cron and zone validation, next times in the
 schedule's zone, ``fire_due`` (a run started, a missed window fired once and counted, an
-unstartable plan recorded), two tenants, the plan page, the admin and the API."""
+unstartable plan recorded), two tenants, the plan page (plain forms, and htmx answering
+with the schedules section; each schedule's last run), the admin and the API."""
 
 from __future__ import annotations
 
@@ -126,6 +127,7 @@ def test_fire_due_starts_the_plan_and_moves_next_due_at(tenant_a):
     with tenant_context(tenant_a):
         execution = Execution.objects.get(plan=plan)
     assert row.last_execution_id == execution.pk and row.last_fired_at == now
+    assert execution.schedule_id == row.pk  # the run says which schedule started it
     assert now < row.next_due_at <= now + timedelta(minutes=5)
     assert row.missed_count == 0 and row.last_error == ""
     assert schedules.fire_due(now) == []  # not due any more: never fired twice
@@ -290,6 +292,191 @@ def test_another_tenants_schedules_are_404_on_the_pages(client, tenant_a, tenant
     assert reload(row_b).cron == "0 9 * * *" and not reload(row_b).is_deleted
 
 
+# Plan page with htmx: every action answers with the schedules section
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def fragment(response) -> str:
+    """Return the section an htmx answer carries, checking it is the section alone."""
+    html = response.content.decode()
+    assert "<html" not in html and 'id="schedules"' in html, html[:500]
+    return html
+
+
+def test_htmx_add_edit_pause_resume_and_delete_answer_with_the_section(client, tenant_a):
+    """With htmx each action answers with the section re-rendered, announced in the live
+    region; the no-JS answers (redirects) are left to the plain-form test above."""
+    plan = f.plan(f.project(tenant_a))
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES | {"execution:view"})
+    added = client.post(page_url("plan-schedule-create", plan),
+                        {"cron": "30 6 * * 1-5", "timezone": "Europe/Paris",
+                         "is_enabled": "on"}, **HTMX)
+    assert added.status_code == 200
+    html = fragment(added)
+    assert "30 6 * * 1-5" in html and "Europe/Paris" in html and 'id="live-status"' in html
+    assert html.count("<time ") == 3  # the next three times
+    with tenant_context(tenant_a):
+        row = PlanSchedule.objects.get(plan=plan)
+    assert f'id="schedule-{row.pk}"' in html and f"schedule-toggle-{row.pk}" in html
+
+    opened = client.get(page_url("plan-schedule-edit", plan, row.pk), **HTMX)
+    assert opened.status_code == 200
+    html = fragment(opened)
+    assert 'class="editing"' in html and "autofocus" in html
+    assert f'id="schedule-{row.pk}-cron"' in html
+    saved = client.post(page_url("plan-schedule-edit", plan, row.pk),
+                        {"cron": "0 7 * * *", "timezone": "UTC", "is_enabled": "on"}, **HTMX)
+    assert saved.status_code == 200 and 'class="editing"' not in fragment(saved)
+    assert reload(row).cron == "0 7 * * *"
+
+    paused = client.post(page_url("plan-schedule-pause", plan, row.pk), **HTMX)
+    assert paused.status_code == 200 and "Resume" in fragment(paused)
+    assert not reload(row).is_enabled and reload(row).next_due_at is None
+    resumed = client.post(page_url("plan-schedule-resume", plan, row.pk), **HTMX)
+    assert resumed.status_code == 200 and fragment(resumed).count("<time ") == 3
+    assert reload(row).is_enabled and reload(row).next_due_at > timezone.now()
+
+    deleted = client.post(page_url("plan-schedule-delete", plan, row.pk), **HTMX)
+    assert deleted.status_code == 200
+    html = fragment(deleted)
+    assert f'id="schedule-{row.pk}"' not in html and "has no schedule" in html
+    assert reload(row).is_deleted
+
+
+def test_htmx_bad_input_is_a_400_with_field_errors_and_the_input_kept(client, tenant_a):
+    """A refused cron or zone: 400, the section with the add form open, each error under
+    its field, everything typed still there; the edit form keeps its row open."""
+    plan = f.plan(f.project(tenant_a))
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES)
+    refused = client.post(page_url("plan-schedule-create", plan),
+                          {"cron": "75 * * * *", "timezone": "Mars/Olympus"}, **HTMX)
+    assert refused.status_code == 400
+    html = fragment(refused)
+    assert "<details" in html and " open>" in html
+    cron_errors = html.split('id="schedule-cron_error"', 1)[1].split("</ul>", 1)[0]
+    assert "Bad minute" in cron_errors
+    zone_errors = html.split('id="schedule-timezone_error"', 1)[1].split("</ul>", 1)[0]
+    assert "Mars/Olympus" in zone_errors
+    assert 'value="75 * * * *"' in html and 'value="Mars/Olympus"' in html
+    with tenant_context(tenant_a):
+        assert not PlanSchedule.objects.filter(plan=plan).exists()
+
+    row = schedule(plan)
+    refused = client.post(page_url("plan-schedule-edit", plan, row.pk),
+                          {"cron": "0 25 * * *", "timezone": "UTC"}, **HTMX)
+    assert refused.status_code == 400
+    html = fragment(refused)
+    assert 'class="editing"' in html and 'value="0 25 * * *"' in html
+    assert "Bad hour" in html.split(f'id="schedule-{row.pk}-cron_error"', 1)[1]
+    assert reload(row).cron == "0 9 * * *"
+
+
+def test_pause_and_resume_without_javascript(client, tenant_a):
+    """Pause and resume are POSTs going back to the plan page; a GET is refused."""
+    plan = f.plan(f.project(tenant_a))
+    row = schedule(plan)
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES)
+    pause = page_url("plan-schedule-pause", plan, row.pk)
+    assert client.get(pause).status_code == 405
+    response = client.post(pause)
+    assert response.status_code == 302 and response.url.endswith("#plan-schedules")
+    assert not reload(row).is_enabled
+    assert "Resume" in client.get(page_url("plan", plan)).content.decode()
+    assert client.post(page_url("plan-schedule-resume", plan, row.pk)).status_code == 302
+    assert reload(row).is_enabled
+
+
+def test_pause_needs_the_update_code(client, tenant_a):
+    """Without planschedule:update no pause button and a 403."""
+    plan = f.plan(f.project(tenant_a))
+    row = schedule(plan)
+    sign_in(client, tenant_a, all_design_codes() | {"planschedule:view"})
+    html = client.get(page_url("plan", plan)).content.decode()
+    assert "schedule-toggle-" not in html and 'id="plan-schedules"' in html
+    assert client.post(page_url("plan-schedule-pause", plan, row.pk), **HTMX).status_code == 403
+    assert reload(row).is_enabled
+
+
+def test_htmx_another_tenants_schedule_is_404(client, tenant_a, tenant_b):
+    """Through htmx too, another tenant's schedule is 404 and stays as it was, under its
+    own plan's URL or under one of the tenant's plans."""
+    plan_b = f.plan(f.project(tenant_b))
+    row_b = schedule(plan_b)
+    plan_a = f.plan(f.project(tenant_a))
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES)
+    for plan in (plan_b, plan_a):
+        for name in ("plan-schedule-edit", "plan-schedule-pause", "plan-schedule-resume",
+                     "plan-schedule-delete"):
+            address = page_url(name, plan, row_b.pk)
+            answer = client.post(address, {"cron": "* * * * *", "timezone": "UTC"}, **HTMX)
+            assert answer.status_code == 404, address
+        assert client.get(page_url("plan-schedule-edit", plan, row_b.pk),
+                          **HTMX).status_code == 404
+    assert client.post(page_url("plan-schedule-create", plan_b), {"cron": "* * * * *"},
+                       **HTMX).status_code == 404
+    row_b = reload(row_b)
+    assert row_b.cron == "0 9 * * *" and row_b.is_enabled and not row_b.is_deleted
+    with all_tenants():
+        assert PlanSchedule.objects.all_tenants().filter(plan=plan_b).count() == 1
+
+
+# The last run of each schedule
+
+
+def scheduled_runs(row: PlanSchedule, statuses) -> list[Execution]:
+    """Create runs of ``row``'s plan started by ``row``, oldest first, one a minute."""
+    made = []
+    start = timezone.now() - timedelta(hours=1)
+    with tenant_context(row.tenant):
+        for index, status in enumerate(statuses):
+            execution = Execution.objects.create(
+                project_id=row.project_id, kind="plan", name=row.plan.name, plan=row.plan,
+                status=status, schedule=row)
+            Execution.objects.filter(pk=execution.pk).update(
+                created_at=start + timedelta(minutes=index))
+            made.append(execution)
+    return made
+
+
+def test_the_section_shows_each_schedules_last_run(client, tenant_a):
+    """The last run (newest) of each schedule with its status, linking to it; a schedule
+    that never ran says so; without execution:view the link is left out."""
+    plan = f.plan(f.project(tenant_a))
+    ran, idle = schedule(plan), schedule(plan, cron="0 18 * * *")
+    made = scheduled_runs(ran, ["completed", "completed", "failed"])
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES | {"execution:view"})
+    html = client.get(page_url("plan", plan)).content.decode()
+    ran_row = html.split(f'id="schedule-{ran.pk}"', 1)[1].split("</tr>", 1)[0]
+    last = ran_row.split('class="last-run"', 1)[1].split("</td>", 1)[0]
+    assert 'run-status failed' in last and made[-1].get_absolute_url() in last
+    assert made[0].get_absolute_url() not in html
+    idle_row = html.split(f'id="schedule-{idle.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "—" in idle_row.split('class="last-run"', 1)[1].split("</td>", 1)[0]
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES)
+    html = client.get(page_url("plan", plan)).content.decode()
+    assert "run-status failed" in html and made[-1].get_absolute_url() not in html
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_the_section_reads_a_fixed_number_of_queries(client, tenant_a, count,
+                                                     django_assert_max_num_queries):
+    """The plan page and the htmx section cost the same whatever the number of schedules
+    and of their runs (no query per schedule)."""
+    plan = f.plan(f.project(tenant_a))
+    rows = [schedule(plan, cron=f"{index} 9 * * *") for index in range(count)]
+    for row in rows:
+        scheduled_runs(row, ["completed", "failed"])
+    sign_in(client, tenant_a, all_design_codes() | SCHEDULE_CODES | {"execution:view"})
+    client.get(page_url("plan", plan))
+    with django_assert_max_num_queries(16):
+        assert client.get(page_url("plan", plan)).status_code == 200
+    with django_assert_max_num_queries(9):
+        assert client.get(page_url("plan-schedule-edit", plan, rows[0].pk),
+                          **HTMX).status_code == 200
+
+
 # Admin
 
 
@@ -302,6 +489,18 @@ def test_the_admin_lists_overdue_schedules(client, tenant_a, operator_client):
     assert page.status_code == 200
     html = page.content.decode()
     assert "0 9 * * *" in html and "icon-yes" in html
+
+
+
+def test_the_execution_admin_shows_the_schedule_read_only(tenant_a, operator_client):
+    """An execution's change page names the schedule that started it; nothing to edit."""
+    row = schedule(f.plan(f.project(tenant_a)), cron="15 3 * * *")
+    execution = scheduled_runs(row, ["completed"])[0]
+    page = operator_client.get(reverse("admin:testing_execution_change",
+                                       args=[execution.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "15 3 * * *" in html and 'name="schedule"' not in html
 
 
 # API

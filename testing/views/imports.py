@@ -3,6 +3,8 @@ the import would do and why, then one import of the chosen items (issue 15, item
 
 The upload needs ``importjob:create`` and, since the import writes interfaces, variables
 and scenarios, the create codes of those; the preview and its page ``importjob:view``.
+A large file is read by a worker: its preview page shows the stage and percent and htmx
+polls it (``_progress.html``) until the preview is ready, then reloads the page.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from testing import importers
-from testing.importers.base import ImportFailed
-from testing.models import ImportJob, ImportStatus, Interface, Scenario, Variable
+from testing.importers.base import DataFile, ImportFailed
+from testing.models import Dataset, ImportJob, ImportStatus, Interface, Scenario, Variable
 from testing.services import imports
-from testing.views.common import in_project, project_of, require
+from testing.views.common import in_project, is_htmx, project_of, require
 
 AUTO = ""
 
@@ -34,6 +36,10 @@ class UploadForm(forms.Form):
                            strip=False, widget=forms.Textarea(attrs={
                                "rows": 8, "class": "code", "spellcheck": "false"}))
     format = forms.ChoiceField(label=gettext_lazy("Format"), required=False)
+    data_file = forms.FileField(
+        label=gettext_lazy("Data file (Postman collections)"), required=False,
+        help_text=gettext_lazy("The CSV or JSON file newman runs the collection with (-d): "
+                               "it becomes the scenario's dataset, one run per row."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -49,6 +55,12 @@ class UploadForm(forms.Form):
             self.add_error("file", _("The file is %(size)d bytes; at most %(limit)d are "
                                      "imported.") % {"size": upload.size,
                                                      "limit": settings.TESTING_IMPORT_MAX_BYTES})
+        rows = data.get("data_file")
+        if rows is not None and rows.size > settings.TESTING_DATASET_MAX_BYTES:
+            self.add_error("data_file", _("The data file is %(size)d bytes; at most %(limit)d "
+                                          "are imported.") % {
+                                              "size": rows.size,
+                                              "limit": settings.TESTING_DATASET_MAX_BYTES})
         return data
 
     def content(self) -> tuple[bytes, str]:
@@ -57,11 +69,18 @@ class UploadForm(forms.Form):
             return upload.read(), upload.name
         return self.cleaned_data["text"].encode("utf-8"), "pasted text"
 
+    def iteration_data(self) -> DataFile | None:
+        rows = self.cleaned_data.get("data_file")
+        return DataFile(rows.read(), rows.name) if rows is not None else None
 
-def require_import(request: HttpRequest) -> None:
+
+def require_import(request: HttpRequest, job: ImportJob | None = None) -> None:
+    """Check the codes an import needs; ``dataset:create`` too when ``job`` brings data."""
     require(request, ImportJob, "create")
     for model in (Interface, Variable, Scenario):
         require(request, model, "create")
+    if job is not None and imports.has_datasets(job):
+        require(request, Dataset, "create")
 
 
 @login_required
@@ -75,13 +94,15 @@ def import_view(request: HttpRequest, project_id) -> HttpResponse:
         if form.is_valid():
             data, filename = form.content()
             try:
-                job = imports.upload(project, data, filename, form.cleaned_data["format"])
+                job = imports.upload(project, data, filename, form.cleaned_data["format"],
+                                     data_file=form.iteration_data())
             except ImportFailed as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("testing:import-preview", project.pk, job.pk)
         status = 400
-    recent = ImportJob.objects.filter(project=project).defer("plan")[:10]
+    recent = ImportJob.objects.filter(project=project).defer("plan", "source",
+                                                              "data_source")[:10]
     return render(request, "testing/imports/upload.html",
                   {"project": project, "form": form, "recent": recent,
                    "formats": importers.available()}, status=status)
@@ -91,15 +112,21 @@ def import_view(request: HttpRequest, project_id) -> HttpResponse:
 def preview_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     """Show what the import would do; import the chosen items (all or nothing)."""
     project = project_of(request, project_id)
-    job = in_project(request, project, ImportJob, pk)
+    # The file a worker has yet to read is not loaded on every poll of its progress.
+    job = in_project(request, project, ImportJob, pk,
+                     queryset=ImportJob.objects.defer("source", "data_source"))
     job.project = project
+    if not job.is_ready:
+        return _waiting(request, project, job)
+    if is_htmx(request) and request.GET.get("progress"):
+        return HttpResponse(headers={"HX-Refresh": "true"})   # the worker finished: reload
     base_url = (request.POST.get("base_url") or "").strip()
     environment = (request.POST.get("environment") or "").strip()
     environment_url = (request.POST.get("environment_url") or "").strip()
     error = ""
     status = 200
     if request.method == "POST" and job.status == ImportStatus.PREVIEWED:
-        require_import(request)
+        require_import(request, job)
         if request.POST.get("action") == "import":
             chosen = set(request.POST.getlist("item"))
             try:
@@ -126,6 +153,15 @@ def preview_view(request: HttpRequest, project_id, pk) -> HttpResponse:
         "environment_url": environment_url,
         "base_urls": preview.plan.base_urls, "error": error,
         "imported": job.status == ImportStatus.IMPORTED}, status=status)
+
+
+def _waiting(request: HttpRequest, project, job: ImportJob) -> HttpResponse:
+    """The page of a file a worker reads (or could not): its progress, polled by htmx."""
+    context = {"project": project, "job": job,
+               "progress_url": f"{request.path}?progress=1"}
+    if is_htmx(request):
+        return render(request, "testing/imports/_progress.html", context)
+    return render(request, "testing/imports/waiting.html", context)
 
 
 urlpatterns = [

@@ -14,15 +14,16 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from testing.forms import PlanScenarioForm, TestPlanForm
 from testing.forms_schedules import PlanScheduleForm
-from testing.models import PlanScenario, PlanSchedule, TestPlan
+from testing.models import Execution, PlanScenario, PlanSchedule, TestPlan
 from testing.services.plans import move_entry
 from testing.views.common import delete_page, in_project, is_htmx, may, posted, project_of, require
 
@@ -222,7 +223,10 @@ def entry_delete_view(request: HttpRequest, project_id, pk, entry_id) -> HttpRes
                   % {"name": entry.scenario.name})
 
 
-# Schedules (issue 15, item 4): plain forms; each answer goes back to the plan page.
+# Schedules (issue 15, item 4). Every action is a plain form POST that goes back to the
+# plan page; with htmx, adding, editing, pausing, resuming and deleting answer with the
+# schedules section re-rendered in place (a refused input: 400, the section with the form,
+# its field errors and what was typed).
 
 
 def new_schedule(plan: TestPlan) -> PlanSchedule:
@@ -239,25 +243,62 @@ def schedule_of(request: HttpRequest, plan: TestPlan, pk, action: str) -> PlanSc
         raise Http404 from None
 
 
-def schedules_context(request: HttpRequest, plan: TestPlan) -> dict:
-    """Return what the plan's schedules section renders: each with its next three times."""
-    rows = list(PlanSchedule.objects.filter(plan=plan).select_related("environment",
-                                                                      "last_execution"))
+def schedule_form(plan: TestPlan, schedule: PlanSchedule | None = None,
+                  data=None) -> PlanScheduleForm:
+    """Return the form that adds a schedule (``schedule`` None) or edits ``schedule``."""
+    if schedule is None:
+        return PlanScheduleForm(data, plan=plan, instance=new_schedule(plan),
+                                auto_id="schedule-%s")
+    return PlanScheduleForm(data, plan=plan, instance=schedule,
+                            auto_id=f"schedule-{schedule.pk}-%s")
+
+
+def schedules_context(request: HttpRequest, plan: TestPlan, **extra) -> dict:
+    """Return what the plan's schedules section renders: each schedule with its next three
+    times and its last run (two queries, whatever the number of schedules and runs)."""
+    last_run = (Execution.objects.filter(schedule=OuterRef("pk"))
+                .order_by("-created_at", "-id").values("pk")[:1])
+    rows = list(PlanSchedule.objects.filter(plan=plan).select_related("environment")
+                .annotate(last_run_id=Subquery(last_run)))
+    last_runs = Execution.objects.only("id", "tenant_id", "project_id", "status").in_bulk(
+        [row.last_run_id for row in rows if row.last_run_id])
     for row in rows:
         row.upcoming = row.next_times(3) if row.is_enabled else []
+        row.last_run = last_runs.get(row.last_run_id)
     may_create = may(request, PlanSchedule, "create")
     return {
         "rows": rows,
-        "add_form": PlanScheduleForm(plan=plan, instance=new_schedule(plan),
-                                     auto_id="schedule-%s") if may_create else None,
+        "add_form": extra.pop("add_form", None) or (schedule_form(plan) if may_create
+                                                    else None),
         "may_update": may(request, PlanSchedule, "update"),
         "may_delete": may(request, PlanSchedule, "delete"),
+        "may_view_runs": may(request, Execution, "view"),
+        **extra,
     }
+
+
+def render_schedules(request: HttpRequest, plan: TestPlan, *, live: str = "",
+                     status: int = 200, **extra) -> HttpResponse:
+    """Render the plan's schedules section alone (an htmx answer)."""
+    return render(request, "testing/schedules/_section.html",
+                  {"project": plan.project, "plan": plan,
+                   "schedules": schedules_context(request, plan, **extra), "live": live},
+                  status=status)
+
+
+def schedule_answer(request: HttpRequest, plan: TestPlan, message: str, *,
+                    status: int = 200, **extra) -> HttpResponse:
+    """Answer a schedule action: the section for htmx, else the plan page with a message."""
+    if is_htmx(request):
+        return render_schedules(request, plan, live=message, status=status, **extra)
+    if message:
+        messages.success(request, message)
+    return redirect(f"{plan_url(plan)}#plan-schedules")
 
 
 def schedule_form_page(request: HttpRequest, plan: TestPlan, form: PlanScheduleForm,
                        title: str, status: int) -> HttpResponse:
-    """Render a schedule's form alone (a GET to edit, or a refused POST)."""
+    """Render a schedule's form alone (a GET to edit, or a refused POST without htmx)."""
     return render(request, "testing/schedules/form.html",
                   {"project": plan.project, "plan": plan, "form": form, "title": title},
                   status=status)
@@ -268,37 +309,71 @@ def schedule_create_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     """Add a schedule to the plan."""
     plan = plan_of(request, project_id, pk)
     require(request, PlanSchedule, "create")
-    form = PlanScheduleForm(posted(request), plan=plan, instance=new_schedule(plan))
+    form = schedule_form(plan, data=posted(request))
     if request.method == "POST" and form.is_valid():
         schedule = form.save()
-        messages.success(request, _("Added the schedule “%(cron)s”.") % {"cron": schedule.cron})
-        return redirect(f"{plan_url(plan)}#plan-schedules")
-    return schedule_form_page(request, plan, form, _("Add a schedule to the plan"),
-                              400 if form.errors else 200)
+        return schedule_answer(request, plan, _("Added the schedule “%(cron)s”.")
+                               % {"cron": schedule.cron}, focus=schedule.pk)
+    status = 400 if form.errors else 200
+    if is_htmx(request):
+        return render_schedules(request, plan, status=status, add_form=form)
+    return schedule_form_page(request, plan, form, _("Add a schedule to the plan"), status)
 
 
 @login_required
 def schedule_edit_view(request: HttpRequest, project_id, pk, schedule_id) -> HttpResponse:
-    """Change a schedule of the plan."""
+    """Change a schedule of the plan (htmx: in its row of the section)."""
     plan = plan_of(request, project_id, pk)
     schedule = schedule_of(request, plan, schedule_id, "update")
-    form = PlanScheduleForm(posted(request), plan=plan, instance=schedule)
+    form = schedule_form(plan, schedule, data=posted(request))
     if request.method == "POST" and form.is_valid():
         schedule = form.save()
-        messages.success(request, _("Saved the schedule “%(cron)s”.") % {"cron": schedule.cron})
-        return redirect(f"{plan_url(plan)}#plan-schedules")
-    return schedule_form_page(request, plan, form, _("Edit the schedule"),
-                              400 if form.errors else 200)
+        return schedule_answer(request, plan, _("Saved the schedule “%(cron)s”.")
+                               % {"cron": schedule.cron}, focus=schedule.pk)
+    status = 400 if form.errors else 200
+    if is_htmx(request):
+        if not form.is_bound:
+            form.fields["cron"].widget.attrs["autofocus"] = True  # the row just opened
+        return render_schedules(request, plan, status=status, editing=schedule.pk,
+                                edit_form=form)
+    return schedule_form_page(request, plan, form, _("Edit the schedule"), status)
+
+
+@login_required
+@require_POST
+def schedule_pause_view(request: HttpRequest, project_id, pk, schedule_id, *,
+                        enabled: bool) -> HttpResponse:
+    """Pause (``enabled=False``) or resume a schedule of the plan.
+
+    A full save computes ``next_due_at`` anew: none while paused, the next time from now
+    once resumed (the times missed while paused are not counted as missed).
+    """
+    plan = plan_of(request, project_id, pk)
+    schedule = schedule_of(request, plan, schedule_id, "update")
+    if schedule.is_enabled != enabled:
+        schedule.is_enabled = enabled
+        schedule.save()
+    message = (_("Resumed the schedule “%(cron)s”.") if enabled
+               else _("Paused the schedule “%(cron)s”.")) % {"cron": schedule.cron}
+    return schedule_answer(request, plan, message, focus=schedule.pk)
 
 
 @login_required
 def schedule_delete_view(request: HttpRequest, project_id, pk, schedule_id) -> HttpResponse:
-    """Delete a schedule of the plan (soft)."""
+    """Delete a schedule of the plan (soft): without htmx, after a page that asks first."""
     plan = plan_of(request, project_id, pk)
     schedule = schedule_of(request, plan, schedule_id, "delete")
-    return delete_page(request, schedule, project=plan.project, what=_("schedule"),
-                       cancel_url=f"{plan_url(plan)}#plan-schedules",
-                       done_url=f"{plan_url(plan)}#plan-schedules")
+    if not (is_htmx(request) and request.method == "POST"):
+        return delete_page(request, schedule, project=plan.project, what=_("schedule"),
+                           cancel_url=f"{plan_url(plan)}#plan-schedules",
+                           done_url=f"{plan_url(plan)}#plan-schedules")
+    try:
+        schedule.soft_delete()
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+        return render_schedules(request, plan, live=message, status=409, error=message)
+    return schedule_answer(request, plan, _("Deleted the schedule “%(cron)s”.")
+                           % {"cron": schedule.cron})
 
 
 PLAN = "projects/<uuid:project_id>/plans/<uuid:pk>/"
@@ -315,6 +390,10 @@ urlpatterns = [
     path(f"{PLAN}schedules/new/", schedule_create_view, name="plan-schedule-create"),
     path(f"{PLAN}schedules/<uuid:schedule_id>/edit/", schedule_edit_view,
          name="plan-schedule-edit"),
+    path(f"{PLAN}schedules/<uuid:schedule_id>/pause/", schedule_pause_view,
+         {"enabled": False}, name="plan-schedule-pause"),
+    path(f"{PLAN}schedules/<uuid:schedule_id>/resume/", schedule_pause_view,
+         {"enabled": True}, name="plan-schedule-resume"),
     path(f"{PLAN}schedules/<uuid:schedule_id>/delete/", schedule_delete_view,
          name="plan-schedule-delete"),
 ]

@@ -42,6 +42,7 @@ from testing.models import (
     Execution,
     ExecutionStep,
     Interface,
+    PlanSchedule,
     Scenario,
     StepResult,
     TestPlan,
@@ -144,9 +145,25 @@ def percent(rate: float | None) -> int | None:
 
 
 def executions_of(project) -> Any:
-    """Return the project's executions, newest first, with who started them."""
-    return (Execution.objects.filter(project=project).select_related("created_by")
-            .order_by("-created_at", "-id"))
+    """Return the project's executions, newest first, with who or what schedule started
+    them."""
+    return (Execution.objects.filter(project=project)
+            .select_related("created_by", "schedule__plan").order_by("-created_at", "-id"))
+
+
+def schedule_url(execution: Execution, *, may_see: bool) -> str:
+    """Return the row, on its plan's page, of the schedule that started ``execution``: empty
+    when no schedule started it, it or its plan is deleted, or the user may not see it."""
+    schedule = execution.schedule
+    if schedule is None or not may_see or schedule.is_deleted or schedule.plan.is_deleted:
+        return ""
+    page = reverse("testing:plan", args=[execution.project_id, schedule.plan_id])
+    return f"{page}#schedule-{schedule.pk}"
+
+
+def may_see_schedules(request: HttpRequest) -> bool:
+    """Return whether the user may open the schedules section of a plan's page."""
+    return may(request, TestPlan, "view") and may(request, PlanSchedule, "view")
 
 
 @login_required
@@ -161,8 +178,10 @@ def run_list_view(request: HttpRequest, project_id) -> HttpResponse:
     else:
         status = ""
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    may_see = may_see_schedules(request)
     for execution in page.object_list:
         execution.pass_percent = percent(execution.pass_rate)
+        execution.schedule_url = schedule_url(execution, may_see=may_see)
     return render(request, "testing/runs/list.html", {
         "project": project, "page_obj": page, "status": status,
         "statuses": RunStatus.choices,
@@ -194,7 +213,7 @@ def execution_of(request: HttpRequest, project_id, pk, *, action: str = "view") 
     execution = in_project(request, project, Execution, pk,
                            queryset=Execution.objects.select_related(
                                "created_by", "environment", "dataset", "plan", "scenario",
-                               "interface"))
+                               "interface", "schedule__plan"))
     if action != "view":
         require(request, Execution, action)
     execution.project = project
@@ -279,6 +298,7 @@ def target_url(request: HttpRequest, execution: Execution) -> str:
 def run_view(request: HttpRequest, project_id, pk) -> HttpResponse:
     """Show a run: its header, live progress, scenario runs and steps."""
     execution = execution_of(request, project_id, pk)
+    execution.schedule_url = schedule_url(execution, may_see=may_see_schedules(request))
     context = live_context(request, execution, target_url=target_url(request, execution))
     return render(request, "testing/runs/run.html", context)
 
