@@ -6,6 +6,8 @@ admin of API keys, whose scopes are grants (``rbac.admin``).
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
@@ -20,6 +22,14 @@ from accounts import services
 from accounts.choices import UserStatus
 from accounts.models import Department, Position, User
 from tenants.admin import TenantFormMixin, TenantScopedAdmin
+
+# How an unlock is written in the admin's change log (the history names who and when).
+UNLOCKED = [{"unlocked": {}}]
+UNLOCKED_JSON = json.dumps(UNLOCKED)
+
+
+def _unlocked_message() -> str:
+    return str(_("Unlocked the account."))
 
 
 class UserChangeForm(TenantFormMixin, auth_forms.UserChangeForm):
@@ -78,6 +88,18 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             for name, options in fieldsets
         ]
 
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        """The history, with an unlock said as such (Django's own wording of a change log
+        knows only added, changed and deleted, and would call it "No fields changed")."""
+        response = super().history_view(request, object_id, extra_context)
+        page = getattr(response, "context_data", {}).get("action_list")
+        if page is not None:
+            page.object_list = list(page.object_list)
+            for entry in page.object_list:
+                if entry.change_message == UNLOCKED_JSON:
+                    entry.get_change_message = _unlocked_message
+        return response
+
     def has_unlock_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may unlock accounts (``user:unlock``)."""
         return request.user.has_perm("user:unlock")
@@ -88,7 +110,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         unlocked = 0
         for user in queryset.filter(status=UserStatus.LOCKED):
             services.unlock_user(user=user)
-            self.log_change(request, user, [{"unlocked": {}}])
+            self.log_change(request, user, UNLOCKED)
             unlocked += 1
         self.message_user(
             request,

@@ -252,7 +252,7 @@ class UserRole(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} -> {self.role_id}"
+        return f"{self.user} → {self.role}"
 
 
 class RolePermission(models.Model):
@@ -273,7 +273,7 @@ class RolePermission(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.role_id} -> {self.permission_id}"
+        return f"{self.role} → {self.permission}"
 
 
 class RoleMenu(models.Model):
@@ -292,7 +292,7 @@ class RoleMenu(models.Model):
         constraints = [models.UniqueConstraint(fields=["role", "menu"], name="role_menus_unique_pair")]
 
     def __str__(self) -> str:
-        return f"{self.role_id} -> {self.menu_id}"
+        return f"{self.role} → {self.menu}"
 
 
 class RoleDepartment(models.Model):
@@ -313,7 +313,7 @@ class RoleDepartment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.role_id} -> {self.department_id}"
+        return f"{self.role} → {self.department}"
 
 
 # ---------------------------------------------------------------------------

@@ -250,6 +250,12 @@ class ParentPermissionInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return self._parent_perm(request, "change")
 
+    def get_queryset(self, request: HttpRequest):
+        # Each row is shown by the names of both ends (``__str__``): read them with it.
+        related = [field.name for field in self.model._meta.concrete_fields
+                   if field.many_to_one]
+        return super().get_queryset(request).select_related(*related)
+
     def get_formset(self, request: HttpRequest, obj=None, **kwargs):
         # The formset's validation (grant rules) needs to know who is editing.
         formset = super().get_formset(request, obj, **kwargs)

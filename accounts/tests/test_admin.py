@@ -830,6 +830,14 @@ def test_tenant_admin_grants_a_role_within_their_own(client_a, tenant_a, org_a):
 
     assert response.status_code == 302, form_errors(response)
     assert User.objects.all_tenants().get(pk=alice.pk).has_perm("accounts.view_position")
+    # The inline and the history name the user and the role, never their ids.
+    grant = UserRole.objects.get(user=alice, role=member)
+    change = client_a.get(reverse("admin:accounts_user_change", args=[alice.pk]))
+    history = client_a.get(reverse("admin:accounts_user_history", args=[alice.pk]))
+    for page in (change, history):
+        text = page.content.decode()
+        assert f"{alice} → Member" in text
+        assert f"{grant.user_id} -&gt;" not in text and f"{grant.user_id} ->" not in text
 
 
 def test_tenant_admin_cannot_make_anyone_superuser(client_a, org_a):

@@ -365,6 +365,10 @@ def test_admin_action_unlocks_and_records_who(client, admin_a, alice):
     entry = LogEntry.objects.get(object_id=str(alice.pk))
     assert entry.user_id == admin_a.pk
     assert entry.action_flag == CHANGE
+    history = client.get(reverse("admin:accounts_user_history", args=[alice.pk]))
+    text = history.content.decode()
+    assert "Unlocked the account." in text and "No fields changed" not in text
+    assert admin_a.username in text  # who unlocked
 
 
 def test_admin_action_cannot_unlock_another_tenants_user(client, admin_a, org_b):
