@@ -44,7 +44,9 @@ run: seed
 	  $(BIN)/honcho -f Procfile.dev start
 
 # Tools the tests run against the platform's output: the common JUnit schema (read from
-# pytest's source distribution) and the Allure command line (npm, needs a Java runtime).
+# pytest's source distribution), and from npm (tools/package.json) the Allure command line
+# (needs a Java runtime), the MCP TypeScript SDK, the MCP Inspector and the Node.js 22 the
+# Inspector needs.
 TEST_TOOLS := var/test-tools/junit-10.xsd tools/node_modules/.installed
 var/test-tools/junit-10.xsd: requirements.txt scripts/fetch_junit_schema.py | $(BIN)/python
 	$(BIN)/python scripts/fetch_junit_schema.py
