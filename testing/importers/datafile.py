@@ -149,7 +149,11 @@ def _from_csv(text: str, filename: str) -> DataRows:
 
 def _records(text: str, filename: str) -> list[tuple[int, list[tuple[str, bool]]]]:
     """Return the non-empty records of ``text`` with their first line, each value with
-    whether it was quoted (newman's reading: trimmed, relaxed quotes)."""
+    whether it was quoted (newman's reading: trimmed, relaxed quotes).
+
+    Read here rather than with the ``csv`` module: its reader (Python 3.11) does not say
+    whether a value was quoted, which decides whether newman reads it as a number, nor
+    takes ``\\"`` as a quote inside a quoted value; the writing side is ``csv.writer``."""
     records: list[tuple[int, list[tuple[str, bool]]]] = []
     record: list[tuple[str, bool]] = []
     line = start_line = 1

@@ -95,11 +95,12 @@ def browser(demo):
             chromium.close()
 
 
-def open_page(browser, demo, language: str = "en"):
+def open_page(browser, demo, language: str = "en", *, accept_downloads: bool = False):
     """Return a page signed in as the demo tester, in ``language``."""
     context = browser.new_context(locale="zh-CN" if language == "zh-hans" else "en-US",
                                   viewport={"width": 1280, "height": 1000},
-                                  extra_http_headers={"Accept-Language": language})
+                                  extra_http_headers={"Accept-Language": language},
+                                  accept_downloads=accept_downloads)
     context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     errors: list[str] = []
@@ -278,10 +279,10 @@ def demo_target(demo, live_server):
         Environment.objects.filter(name="Local").update(base_url=live_server.url)
 
 
-@pytest.fixture
-def worker(settings, monkeypatch):
-    """Scenario runs go to a worker thread instead of the broker, and run once the test sets
-    the returned event: the run page is then open and must follow the run without a reload.
+def thread_worker(monkeypatch, task, work):
+    """Send ``task`` to a worker thread instead of the broker: ``work(argument)`` runs there,
+    in the tenant the message would carry, once the test sets the yielded event (a
+    generator for a fixture to ``yield from``).
 
     An in-memory SQLite database lives in the test's connection, which the live server's
     threads share; the worker shares it too. Another database gets its own connection.
@@ -291,12 +292,7 @@ def worker(settings, monkeypatch):
     from django.db import connections
 
     from core.context import get_current_tenant_id, tenant_context
-    from testing.services import runs
-    from testing.tasks import run_scenario_run
 
-    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    settings.TESTING_HEARTBEAT_SECONDS = 600
-    settings.TESTING_RESULT_FLUSH_SECONDS = 0
     shared = connections["default"]
     share = shared.vendor == "sqlite" and shared.is_in_memory_db()
     if share:
@@ -304,31 +300,44 @@ def worker(settings, monkeypatch):
     release = threading.Event()
     threads: list[threading.Thread] = []
 
-    def delay(run_id: str) -> None:
+    def delay(argument: str) -> None:
         tenant_id = get_current_tenant_id()  # what the task's message would carry
 
-        def work() -> None:
+        def run() -> None:
             if share:
                 connections["default"] = shared
             try:
                 release.wait(TIMEOUT / 1000)
                 with tenant_context(tenant_id):
-                    runs.execute_run(run_id)
+                    work(argument)
             finally:
                 if not share:
                     connections["default"].close()
 
-        thread = threading.Thread(target=work, daemon=True)
+        thread = threading.Thread(target=run, daemon=True)
         threads.append(thread)
         thread.start()
 
-    monkeypatch.setattr(run_scenario_run, "delay", delay)
+    monkeypatch.setattr(task, "delay", delay)
     yield release
     release.set()
     for thread in threads:
         thread.join(TIMEOUT / 1000)
     if share:
         shared.dec_thread_sharing()
+
+
+@pytest.fixture
+def worker(settings, monkeypatch):
+    """Scenario runs go to a worker thread (``thread_worker``) and run once the test sets
+    the returned event: the run page is then open and must follow the run without a reload."""
+    from testing.services import runs
+    from testing.tasks import run_scenario_run
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.TESTING_HEARTBEAT_SECONDS = 600
+    settings.TESTING_RESULT_FLUSH_SECONDS = 0
+    yield from thread_worker(monkeypatch, run_scenario_run, runs.execute_run)
 
 
 def test_tester_runs_the_demo_scenario_and_watches_it_live(demo_target, worker, browser, demo):
