@@ -13,38 +13,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { readCommandLine } from './command-line.mjs';
 
 // The package's exports map its package.json to a stub without the version: read the file.
 const SDK_VERSION = JSON.parse(readFileSync(
     new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url))).version;
 // Pages of tools/list followed before the listing counts as a loop.
 const MAX_PAGES = 100;
-
-function usage(message) {
-    process.stderr.write(`mcp-client: ${message}\n` +
-        'usage: ATRIUM_MCP_KEY=<key> node mcp-client.mjs URL [--protocol-version V]...\n');
-    process.exit(2);
-}
-
-function parseArguments(argv) {
-    let url;
-    const versions = [];
-    for (let i = 0; i < argv.length; i += 1) {
-        if (argv[i] === '--protocol-version') {
-            if (i + 1 >= argv.length) usage('--protocol-version needs a value');
-            versions.push(argv[i + 1]);
-            i += 1;
-        } else if (url === undefined) {
-            url = argv[i];
-        } else {
-            usage(`unexpected argument ${argv[i]}`);
-        }
-    }
-    if (url === undefined) usage('the URL of the MCP endpoint is missing');
-    const key = process.env.ATRIUM_MCP_KEY;
-    if (!key) usage('ATRIUM_MCP_KEY (the API key sent as a Bearer token) is not set');
-    return { url: new URL(url), key, versions: versions.length ? versions : [...SUPPORTED_PROTOCOL_VERSIONS] };
-}
 
 function errorText(error) {
     return error instanceof Error ? error.message : String(error);
@@ -133,9 +108,11 @@ async function session({ url, key }, version) {
     return run;
 }
 
-const options = parseArguments(process.argv.slice(2));
+const { url, key, values: versions } = readCommandLine(
+    'mcp-client', 'protocol-version', SUPPORTED_PROTOCOL_VERSIONS);
+const options = { url, key };
 const runs = [];
-for (const version of options.versions) {
+for (const version of versions) {
     runs.push(await session(options, version));
 }
 const ok = runs.every((run) => run.ok);

