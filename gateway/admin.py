@@ -34,14 +34,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core.context import get_current_tenant_id
-from gateway import scripts
+from gateway import policy, scripts
 from gateway.choices import AuthType, ToolType
 from gateway.forms import CLEAR_CREDENTIALS, CREDENTIALS, MakeToolsForm, McpToolForm
 from gateway.models import McpTool, McpToolCallLog
@@ -188,6 +188,7 @@ class McpToolAdmin(TenantScopedAdmin):
 
     form = McpToolForm
     change_form_template = "admin/mcp/mcptool/change_form.html"
+    change_list_template = "admin/mcp/mcptool/change_list.html"
     list_display = ["name", "title", "tool_type", "target", "is_enabled", "is_public",
                     "call_count", "success_rate_display", "avg_response_time"]
     list_filter = ["tool_type", "is_enabled", "is_public", "auth_type"]
@@ -256,6 +257,9 @@ class McpToolAdmin(TenantScopedAdmin):
                 (_("Access"), {"fields": ["permission_code", "required_scopes"]}),
                 (_("Schemas"), {"fields": ["input_schema", "output_schema", "annotations"]}),
             ]
+        if self.is_foreign(request, obj):
+            # The platform's tool: what it does and takes, not its platform-wide counts.
+            return [(None, {"fields": head}), *middle, calls]
         return [
             (None, {"fields": head}),
             *middle,
@@ -315,10 +319,54 @@ class McpToolAdmin(TenantScopedAdmin):
         if obj is not None and obj.pk is not None:
             from gateway.try_tool import allowed
 
-            context["usage"] = tool_usage(obj)
+            # A public tool of the platform: this tenant's own calls of it.
+            context["usage"] = tool_usage(obj, tenant_id=request.user.tenant_id) \
+                if self.is_foreign(request, obj) else tool_usage(obj)
             context["can_try"] = allowed(request.user, obj)
+            context["is_public_tool"] = self.is_foreign(request, obj)
         return super().render_change_form(request, context, add=add, change=change,
                                           form_url=form_url, obj=obj)
+
+    # -- the platform's public tools, shown to a tenant read-only ------------------------
+
+    @staticmethod
+    def is_foreign(request: HttpRequest, obj) -> bool:
+        """Return whether ``obj`` is a public tool of the platform seen by a tenant's person:
+        listed, opened and tried, never changed."""
+        return (obj is not None and not is_operator(request)
+                and obj.tenant_id != request.user.tenant_id)
+
+    def public_tools(self, request: HttpRequest) -> list:
+        """Return the platform's public tools the person's tenant is offered (none for an
+        operator, whose list holds every tenant's tools)."""
+        if is_operator(request):
+            return []
+        return policy.public_tools_offered(request.user.tenant_id)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and not self.in_recycle_bin(request):
+            obj = next((tool for tool in self.public_tools(request)
+                        if str(tool.pk) == str(object_id)), None)
+        return obj
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not self.is_foreign(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return not self.is_foreign(request, obj) and super().has_delete_permission(request, obj)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        if self.is_foreign(request, self.get_object(request, object_id)):
+            raise Http404  # the platform's history is not the tenant's
+        return super().history_view(request, object_id, extra_context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        from gateway.try_tool import allowed
+
+        public = [(tool, allowed(request.user, tool)) for tool in self.public_tools(request)]
+        return super().changelist_view(request, {**(extra_context or {}),
+                                                 "public_tools": public})
 
     # -- writes, all through gateway.services.tools --------------------------------------
 

@@ -169,8 +169,8 @@ def allows(caller: Caller, tool, access=None, *, any_tenant: bool = False) -> bo
     return True
 
 
-def _resolve(caller: Caller, tools) -> dict[str, Any]:
-    """Return ``{lowercased name: tool}``: the tool each name means to ``caller``.
+def _resolve(tenant_id, tools) -> dict[str, Any]:
+    """Return ``{lowercased name: tool}``: the tool each name means to ``tenant_id``.
 
     A tenant's own tool of a name shadows every public one, even when the caller may not
     call the own tool: the name then means the tenant's tool, never another tenant's.
@@ -181,10 +181,18 @@ def _resolve(caller: Caller, tools) -> dict[str, Any]:
         key = tool.name.lower()
         current = chosen.get(key)
         if current is None or (
-            tool.tenant_id == caller.tenant_id and current.tenant_id != caller.tenant_id
+            tool.tenant_id == tenant_id and current.tenant_id != tenant_id
         ):
             chosen[key] = tool
     return chosen
+
+
+def public_tools_offered(tenant_id) -> list:
+    """Return the public tools (of the platform) that ``tenant_id``'s agents are offered by
+    name: enabled, and not shadowed by a tool of the tenant's own, by name. Whether a caller
+    may call one still depends on their permissions and key (``allows``)."""
+    chosen = _resolve(tenant_id, _query(tenant_id))
+    return [chosen[key] for key in sorted(chosen) if chosen[key].tenant_id != tenant_id]
 
 
 def visible_tools(caller: Caller) -> list:
@@ -193,7 +201,7 @@ def visible_tools(caller: Caller) -> list:
     Script tools come with their function's schemas; one query reads the functions.
     """
     access = get_access(caller.user)
-    chosen = _resolve(caller, _candidates(caller))
+    chosen = _resolve(caller.tenant_id, _candidates(caller))
     return scripts.bind_all(
         [chosen[key] for key in sorted(chosen) if allows(caller, chosen[key], access)])
 
@@ -203,7 +211,8 @@ def find_tool(caller: Caller, name: str):
     if not isinstance(name, str) or not name or len(name) > 128:
         return None
     key = name.lower()
-    tool = _resolve(caller, [t for t in _candidates(caller) if t.name.lower() == key]).get(key)
+    tool = _resolve(caller.tenant_id,
+                    [t for t in _candidates(caller) if t.name.lower() == key]).get(key)
     if tool is None or tool.name != name or not allows(caller, tool):
         return None
     tool = scripts.resolved(tool)

@@ -57,8 +57,10 @@ def percentile(histogram: dict[int, int], fraction: float, low: int, high: int) 
     return high
 
 
-def tool_usage(tool: McpTool, *, days: int = USAGE_DAYS, today: dt.date | None = None) -> ToolUsage:
-    """Return the charts of ``tool``'s calls over the last ``days`` days (UTC, today included).
+def tool_usage(tool: McpTool, *, days: int = USAGE_DAYS, today: dt.date | None = None,
+               tenant_id=None) -> ToolUsage:
+    """Return the charts of ``tool``'s calls over the last ``days`` days (UTC, today included),
+    by the callers of ``tenant_id`` (default: the tool's tenant).
 
     Two aggregate queries: one per day (calls, failures, average, minimum and maximum
     response time) for the calls and error-rate charts and the average, one histogram of
@@ -68,7 +70,7 @@ def tool_usage(tool: McpTool, *, days: int = USAGE_DAYS, today: dt.date | None =
     start = end - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc)
     # The manager keeps a tenant user to their tenant; the filter names the tool's.
-    calls = McpToolCallLog.objects.filter(tenant_id=tool.tenant_id, tool_id=tool.pk,
+    calls = McpToolCallLog.objects.filter(tenant_id=tenant_id or tool.tenant_id, tool_id=tool.pk,
                                           created_at__gte=since)
     day = TruncDate("created_at", tzinfo=dt.timezone.utc)
     daily = {
