@@ -212,6 +212,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The enum components (drf-spectacular's default hook), and no base class's docstring
+    # given to a serializer as its description (config/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "config.api.schema.drop_inherited_descriptions"],
     "ENUM_NAME_OVERRIDES": {
         "RecordStatusEnum": "accounts.choices.RecordStatus",
         "UserStatusEnum": "accounts.choices.UserStatus",

@@ -394,10 +394,75 @@ def tool_name(operation: Operation) -> str:
     return name[:NAME_MAX_LENGTH]
 
 
-def readable(name: str) -> str:
-    """Return a title made of a tool name: ``users_partial_update`` -> ``Users partial update``."""
-    words = " ".join(part for part in re.split(r"[_.-]+", name) if part)
-    return (words[:1].upper() + words[1:])[:TITLE_MAX_LENGTH] if words else name
+# The verb of a title by the HTTP method, for a collection and for one item of it.
+COLLECTION_VERBS = {"GET": "List", "POST": "Create"}
+ITEM_VERBS = {"GET": "Get", "PUT": "Replace", "PATCH": "Update", "DELETE": "Delete"}
+# Words written in capitals in a title.
+ACRONYMS = {"api": "API", "mcp": "MCP", "csv": "CSV", "id": "ID", "url": "URL", "json": "JSON"}
+
+
+def _words(text: str) -> str:
+    """Return ``text`` (``api-keys``, ``DictionaryItem``) as lower-case words, acronyms kept."""
+    parts = re.split(r"[_.\s-]+|(?<=[a-z0-9])(?=[A-Z])", text)
+    return " ".join(ACRONYMS.get(part.lower(), part.lower()) for part in parts if part)
+
+
+def _component_name(document: dict, spec: Any) -> str:
+    """Return the name of the component the first 2xx JSON answer (or the body) of an
+    operation refers to, ``""`` when none."""
+    if not isinstance(spec, dict):
+        return ""
+    candidates = [response for status, response in sorted((spec.get("responses") or {}).items())
+                  if status.startswith("2")]
+    candidates.append(spec.get("requestBody"))
+    for candidate in candidates:
+        candidate = _deref(document, candidate)
+        schema = _media_schema(candidate.get("content")) if isinstance(candidate, dict) else None
+        ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+        if ref.startswith("#/components/schemas/"):
+            return ref.rsplit("/", 1)[1].removeprefix("Patched")
+    return ""
+
+
+def _action(name: str, thing: str) -> str:
+    """Return the title of a custom action ``name`` on ``thing``: ``Revoke API key``, ``Test
+    connection of database config``."""
+    words = _words(name)
+    return f"{words} {thing}" if " " not in words else f"{words} of {thing}"
+
+
+def operation_title(operation: Operation, document: dict) -> str:
+    """Return a title that reads as what the operation does: its summary when it has one,
+    else a verb and what it acts on, from the method and the path: ``List users``, ``Get
+    user``, ``Update role`` (one item: named by the component its ``GET`` answers),
+    ``Revoke API key`` (an action on one item), ``Export operation logs`` (an action on a
+    collection)."""
+    summary = (operation.spec.get("summary") or "").strip()
+    if summary:
+        return summary[:TITLE_MAX_LENGTH]
+    paths = document.get("paths") or {}
+    parts = operation.path.strip("/").split("/")
+    last = parts[-1]
+    placeholders = [index for index, part in enumerate(parts) if part.startswith("{")]
+    if placeholders:
+        at = placeholders[-1]
+        item_path = "/" + "/".join(parts[:at + 1]) + "/"
+        item = _component_name(document, (paths.get(item_path) or {}).get("get")) \
+            or _component_name(document, operation.spec)
+        thing = _words(item) if item else _words(parts[at - 1])
+        if at == len(parts) - 1:
+            title = f"{ITEM_VERBS.get(operation.method, operation.method.title())} {thing}"
+        else:
+            title = _action(last, thing)
+    elif "/" + "/".join(parts[:-1]) + "/" in paths:
+        title = _action(last, _words(parts[-2]))   # an action on a collection
+    elif operation.method == "POST":
+        item = _component_name(document, operation.spec)
+        title = f"Create {_words(item) if item else _words(last)}"
+    else:
+        title = f"{COLLECTION_VERBS.get(operation.method, operation.method.title())} " \
+                f"{_words(last)}"
+    return (title[:1].upper() + title[1:])[:TITLE_MAX_LENGTH]
 
 
 def tool_annotations(method: str, title: str) -> dict[str, Any]:
@@ -427,7 +492,7 @@ def tool_definition(endpoint) -> ToolDefinition:
     name = tool_name(operation)
     summary = (operation.spec.get("summary") or "").strip()
     description = (operation.spec.get("description") or "").strip()
-    title = (summary or readable(name))[:TITLE_MAX_LENGTH]
+    title = operation_title(operation, document)
     text = "\n\n".join(part for part in dict.fromkeys([summary, description]) if part)
     return ToolDefinition(
         name=name,

@@ -26,6 +26,24 @@ def test_schema_answers_a_signed_in_user(client_a):
         assert path in schema["paths"], path
 
 
+def test_the_schema_holds_no_example_hosts_or_docstrings_of_base_classes(client_a):
+    """An agent reads the document (and the MCP tools' schemas made of it): no invented
+    addresses for the page links, no base serializer's docstring as a description."""
+    import json
+
+    from tenants.api.base import PlatformSerializer
+
+    response = client_a.get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = response.json()
+    text = json.dumps(schema)
+    assert "example.org" not in text
+    assert PlatformSerializer.__doc__.strip() not in text
+    page = schema["components"]["schemas"]["PaginatedUserList"]["properties"]
+    assert page["next"]["description"].startswith("The address of the next page")
+    logs = schema["components"]["schemas"]["PaginatedLoginLogList"]["properties"]
+    assert "example" not in logs["next"] and logs["previous"]["description"]
+
+
 def test_docs_render_with_local_assets_only(client_a):
     """/api/docs/ loads Swagger UI from this site (the sidecar), never from another host."""
     response = client_a.get(reverse("api-docs"))

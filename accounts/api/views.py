@@ -17,6 +17,7 @@ class MeView(APIView):
     permission_code = "authenticated"
 
     @extend_schema(
+        summary="Who am I",
         responses=inline_serializer(
             "Me",
             {

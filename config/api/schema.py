@@ -29,3 +29,28 @@ class InProcessAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return []
+
+
+def _inherited_docs() -> set[str]:
+    """Return the docstrings of the platform's base serializers, which drf-spectacular would
+    give every subclass without a docstring of its own as its description."""
+    import inspect
+
+    from rest_framework import serializers
+
+    from tenants.api import base
+
+    return {inspect.cleandoc(cls.__doc__) for cls in vars(base).values()
+            if inspect.isclass(cls) and issubclass(cls, serializers.BaseSerializer)
+            and cls.__module__ == base.__name__ and cls.__doc__}
+
+
+def drop_inherited_descriptions(result, generator, request, public):
+    """Postprocessing hook: a component whose description is a base serializer's docstring
+    (how the platform's serializers are built, which says nothing to a client or an agent
+    reading the document, and reaches the MCP tools' output schemas) has none."""
+    internal = _inherited_docs()
+    for component in (result.get("components") or {}).get("schemas", {}).values():
+        if component.get("description") in internal:
+            del component["description"]
+    return result

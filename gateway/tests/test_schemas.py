@@ -67,7 +67,7 @@ def test_users_list_takes_its_query_parameters_at_the_top_level():
     the answer is a page object whose users never carry the write-only password."""
     definition = tool_definition(endpoint("/api/v1/users/", "GET"))
     assert definition.name == "users_list"
-    assert definition.title == "Users list"
+    assert definition.title == "List users"
     assert definition.description == "Users of the tenant."
     schema = definition.input_schema
     assert_valid_schema(schema)
@@ -88,13 +88,13 @@ def test_users_list_takes_its_query_parameters_at_the_top_level():
     # nullable -> anyOf with null (a type list draws warnings from the Inspector's --strict)
     assert output["properties"]["next"]["anyOf"] == [
         {"type": "string", "format": "uri"}, {"type": "null"}]
-    assert output["properties"]["next"]["examples"]
+    assert output["properties"]["next"]["description"].startswith("The address of the next")
     user = output["properties"]["results"]["items"]
     assert user["type"] == "object"
     assert {"id", "username", "created_at"} <= set(user["properties"])
     assert "password" not in user["properties"]
     assert "$ref" not in str(definition.input_schema) + str(output)
-    assert definition.annotations == {"title": "Users list", "readOnlyHint": True,
+    assert definition.annotations == {"title": "List users", "readOnlyHint": True,
                                       "openWorldHint": False}
 
 
@@ -127,7 +127,7 @@ def test_user_partial_update_takes_the_id_and_the_body_under_body():
 
     assert_valid_schema(definition.output_schema)
     assert "password" not in definition.output_schema["properties"]
-    assert definition.annotations == {"title": "Users partial update", "readOnlyHint": False,
+    assert definition.annotations == {"title": "Update user", "readOnlyHint": False,
                                       "openWorldHint": False}
 
 
@@ -162,14 +162,14 @@ def test_user_create_requires_the_body_and_its_required_fields():
 def test_annotations_follow_the_verb():
     """GET read-only, DELETE destructive, PUT idempotent, POST and PATCH writes."""
     delete = tool_definition(endpoint("/api/v1/users/{id}/", "DELETE"))
-    assert delete.annotations == {"title": "Users destroy", "readOnlyHint": False,
+    assert delete.annotations == {"title": "Delete user", "readOnlyHint": False,
                                   "destructiveHint": True, "openWorldHint": False}
     assert delete.output_schema is None  # 204: nothing structured
     put = tool_definition(endpoint("/api/v1/users/{id}/", "PUT"))
     assert put.annotations["idempotentHint"] is True and put.annotations["readOnlyHint"] is False
     assert put.input_schema["required"] == ["id", "body"]
     post = tool_definition(endpoint("/api/v1/users/{id}/restore/", "POST"))
-    assert post.annotations == {"title": "Users restore create", "readOnlyHint": False,
+    assert post.annotations == {"title": "Restore user", "readOnlyHint": False,
                                 "openWorldHint": False}
     assert tool_annotations("PATCH", "T") == {"title": "T", "readOnlyHint": False,
                                               "openWorldHint": False}
@@ -352,7 +352,22 @@ def test_names_are_made_valid_for_mcp():
     assert schemas.tool_name(operation_of(doc)) == "things_op"
     long = document({"operationId": "x" * 300})
     assert schemas.tool_name(operation_of(long)) == "x" * 128
-    assert schemas.readable("mcp_tools.restore-create") == "Mcp tools restore create"
+
+
+@pytest.mark.parametrize(("path", "method", "title"), [
+    ("/api/v1/users/", "GET", "List users"),
+    ("/api/v1/users/", "POST", "Create user"),
+    ("/api/v1/users/{id}/", "PATCH", "Update user"),
+    ("/api/v1/users/{id}/", "DELETE", "Delete user"),
+    ("/api/v1/api-keys/{id}/revoke/", "POST", "Revoke API key"),
+    ("/api/v1/testing/database-configs/{id}/test-connection/", "POST",
+     "Test connection of database config"),
+    ("/api/v1/operation-logs/export/", "GET", "Export operation logs"),
+    ("/api/v1/testing/scenarios/import/", "POST", "Import scenarios"),
+    ("/api/v1/me/", "GET", "Who am I"),  # its summary
+])
+def test_titles_say_what_the_operation_does(path, method, title):
+    assert tool_definition(endpoint(path, method)).title == title
 
 
 def test_the_migration_rewrites_stored_schemas_as_they_are_now_derived():

@@ -57,13 +57,13 @@ def test_an_endpoint_becomes_a_tool_of_the_tenant(tenant_a, admin_a):
         tool = tools.create_api_tool(endpoint=row, created_by=admin_a)
     tool.refresh_from_db()
     assert (tool.tenant_id, tool.tool_type, tool.name, tool.title) == (
-        tenant_a.pk, "api", "users_partial_update", "Users partial update")
+        tenant_a.pk, "api", "users_partial_update", "Update user")
     assert tool.description == "Users of the tenant."
     assert (tool.api_path, tool.api_method, tool.api_module, tool.permission_code) == (
         "/api/v1/users/{id}/", "PATCH", "accounts", "user:update")
     assert tool.input_schema["required"] == ["id"] and "body" in tool.input_schema["properties"]
     assert tool.output_schema["type"] == "object"
-    assert tool.annotations == {"title": "Users partial update", "readOnlyHint": False,
+    assert tool.annotations == {"title": "Update user", "readOnlyHint": False,
                                 "openWorldHint": False}
     assert tool.created_by_id == admin_a.pk and tool.auth_config is None and not tool.is_public
     row.refresh_from_db()

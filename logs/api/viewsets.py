@@ -20,6 +20,7 @@ from rest_framework import pagination
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 
+from core.api.pagination import described_links
 from core.context import get_scope, scope_context
 from core.exports import csv_rows
 from logs.api.serializers import (
@@ -38,6 +39,9 @@ class LogCursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_paginated_response_schema(self, schema):
+        return described_links(super().get_paginated_response_schema(schema))
 
 
 class TimeRangeFilter(django_filters.FilterSet):
