@@ -56,12 +56,33 @@ class BarChart:
     bars: list[Bar]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
+    empty: bool = False  # every value is zero: the template says so
+
+
+def nice_ceiling(value: int) -> int:
+    """Return the smallest of 1, 2, 5, 10, 20, 50, 100, ... that is at least ``value``."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= value:
+                return step * magnitude
+        magnitude *= 10
+
+
+def axis_values(top: int) -> list[int]:
+    """Return the whole numbers labelled on an axis from 0 to ``top``: quarters or halves
+    of it when they are whole, else its ends (never a repeated or rounded label)."""
+    for parts in (4, 2):
+        if top % parts == 0 and top >= parts:
+            return [top * share // parts for share in range(parts + 1)]
+    return [0, top]
 
 
 def grouped_bars(title: str, labels: Sequence[str], series: Sequence[Series]) -> BarChart:
     """Return a chart with one group of bars per label, one bar per series in each group."""
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top_value = max([1, *(value for one in series for value in one.values)])
+    highest = max([0, *(value for one in series for value in one.values)])
+    top_value = nice_ceiling(max(1, highest))
     group_width = plot_width / max(len(labels), 1)
     bar_width = group_width * 0.8 / max(len(series), 1)
     bars = []
@@ -87,8 +108,8 @@ def grouped_bars(title: str, labels: Sequence[str], series: Sequence[Series]) ->
         if index % step == 0
     ]
     y_ticks = [
-        Tick(round(TOP + plot_height - plot_height * fraction, 2), str(round(top_value * fraction)))
-        for fraction in (0, 0.5, 1)
+        Tick(round(TOP + plot_height - plot_height * value / top_value, 2), str(value))
+        for value in axis_values(top_value)
     ]
     return BarChart(
         title=title,
@@ -101,4 +122,5 @@ def grouped_bars(title: str, labels: Sequence[str], series: Sequence[Series]) ->
         bars=bars,
         x_ticks=x_ticks,
         y_ticks=y_ticks,
+        empty=highest == 0,
     )

@@ -8,4 +8,5 @@ app_name = "logs"
 
 urlpatterns = [
     path("", views.usage_view, name="usage"),
+    path("roll-up/", views.rollup_view, name="usage-rollup"),
 ]

@@ -30,6 +30,7 @@ from logs.models import (
 from tenants.models import Tenant
 
 WRITE_TYPES = (BusinessType.CREATE, BusinessType.UPDATE, BusinessType.DELETE)
+DASHBOARD_DAYS = 30
 COUNTED_FIELDS = ("logins", "failed_logins", "active_users", "writes", "errors", "mcp_calls")
 
 
@@ -59,8 +60,9 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
-    """Return every tenant's counters for ``day`` (UTC), from the logs on ``default``.
+def count_day(day: dt.date, only: uuid.UUID | None = None) -> dict[uuid.UUID, dict[str, int]]:
+    """Return every tenant's counters for ``day`` (UTC), from the logs on ``default``; only
+    the tenant ``only``'s when it is given.
 
     Counted by the tenant the activity happened in. Active users are the distinct users
     with a successful sign-in or a logged operation; an operator acting inside a tenant
@@ -68,6 +70,8 @@ def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
     """
     start, end = day_bounds(day)
     in_day = Q(created_at__gte=start, created_at__lt=end)
+    if only is not None:
+        in_day &= Q(tenant_id=only)
     logins = LoginLog.objects.all_tenants().filter(in_day).values("tenant_id").annotate(
         ok=Count("id", filter=Q(login_status=LoginStatus.SUCCESS)),
         failed=Count("id", filter=Q(login_status=LoginStatus.FAILED)),
@@ -96,7 +100,7 @@ def count_day(day: dt.date) -> dict[uuid.UUID, dict[str, int]]:
     ok, failed = per_tenant(login_rows, "ok"), per_tenant(login_rows, "failed")
     writes, errors = per_tenant(operation_rows, "writes"), per_tenant(operation_rows, "errors")
     added = {field: count(start, end) for field, count in _counters.items()}
-    tenant_ids = Tenant.objects.values_list("id", flat=True)
+    tenant_ids = [only] if only is not None else Tenant.objects.values_list("id", flat=True)
     return {
         tenant_id: {
             "logins": ok.get(tenant_id, 0),
@@ -140,6 +144,36 @@ def rollup_day(day: dt.date) -> int:
             update_fields=[*COUNTED_FIELDS, "computed_at"],
         )
     return len(rows)
+
+
+def recent_days(count: int = DASHBOARD_DAYS) -> list[dt.date]:
+    """Return the last ``count`` days (UTC), today included, oldest first: what the usage
+    dashboard shows."""
+    today = timezone.now().astimezone(dt.timezone.utc).date()
+    return [today - dt.timedelta(days=n) for n in range(count - 1, -1, -1)]
+
+
+def live_day(tenant: Tenant, day: dt.date) -> UsageDaily:
+    """Return ``tenant``'s counters of ``day`` counted from the logs now, unsaved: today's
+    figures, which the daily rollup stores only once the day is over. Platform work on
+    the log tables, limited to the tenant by its id, as the rollup is."""
+    with all_tenants():
+        counts = count_day(day, only=tenant.pk).get(tenant.pk, {})
+    return UsageDaily(tenant_id=tenant.pk, day=day, computed_at=timezone.now(), **counts)
+
+
+def rollup_missing(days: Iterable[dt.date]) -> list[dt.date]:
+    """Roll up the days among ``days`` (before today, UTC) that have no rows yet, and
+    yesterday again (its last hours may have come after its first rollup); return them."""
+    today = timezone.now().astimezone(dt.timezone.utc).date()
+    past = [day for day in days if day < today]
+    done = missing_days(past)
+    yesterday = today - dt.timedelta(days=1)
+    if yesterday in past and yesterday not in done:
+        done.append(yesterday)
+    for day in done:
+        rollup_day(day)
+    return done
 
 
 def missing_days(days: Iterable[dt.date]) -> list[dt.date]:

@@ -354,3 +354,61 @@ def test_an_operator_sees_the_platform_and_may_pick_a_tenant(operator_client, da
     assert "98765" in picked.content.decode()
     assert "4321" not in picked.content.decode()
     assert operator_client.get(URL, {"tenant": "nope"}).status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Today live, days not rolled up, rolling up on demand (issue 17, item 1)
+# ---------------------------------------------------------------------------
+
+
+def today_row(html: str) -> str:
+    return html[html.index('<tr class="today">'):].split("</tr>", 1)[0]
+
+
+def test_today_is_counted_live_for_the_tenant_alone(client_a, tenant_a, tenant_b, admin_a,
+                                                   admin_b):
+    now = dt.datetime.now(UTC)
+    for _ in range(3):
+        login(tenant_a, admin_a, LoginStatus.SUCCESS, now)
+    for _ in range(5):
+        login(tenant_b, admin_b, LoginStatus.FAILED, now)
+    row = today_row(client_a.get(URL).content.decode())
+    assert re.findall(r"<td>(\d+)</td>", row)[:3] == ["3", "0", "1"]
+
+
+def test_missing_days_are_said_and_an_operator_rolls_them_up(operator, client_a, tenant_a,
+                                                            dashboard_data):
+    from django.test import Client
+
+    operator_client = Client()
+    operator_client.force_login(operator)
+    html = client_a.get(URL).content.decode()
+    assert "28 past days have no figures yet" in html
+    assert "usage-rollup" not in html and reverse("logs:usage-rollup") not in html
+    assert client_a.post(reverse("logs:usage-rollup")).status_code == 403
+    page = operator_client.get(URL, {"tenant": tenant_a.code}).content.decode()
+    assert reverse("logs:usage-rollup") in page
+    response = operator_client.post(reverse("logs:usage-rollup"), {"tenant": tenant_a.code})
+    assert response.status_code == 302 and response.url == f"{URL}?tenant={tenant_a.code}"
+    html = client_a.get(URL).content.decode()
+    assert 'id="usage-missing"' not in html and "Not rolled up" not in html
+    yesterday = dt.datetime.now(UTC).date() - dt.timedelta(days=1)
+    assert usage_for(tenant_a, yesterday, yesterday).get().logins == 0  # counted again
+
+
+def test_seed_demo_leaves_no_day_without_figures(client):
+    call_command("seed_demo", stdout=StringIO())
+    from accounts.models import User
+    from core.context import all_tenants
+
+    with all_tenants():
+        client.force_login(User.objects.get(tenant__code="acme", username="admin"))
+    html = client.get(URL).content.decode()
+    assert 'id="usage-missing"' not in html and "Not rolled up" not in html
+
+
+def test_empty_charts_have_a_plain_axis_and_say_they_are_empty(client_a):
+    html = client_a.get(URL).content.decode()
+    assert "No sign-ins in these 30 days." in html
+    labels = re.findall(r'dominant-baseline="middle" fill="#5b6b7c">(\d+)</text>', html)
+    assert labels[:2] == ["0", "1"]

@@ -138,6 +138,11 @@ class Command(BaseCommand):
                 if spec["code"] == "acme":
                     with actor_context(tester.pk):
                         demo_project(tester)
+        # The usage dashboard's past days, from what exists (the daily rollup does this
+        # from then on); today's figures are counted live.
+        from logs.usage import recent_days, rollup_missing
+
+        rollup_missing(recent_days())
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Sign in at /accounts/login/ with:"))
         self.stdout.write(f"  platform operator: tenant 'platform', user 'admin', password '{DEMO_PASSWORD}'")
         for spec in TENANTS:
