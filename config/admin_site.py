@@ -55,3 +55,10 @@ class AtriumAdminSite(admin.AdminSite):
 
     def admin_view(self, view, cacheable=False):
         return super().admin_view(show_unique_violations(view), cacheable)
+
+    def autocomplete_view(self, request):
+        # An operator's pickers span tenants: named with their tenant, narrowed to the
+        # tenant a form has chosen (tenants.admin.TenantAutocompleteJsonView).
+        from tenants.admin import TenantAutocompleteJsonView
+
+        return TenantAutocompleteJsonView.as_view(admin_site=self)(request)

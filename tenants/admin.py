@@ -11,9 +11,12 @@ tenant field with no default.
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
@@ -76,11 +79,66 @@ class DeletedListFilter(admin.SimpleListFilter):
         return queryset
 
 
+def owned_by_tenant(model) -> bool:
+    """Return whether ``model``'s rows each belong to one tenant (a ``tenant`` column)."""
+    return any(field.name == "tenant" and field.many_to_one
+               for field in model._meta.concrete_fields)
+
+
+def with_tenant(obj) -> str:
+    """Return ``obj`` named with its tenant, for a choice that spans tenants."""
+    return f"{obj} · {obj.tenant}"
+
+
+class TenantAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete for a platform operator, whose pickers span tenants: each
+    choice is named with its tenant, and a form that has chosen its tenant (its picker
+    sends ``tenant``, static/js/admin-tenant-pickers.js) is offered that tenant's rows only.
+    Anybody else's pickers hold their own tenant's rows already (the managers)."""
+
+    def spans_tenants(self) -> bool:
+        return is_operator(self.request) and owned_by_tenant(self.model_admin.model)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if not self.spans_tenants():
+            return queryset
+        chosen = self.request.GET.get("tenant", "")
+        if chosen:
+            try:
+                queryset = queryset.filter(tenant_id=uuid.UUID(chosen))
+            except ValueError:
+                return queryset.none()
+        return queryset.select_related("tenant")
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        if self.spans_tenants():
+            result["text"] = with_tenant(obj)
+        return result
+
+
+class TenantLabelledFilter(admin.RelatedFieldListFilter):
+    """A list filter by a tenant-owned relation whose choices (an operator's, spanning
+    tenants) are named with their tenant and grouped by it: three tenants' "Manager"
+    positions are three choices that say whose they are."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.related_model._default_manager.select_related("tenant").order_by(
+            "tenant__name", *field.related_model._meta.ordering)
+        return [(obj.pk, with_tenant(obj)) for obj in related]
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Base admin of every tenant-owned model (see the module docstring)."""
 
     form = TenantModelForm
     tenant_field = "tenant"
+
+    @property
+    def media(self):
+        # An operator's add form: the pickers follow the tenant chosen.
+        return super().media + forms.Media(js=["js/admin-tenant-pickers.js"])
 
     def in_recycle_bin(self, request: HttpRequest) -> bool:
         """Return whether the request works on soft-deleted rows (``?deleted=1``).
@@ -109,7 +167,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def get_list_display(self, request: HttpRequest):
         list_display = list(super().get_list_display(request))
         if is_operator(request) and self.tenant_field not in list_display:
-            list_display.append(self.tenant_field)
+            # Second, beside the row's name: never the column a narrow screen cuts off.
+            list_display.insert(1, self.tenant_field)
         return list_display
 
     def get_list_select_related(self, request: HttpRequest):
@@ -126,10 +185,23 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def get_list_filter(self, request: HttpRequest):
         list_filter = list(super().get_list_filter(request))
         if is_operator(request):
+            list_filter = [self._labelled(entry) for entry in list_filter]
             list_filter.insert(0, self.tenant_field)
         if is_soft_deletable(self.model):
             list_filter.append(DeletedListFilter)
         return list_filter
+
+    def _labelled(self, entry):
+        """Return the list filter ``entry``, by a tenant-owned relation named with tenants."""
+        if not isinstance(entry, str) or "__" in entry:
+            return entry
+        try:
+            field = self.model._meta.get_field(entry)
+        except FieldDoesNotExist:
+            return entry
+        if field.many_to_one and owned_by_tenant(field.related_model):
+            return (entry, TenantLabelledFilter)
+        return entry
 
     def get_exclude(self, request: HttpRequest, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])
@@ -139,7 +211,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if is_operator(request) and obj is None and self.fieldsets:
+        named = any(self.tenant_field in options.get("fields", ())
+                    for _name, options in fieldsets)
+        if is_operator(request) and not named:
+            # The tenant heads an operator's form: chosen on an add form, shown on a change
+            # form (read-only).
             fieldsets = [(None, {"fields": [self.tenant_field]}), *fieldsets]
         return fieldsets
 

@@ -172,9 +172,11 @@ class Department(MPTTModel, TenantModel):
             )
 
     def clean(self) -> None:
-        """Validate the tenant references and the tree shape."""
+        """Validate the tree shape (a parent of another tenant is ``clean_fields``' error,
+        reported once)."""
         super().clean()
-        self.check_parent()
+        if self.parent_id is None or self.parent.tenant_id == self.tenant_id:
+            self.check_parent()
 
     def soft_delete_blockers(self) -> list[str]:
         """Refuse while live sub-departments or users remain in the department."""
