@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -12,6 +13,27 @@ from django.utils.translation import gettext_lazy as _
 from logs.models import AuditLog, LoginLog, OperationLog
 from tenants.admin import is_operator
 from tenants.scoping import restrict
+
+
+def module_label(module: str) -> str:
+    """Return a log's module in the reader's language: an app's name (``accounts``), or a
+    model's plural name (``user``, an admin page's), else as stored."""
+    try:
+        return str(apps.get_app_config(module).verbose_name)
+    except LookupError:
+        pass
+    for model in apps.get_models():
+        if model._meta.model_name == module:
+            return str(model._meta.verbose_name_plural)
+    return module
+
+
+def entity_label(entity_type: str) -> str:
+    """Return an audit row's entity type (``accounts.user``) as the model's name."""
+    try:
+        return str(apps.get_model(entity_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return entity_type
 
 
 class AppendOnlyLogAdmin(admin.ModelAdmin):
@@ -92,9 +114,13 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
     """Write requests: who did what, how it ended and what it changed."""
 
     list_display = [
-        "created_at", "username", "module", "operation", "business_type", "method",
+        "created_at", "username", "module_shown", "operation", "business_type", "method",
         "response_status", "status", "execute_time",
     ]
+
+    @admin.display(description=_("module"), ordering="module")
+    def module_shown(self, obj: OperationLog) -> str:
+        return module_label(obj.module)
     list_filter = ["status", "module", "business_type", "method"]
     search_fields = ["username", "uri", "request_id", "business_id"]
     fields = readonly_fields = [
@@ -109,7 +135,11 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
 class AuditLogAdmin(AppendOnlyLogAdmin):
     """Changes of single rows with their field-level old and new values."""
 
-    list_display = ["created_at", "username", "action", "entity_type", "entity_id", "source"]
+    list_display = ["created_at", "username", "action", "entity_shown", "entity_id", "source"]
+
+    @admin.display(description=_("entity type"), ordering="entity_type")
+    def entity_shown(self, obj: AuditLog) -> str:
+        return entity_label(obj.entity_type)
     list_filter = ["action", "entity_type", "source"]
     search_fields = ["username", "entity_id", "request_id"]
     fields = readonly_fields = [

@@ -174,10 +174,10 @@ class RoleAdmin(TenantScopedAdmin):
 class PermissionAdmin(admin.ModelAdmin):
     """The generated catalogue: read-only. Tenant users see what their package grants."""
 
-    list_display = ["code", "name", "type", "module", "is_active"]
+    list_display = ["code", "label", "type", "module", "is_active"]
     list_filter = ["type", "module", "is_active"]
     search_fields = ["code", "name"]
-    readonly_fields = ["code", "name", "type", "module", "description", "is_active",
+    readonly_fields = ["code", "label", "type", "module", "description", "is_active",
                        "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -186,6 +186,11 @@ class PermissionAdmin(admin.ModelAdmin):
             return queryset
         package = tenant_of(request).package
         return queryset.filter(packages=package, is_active=True) if package else queryset.none()
+
+    @admin.display(description=_("name"), ordering="name")
+    def label(self, obj: Permission) -> str:
+        """The permission's name in the reader's language."""
+        return obj.label
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

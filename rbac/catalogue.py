@@ -19,18 +19,21 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from tenants.managers import is_soft_deletable
 
 # Django admin's action names -> the catalogue's.
 ADMIN_ACTIONS = {"view": "view", "add": "create", "change": "update", "delete": "delete"}
 ACTION_LABELS = {
-    "view": "View",
-    "create": "Create",
-    "update": "Update",
-    "delete": "Delete",
-    "restore": "Restore",
+    "view": gettext_lazy("View"),
+    "create": gettext_lazy("Create"),
+    "update": gettext_lazy("Update"),
+    "delete": gettext_lazy("Delete"),
+    "restore": gettext_lazy("Restore"),
 }
+# A standard permission's name: its action and its resource ("View users").
+NAME_FORMAT = gettext_lazy("%(action)s %(resource)s")
 
 
 @dataclass(frozen=True)
@@ -81,22 +84,43 @@ def declared_permissions() -> list[PermissionSpec]:
     Names are stored in the catalogue, so they are rendered in the platform's language
     (``LANGUAGE_CODE``), never in that of the request that happens to run a sync.
     """
-    specs: dict[str, PermissionSpec] = {}
     with translation.override(settings.LANGUAGE_CODE):
-        for model in apps.get_models():
-            meta = model._meta
-            if meta.app_label not in settings.PLATFORM_APPS or meta.auto_created:
-                continue
-            verbose = str(meta.verbose_name)
-            for action in actions_of(model):
-                code = code_for(model, action)
-                specs[code] = PermissionSpec(
-                    code, f"{ACTION_LABELS.get(action, action)} {verbose}", meta.app_label
-                )
-            for operation, label in getattr(model, "rbac_operations", {}).items():
-                code = code_for(model, operation)
-                specs[code] = PermissionSpec(code, str(label), meta.app_label)
-    return [specs[code] for code in sorted(specs)]
+        return [PermissionSpec(code, _label(model, action), model._meta.app_label)
+                for code, (model, action) in sorted(_declared().items())]
+
+
+def _declared() -> dict[str, tuple[type[models.Model], str]]:
+    """Return every code the code base declares, with its model and action or operation."""
+    declared = {}
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.app_label not in settings.PLATFORM_APPS or meta.auto_created:
+            continue
+        for action in (*actions_of(model), *getattr(model, "rbac_operations", {})):
+            declared[code_for(model, action)] = (model, action)
+    return declared
+
+
+def _label(model: type[models.Model], action: str) -> str:
+    """Return the name of ``model``'s permission ``action`` in the active language."""
+    operations = getattr(model, "rbac_operations", {})
+    if action in operations:
+        return str(operations[action])
+    return str(NAME_FORMAT) % {"action": ACTION_LABELS.get(action, action),
+                               "resource": model._meta.verbose_name}
+
+
+def label(code: str) -> str | None:
+    """Return the name of the permission ``code`` in the active language (the stored name
+    is the platform's language), ``None`` for a code the code base no longer declares."""
+    found = _declared_once().get(code)
+    return _label(*found) if found else None
+
+
+@functools.cache
+def _declared_once() -> dict[str, tuple[type[models.Model], str]]:
+    """``_declared`` once per process (the models do not change while it runs)."""
+    return _declared()
 
 
 def platform_actions(model: type[models.Model]) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
@@ -80,7 +81,14 @@ class Permission(models.Model):
         indexes = [models.Index(fields=["type"], name="permissions_type_idx")]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.name})"
+        return f"{self.code} ({self.label})"
+
+    @property
+    def label(self) -> str:
+        """The permission's name in the active language (``name`` is the platform's)."""
+        from rbac.catalogue import label
+
+        return label(self.code) or self.name
 
 
 def lock_menu_trees() -> None:
@@ -154,7 +162,13 @@ class Menu(MPTTModel):
         indexes = [models.Index(fields=["tree_id", "lft"], name="rbac_menu_tree_id_lft_idx")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the active language: the platform's own menus are named with message
+        ids of the catalogue (``seed_demo`` marks them); any other name reads as written."""
+        return gettext(self.name) if self.name else self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save under the menu tree lock (``MenuTreeManager``)."""
@@ -239,8 +253,10 @@ class UserRole(models.Model):
 
     rbac_actions = ()  # managed through the role, not a resource of its own
 
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="user_roles")
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="user_roles")
+    user = models.ForeignKey("accounts.User", verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="user_roles")
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.CASCADE,
+                             related_name="user_roles")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -260,8 +276,10 @@ class RolePermission(models.Model):
 
     rbac_actions = ()  # managed through the role, not a resource of its own
 
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_permissions")
-    permission = models.ForeignKey(Permission, on_delete=models.CASCADE, related_name="role_permissions")
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.CASCADE,
+                             related_name="role_permissions")
+    permission = models.ForeignKey(Permission, verbose_name=_("permission"),
+                                   on_delete=models.CASCADE, related_name="role_permissions")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -281,8 +299,10 @@ class RoleMenu(models.Model):
 
     rbac_actions = ()  # managed through the role, not a resource of its own
 
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_menus")
-    menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="role_menus")
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.CASCADE,
+                             related_name="role_menus")
+    menu = models.ForeignKey(Menu, verbose_name=_("menu"), on_delete=models.CASCADE,
+                             related_name="role_menus")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -300,8 +320,10 @@ class RoleDepartment(models.Model):
 
     rbac_actions = ()  # managed through the role, not a resource of its own
 
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_departments")
-    department = models.ForeignKey("accounts.Department", on_delete=models.CASCADE, related_name="role_departments")
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.CASCADE,
+                             related_name="role_departments")
+    department = models.ForeignKey("accounts.Department", verbose_name=_("department"),
+                                   on_delete=models.CASCADE, related_name="role_departments")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -42,7 +42,7 @@ def visible_menus(access: Access) -> list[MenuEntry]:
         if menu.parent_id is not None and menu.parent_id not in shown:
             continue
         shown.add(menu.pk)
-        entries.append(MenuEntry(name=menu.name, path=menu.path, icon=menu.icon, level=menu.level))
+        entries.append(MenuEntry(name=menu.label, path=menu.path, icon=menu.icon, level=menu.level))
     return entries
 
 

@@ -11,11 +11,13 @@ LINK_DESCRIPTIONS = {
 
 def described_links(schema: dict) -> dict:
     """Return a paginated answer's schema with its ``next``/``previous`` links described,
-    without DRF's ``api.example.org`` examples (an agent reads them as real addresses)."""
+    their examples null (one page) instead of DRF's ``api.example.org`` addresses, which an
+    agent reads as real ones. Every field keeps an example: drf-spectacular builds the
+    examples of a paginated answer from them."""
     for name, description in LINK_DESCRIPTIONS.items():
         link = schema["properties"].get(name)
         if link is not None:
-            link.pop("example", None)
+            link["example"] = None
             link["description"] = description
     return schema
 

@@ -195,3 +195,18 @@ def test_operator_login_log_changelist_query_count_is_constant(
         response = operator_client.get(reverse("admin:logs_loginlog_changelist"))
 
     assert len(listed(response)) == rows
+
+
+def test_log_modules_and_entity_types_read_in_the_readers_language():
+    """A log's module (an app's label, or a model name from an admin page) and an audit row's
+    entity type are shown by name, in the reader's language (issue 17, item 4)."""
+    from django.utils import translation
+
+    from logs.admin import entity_label, module_label
+
+    with translation.override("zh-hans"):
+        assert module_label("accounts") not in ("accounts", "Accounts")
+        assert module_label("user") not in ("user", "users")
+        assert entity_label("accounts.user") == "用户"
+    assert module_label("accounts") == "Accounts" and module_label("nothing") == "nothing"
+    assert entity_label("accounts.user") == "user" and entity_label("gone.thing") == "gone.thing"

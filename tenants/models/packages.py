@@ -61,8 +61,10 @@ class PackageMenu(models.Model):
 
     rbac_actions = ()  # managed through the package
 
-    package = models.ForeignKey(TenantPackage, on_delete=models.CASCADE, related_name="package_menus")
-    menu = models.ForeignKey("rbac.Menu", on_delete=models.CASCADE, related_name="package_menus")
+    package = models.ForeignKey(TenantPackage, verbose_name=_("package"),
+                                on_delete=models.CASCADE, related_name="package_menus")
+    menu = models.ForeignKey("rbac.Menu", verbose_name=_("menu"), on_delete=models.CASCADE,
+                             related_name="package_menus")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -74,7 +76,7 @@ class PackageMenu(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.package_id} -> {self.menu_id}"
+        return f"{self.package} → {self.menu}"
 
 
 class PackageOperation(models.Model):
@@ -82,8 +84,10 @@ class PackageOperation(models.Model):
 
     rbac_actions = ()  # managed through the package
 
-    package = models.ForeignKey(TenantPackage, on_delete=models.CASCADE, related_name="package_operations")
-    permission = models.ForeignKey("rbac.Permission", on_delete=models.CASCADE, related_name="package_operations")
+    package = models.ForeignKey(TenantPackage, verbose_name=_("package"),
+                                on_delete=models.CASCADE, related_name="package_operations")
+    permission = models.ForeignKey("rbac.Permission", verbose_name=_("permission"),
+                                   on_delete=models.CASCADE, related_name="package_operations")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -97,4 +101,4 @@ class PackageOperation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.package_id} -> {self.permission_id}"
+        return f"{self.package} → {self.permission}"

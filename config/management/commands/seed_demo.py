@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from accounts.models import Department, Position, User
 from config.demo_testing import demo_project
@@ -49,19 +50,23 @@ POSITIONS = [("manager", "Manager", 10), ("engineer", "Engineer", 20), ("analyst
 MEMBER_CODES = ("user:view", "department:view", "position:view")
 
 # The demo navigation: (code, name, path, parent code, permission needed to see it).
+# The names are message ids: stored as written, shown in the user's language (Menu.label).
 MENUS = [
-    ("workspace", "Workspace", "", None, None),
-    ("home", "Home", "/", "workspace", None),
-    ("notifications", "Notifications", "/accounts/notifications/", "workspace", None),
-    ("developers", "Developers", "", None, None),
-    ("api-docs", "API documentation", "/api/docs/", "developers", None),
-    ("usage", "Usage", "/usage/", "workspace", "usagedaily:view"),
-    ("api-testing", "API testing", "", None, None),
-    ("testing-projects", "Test projects", "/testing/", "api-testing", "project:view"),
-    ("testing-functions", "Global functions", "/testing/functions/", "api-testing",
+    ("workspace", gettext_noop("Workspace"), "", None, None),
+    ("home", gettext_noop("Home"), "/", "workspace", None),
+    ("notifications", gettext_noop("Notifications"), "/accounts/notifications/", "workspace",
+     None),
+    ("developers", gettext_noop("Developers"), "", None, None),
+    ("api-docs", gettext_noop("API documentation"), "/api/docs/", "developers", None),
+    ("usage", gettext_noop("Usage"), "/usage/", "workspace", "usagedaily:view"),
+    ("api-testing", gettext_noop("API testing"), "", None, None),
+    ("testing-projects", gettext_noop("Test projects"), "/testing/", "api-testing",
+     "project:view"),
+    ("testing-functions", gettext_noop("Global functions"), "/testing/functions/", "api-testing",
      "globalfunction:view"),
-    ("administration", "Administration", "", None, None),
-    ("admin-site", "Administration site", "/admin/", "administration", "user:update"),
+    ("administration", gettext_noop("Administration"), "", None, None),
+    ("admin-site", gettext_noop("Administration site"), "/admin/", "administration",
+     "user:update"),
 ]
 # Public MCP tools of the platform: (name, GET route of the registry).
 DEMO_TOOLS = (
