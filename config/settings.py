@@ -379,6 +379,13 @@ MCP_TOOL_RESULT_MAX_BYTES = env.int("MCP_TOOL_RESULT_MAX_BYTES", 1024 * 1024, mi
 # Bytes of a tool's answer kept in its call log row (six months of calls: enough to see
 # what came back, not a copy of every answer); longer ones keep a marked preview.
 MCP_CALL_LOG_RESPONSE_BYTES = env.int("MCP_CALL_LOG_RESPONSE_BYTES", 4096, minimum=256)
+# Calls whose log row and counter increments wait in a process's memory for the writer
+# thread (gateway/calllog.py), which writes them in batches after the answers, at most
+# MCP_CALL_LOG_FLUSH_SECONDS (seconds) apart, and at exit. A crash loses what waits; with
+# the queue full a call writes its own row. 0 writes every call in its request (the
+# default outside production: whatever reads the log right after a call sees it).
+MCP_CALL_LOG_QUEUE = env.int("MCP_CALL_LOG_QUEUE", 10_000 if PRODUCTION else 0, minimum=0)
+MCP_CALL_LOG_FLUSH_SECONDS = env.float("MCP_CALL_LOG_FLUSH_SECONDS", 0.2, minimum=0.01)
 # Tools per tools/list page, and how long (milliseconds) a client may reuse a listing.
 MCP_TOOLS_PAGE_SIZE = env.int("MCP_TOOLS_PAGE_SIZE", 100, minimum=1)
 MCP_TOOLS_LIST_TTL_MS = env.int("MCP_TOOLS_LIST_TTL_MS", 60_000, minimum=0)

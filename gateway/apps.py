@@ -31,3 +31,10 @@ class McpConfig(AppConfig):
         from logs.usage import register_counter
 
         register_counter("mcp_calls", count_mcp_calls)
+        # The call log writer (gateway.calllog) starts with a process's first queued call;
+        # at exit it writes what is queued, so a clean shutdown loses no call.
+        import atexit
+
+        from gateway import calllog
+
+        atexit.register(calllog.stop)

@@ -1,14 +1,19 @@
-"""Run an ``api`` tool in-process, through Django's URL routing, middleware and permissions.
+"""Run an ``api`` tool in-process, through Django's URL routing, permissions and operation log.
 
 No loopback HTTP: the call is a ``WSGIRequest`` built here and handed to a ``BaseHandler``
-with the project's middleware, the stack an HTTP request meets (less three middleware that
-do nothing for it, see ``IN_PROCESS_SKIPS``). The caller's token
-is not forwarded anywhere: the request carries no ``Authorization`` header, only the
-principal (``atrium_principal``, read by ``accounts.api.authentication
-.InProcessAuthentication``), so the key's scopes narrow the call as they narrow a direct
-API request, and the endpoint registry, data scopes and audit capture apply as usual. The
-request id of the MCP request travels in ``X-Request-ID``, so the operation and audit rows
-of a write carry the id of the call that caused them.
+whose middleware chain is only what the inner request adds to the outer one
+(``IN_PROCESS_MIDDLEWARE``, issue 16, item 6). The outer ``/mcp/`` request has already
+been through the rest: its client address and host were checked, its request context
+(tenant scope, actor, request id) is open and its language active. ``call_api`` opens the
+inner request's own context with the same values, so nothing the view sets outlives it,
+and applies the API's error format around the chain (``core.api.middleware
+.as_api_error``). The caller's token is not forwarded anywhere: the request carries no
+``Authorization`` header, only the principal (``atrium_principal``, read by
+``accounts.api.authentication.InProcessAuthentication``), so the key's scopes narrow the
+call as they narrow a direct API request, and the endpoint registry, data scopes,
+permission checks and audit capture apply as usual. The request id of the MCP request
+travels in ``X-Request-ID``, so the operation and audit rows of a write carry the id of the
+call that caused them.
 
 Arguments map onto the route as ``gateway.schemas`` describes them: path placeholders take the
 arguments of the same name, ``body`` is the JSON body, everything else the query string.
@@ -28,23 +33,30 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIRequest
 from django.test.utils import override_settings
+from django.utils import translation
 
 from core.api.middleware import as_api_error
+from core.context import get_current_actor_id, get_scope, request_context
 
 TRUNCATION_MARKER = "\n[... truncated by the MCP gateway]"
 PLACEHOLDER = re.compile(r"{([^{}/]+)}")
 BODY = "body"
-# Middleware an in-process call does without: the API's error format, which ``call_api``
-# applies itself around the chain; static files, whose paths a tool never calls; and the
-# frame-options header, which the gateway drops with the other headers. The in-process call
-# is the deepest stack the platform runs and each middleware adds two frames to it, which
-# put its ORM work on the edge of CPython 3.11's 16 KiB frame chunks (an mmap/munmap pair
-# per chunk crossing; README, "MCP gateway" benchmarks).
-IN_PROCESS_SKIPS = frozenset({
-    "core.api.middleware.ApiErrorFormatMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-})
+# The middleware an in-process call runs: the operation and audit log of what the call
+# does, which the outer request does not write (``logs.middleware.UNLOGGED_PREFIXES``).
+# Everything else in ``MIDDLEWARE`` the outer request has run already, and the inner one
+# needs none of it again:
+# * the API's error format: ``call_api`` applies it around the chain;
+# * security headers and redirects, static files, common URL handling, frame options:
+#   about the HTTP answer, and the gateway hands an agent only the answer's body;
+# * sessions, CSRF, the session's user and messages: the call carries no cookie and is
+#   authenticated by its principal inside the view (``InProcessAuthentication``);
+# * the request context (``tenants.middleware``): ``call_api`` opens it with the outer
+#   request's scope, actor and request id, without reading a session's user;
+# * the languages (``LocaleMiddleware``, ``UserLanguageMiddleware``): the outer request
+#   activated them, and the principal's authentication activates the user's again.
+# A second pass through them cost about 1 ms per call, and two stack frames each on the
+# deepest stack the platform runs (README, "MCP gateway" benchmarks).
+IN_PROCESS_MIDDLEWARE = ("logs.middleware.OperationLogMiddleware",)
 _handler_lock = threading.Lock()
 _handler: BaseHandler | None = None
 
@@ -69,7 +81,7 @@ def max_result_bytes() -> int:
 
 
 def handler() -> BaseHandler:
-    """Return the process's handler, loaded once with ``MIDDLEWARE`` less ``IN_PROCESS_SKIPS``.
+    """Return the process's handler, loaded once with ``IN_PROCESS_MIDDLEWARE``.
 
     Django loads a chain from ``settings.MIDDLEWARE`` only, so the list is overridden while
     it loads; the lock keeps two first calls from nesting the override.
@@ -79,8 +91,7 @@ def handler() -> BaseHandler:
         with _handler_lock:
             if _handler is None:
                 instance = BaseHandler()
-                chain = [name for name in settings.MIDDLEWARE if name not in IN_PROCESS_SKIPS]
-                with override_settings(MIDDLEWARE=chain):
+                with override_settings(MIDDLEWARE=list(IN_PROCESS_MIDDLEWARE)):
                     instance.load_middleware()
                 _handler = instance
     return _handler
@@ -147,6 +158,9 @@ def build_request(*, method: str, path: str, query: str, body: Any, caller, requ
         environ["CONTENT_LENGTH"] = str(len(payload))
     request = WSGIRequest(environ)
     request.atrium_principal = (caller.user, caller.api_key)
+    # What the middleware the call skips would have set (IN_PROCESS_MIDDLEWARE).
+    request.LANGUAGE_CODE = translation.get_language()
+    request.request_id = request_id
     # The call is the platform's own, made for an authenticated principal: CSRF protects
     # cookie-authenticated browsers, and this request carries no cookie.
     request._dont_enforce_csrf_checks = True
@@ -162,8 +176,13 @@ def call_api(tool, arguments: dict[str, Any], *, caller, request_id: str, host: 
         request_id=request_id, host=host, secure=secure,
     )
     # The body is in memory already: one over the limit is refused by the view's parser
-    # (413), so the middleware's early size check has nothing to add here.
-    response = as_api_error(request, handler().get_response(request))
+    # (413), so the middleware's early size check has nothing to add here. The inner
+    # request's context starts as the outer one's; leaving it undoes what the view's
+    # authentication set (core.context.request_context).
+    scope = get_scope()
+    with request_context(scope=scope, actor_id=get_current_actor_id(), request_id=request_id):
+        request.tenant_scope = scope
+        response = as_api_error(request, handler().get_response(request))
     content_type = response.get("Content-Type", "")
     limit = max_result_bytes()
     # Not response.close(): it sends request_finished, which may close the database

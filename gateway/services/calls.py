@@ -22,6 +22,9 @@ this tool" form:
 4. the tool's counters move in one UPDATE of relative increments, exact under concurrent
    calls (``record_call``).
 
+The log row and the counters are written after the answer, in batches, by the process's
+call log writer (``gateway.calllog``, issue 16, item 6) when ``MCP_CALL_LOG_QUEUE`` is on.
+
 Failures reach the agent as a short readable message, never a stack or a raw upstream
 body.
 """
@@ -36,12 +39,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from core import deadlines, logrows
+from core import deadlines
 from core.redaction import MASK, jsonable, mask_values, might_hold_secret, values_to_hide
 from gateway import scripts
 from gateway.choices import ToolType
@@ -296,11 +299,19 @@ _count_sql: dict[str, str] = {}
 
 
 def count_statement(tool_pk, ok: bool, elapsed_ms: int, alias: str) -> tuple[str, tuple]:
-    """Return the UPDATE that counts one call of the tool ``tool_pk`` (SQL, parameters).
+    """Return the UPDATE that counts one call of the tool ``tool_pk`` (SQL, parameters)."""
+    return counts_statement(tool_pk, calls=1, successes=1 if ok else 0, elapsed_ms=elapsed_ms,
+                            alias=alias)
 
-    Relative increments, so concurrent calls never lose one: the UPDATE holds the row
-    lock and they serialise on it. The average is assigned first from the old values,
-    (total + t) / (count + 1): MariaDB evaluates SET assignments left to right on the
+
+def counts_statement(tool_pk, *, calls: int, successes: int, elapsed_ms: int,
+                     alias: str) -> tuple[str, tuple]:
+    """Return the UPDATE that counts ``calls`` calls of the tool ``tool_pk`` (SQL, parameters).
+
+    ``successes`` of them succeeded, and they took ``elapsed_ms`` in all. Relative
+    increments, so concurrent writers never lose one: the UPDATE holds the row lock and
+    they serialise on it. The average is assigned first from the old values,
+    (total + t) / (count + n): MariaDB evaluates SET assignments left to right on the
     updated row, PostgreSQL and SQLite on the old one, and with the average first both
     read the same old values. ``FLOOR``: MariaDB's ``/`` is a decimal division that the
     integer column would round. The text is built once per database.
@@ -317,15 +328,15 @@ def count_statement(tool_pk, ok: bool, elapsed_ms: int, alias: str) -> tuple[str
         sql = _count_sql[alias] = (
             f"UPDATE {quote(McpTool._meta.db_table)} SET "
             f"{column['avg_response_time']} = FLOOR(({column['total_response_time']} + %s)"
-            f" / ({column['call_count']} + 1)), "
-            f"{column['call_count']} = {column['call_count']} + 1, "
+            f" / ({column['call_count']} + %s)), "
+            f"{column['call_count']} = {column['call_count']} + %s, "
             f"{column['success_count']} = {column['success_count']} + %s, "
             f"{column['failure_count']} = {column['failure_count']} + %s, "
             f"{column['total_response_time']} = {column['total_response_time']} + %s "
             f"WHERE {quote(McpTool._meta.pk.column)} = %s"
         )
     pk = McpTool._meta.pk.get_db_prep_value(tool_pk, connection)
-    return sql, (elapsed_ms, 1 if ok else 0, 0 if ok else 1, elapsed_ms, pk)
+    return sql, (elapsed_ms, calls, calls, successes, calls - successes, elapsed_ms, pk)
 
 
 def secret_values(tool, arguments: Any) -> list[str]:
@@ -385,45 +396,20 @@ def log_row(tool, arguments: Any, outcome: CallOutcome, *, caller, context: Call
 
 
 def record_call(tool, arguments: Any, outcome: CallOutcome, *, caller, context: CallContext) -> None:
-    """Write the call log row and move the tool's counters; never raise.
+    """Log the call and move the tool's counters; never raise.
 
-    Both writes go through ``core.logrows.execute_statements``: in autocommit each is a single
-    statement (no ``BEGIN``/``COMMIT``), inside a transaction it runs in a savepoint. On
-    PostgreSQL, with the log and the tools in one database, they are one statement
-    (``core.logrows.one_statement``: the ``INSERT`` in a ``WITH`` clause of the ``UPDATE``):
-    one round trip, one commit. Should it fail, each is written again on its
-    own, so that a log row that cannot be written never costs the call its count.
+    ``gateway.calllog`` writes both: after the answer, in a batch of the process's
+    background writer, when ``MCP_CALL_LOG_QUEUE`` is on and the call runs in autocommit;
+    else here, in the request. Either way a log row that cannot be written is reported to
+    the application log and never costs the call its count.
     """
-    from gateway.models import McpTool, McpToolCallLog
+    from gateway import calllog
 
-    log_alias = router.db_for_write(McpToolCallLog)
-    count_alias = router.db_for_write(McpTool)
-    insert = None
     try:
-        insert = logrows.insert_statements(
-            [log_row(tool, arguments, outcome, caller=caller, context=context)], log_alias)[0]
+        calllog.record(calllog.pending(tool, arguments, outcome, caller=caller,
+                                       context=context))
     except Exception:
-        logger.exception("Could not prepare the call log of tool %s (request %s)",
-                         tool.pk, context.request_id)
-    count = count_statement(tool.pk, outcome.ok, outcome.elapsed_ms, count_alias)
-    if (insert is not None and log_alias == count_alias
-            and connections[log_alias].vendor == "postgresql"):
-        try:
-            logrows.execute_statements([logrows.one_statement([insert, count])], log_alias)
-            return
-        except Exception:
-            logger.warning("Could not write the call log and the count together (request %s); "
-                           "writing them apart", context.request_id, exc_info=True)
-    if insert is not None:
-        try:
-            logrows.execute_statements([insert], log_alias)
-        except Exception:
-            logger.exception("Could not write the call log of tool %s (request %s)",
-                             tool.pk, context.request_id)
-    try:
-        logrows.execute_statements([count], count_alias)
-    except Exception:
-        logger.exception("Could not count the call of tool %s (request %s)",
+        logger.exception("Could not log or count the call of tool %s (request %s)",
                          tool.pk, context.request_id)
 
 

@@ -1,9 +1,10 @@
-"""The in-process chain without ``ApiErrorFormatMiddleware`` still answers in the API's format.
+"""The in-process call runs only the middleware the outer request has not (issue 16, item 6).
 
-The in-process chain leaves that middleware out (``gateway.dispatch.IN_PROCESS_SKIPS``) and
-``call_api`` applies its formatting around the chain: an agent meets the API's JSON error
-for a refusal made outside a view, and the 413 of a body over the limit, as a direct API
-client does.
+Its chain is the operation log alone (``gateway.dispatch.IN_PROCESS_MIDDLEWARE``);
+``call_api`` applies the API's error format around it and opens the inner request's
+context: an agent meets the API's JSON error for a refusal made outside a view, and the 413
+of a body over the limit, as a direct API client does; a write keeps its operation and
+audit rows under the call's request id; permissions and the key's scopes still apply.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def test_a_body_that_grows_over_the_limit_in_process_is_the_api_413(client, admi
         "'message': 'The request body is too large.'}")
 
 
-def test_the_in_process_chain_leaves_out_only_the_named_middleware(settings):
+def test_the_in_process_chain_is_the_operation_log_alone(settings):
+    """The loaded chain is IN_PROCESS_MIDDLEWARE, each of it in MIDDLEWARE."""
     dispatch._handler = None
     try:
         loaded = []
@@ -66,8 +68,40 @@ def test_the_in_process_chain_leaves_out_only_the_named_middleware(settings):
                 break
             loaded.append(f"{type(middleware).__module__}.{type(middleware).__qualname__}")
             chain = middleware.get_response
-        expected = [name for name in settings.MIDDLEWARE if name not in dispatch.IN_PROCESS_SKIPS]
-        assert loaded == expected
-        assert dispatch.IN_PROCESS_SKIPS < set(settings.MIDDLEWARE)
+        assert loaded == list(dispatch.IN_PROCESS_MIDDLEWARE)
+        assert set(dispatch.IN_PROCESS_MIDDLEWARE) <= set(settings.MIDDLEWARE)
     finally:
         dispatch._handler = None
+
+
+def test_a_write_through_a_tool_keeps_its_operation_and_audit_rows(client, admin_a, tenant_a):
+    """The inner request's operation log and audit entries carry the call's request id."""
+    from core.context import tenant_context
+    from logs.models import AuditLog, OperationLog
+
+    api_tool(tenant_a, "position_create", path="/api/v1/positions/", method="POST",
+             schema={"type": "object", "properties": {"body": {"type": "object"}}})
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "position_create",
+                       "arguments": {"body": {"name": "Agent", "code": "agent"}}}}
+    response = post(client, json.dumps(body).encode(),
+                    key=key_of(admin_a, ["position:create"]),
+                    HTTP_X_REQUEST_ID="mcp-write-1")
+    assert response.json()["result"]["isError"] is False, response.json()
+    with tenant_context(tenant_a):
+        operation = OperationLog.objects.get(request_id="mcp-write-1")
+        assert operation.method == "POST" and operation.uri.startswith("/api/v1/positions/")
+        assert operation.user_id == admin_a.pk
+        assert AuditLog.objects.filter(request_id="mcp-write-1").exists()
+
+
+def test_the_keys_scopes_still_narrow_the_in_process_call(client, admin_a, tenant_a):
+    """A key without the endpoint's scope is refused by the API's permission check."""
+    api_tool(tenant_a, "position_create", path="/api/v1/positions/", method="POST",
+             schema={"type": "object", "properties": {"body": {"type": "object"}}})
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "position_create",
+                       "arguments": {"body": {"name": "Agent", "code": "agent"}}}}
+    answer = post(client, json.dumps(body).encode(), key=key_of(admin_a, ["user:view"])).json()
+    # Unknown to this key (policy) or refused by the API: never a success.
+    assert "error" in answer or answer["result"]["isError"] is True, answer
