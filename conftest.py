@@ -16,15 +16,21 @@ from tenants.models import Tenant, TenantPackage
 PASSWORD = "Correct-horse-9"
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip the test for what is missing locally, or fail it where ``ATRIUM_REQUIRE_SERVICES``
+    is set (CI): there a skipped test would pass for a test never run."""
+    if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_service(host: str, port: int, name: str) -> None:
     """Skip when a local server is not listening, or fail when CI requires it."""
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as exc:
         message = f"{name} at {host}:{port} does not answer: {exc}"
-        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
 
 
 def test_database_url() -> str:
@@ -50,9 +56,7 @@ def require_tool(path, name: str):
     path = Path(path)
     if not path.exists():
         message = f"{name} is not installed ({path}); make test installs it"
-        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     return path
 
 
@@ -66,9 +70,7 @@ def pytest_runtest_setup(item) -> None:
     state = sandbox.state()
     if state["mode"] != "bubblewrap":
         message = f"the sandbox of user code is {state['mode']}: {state.get('reason', '')}"
-        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
 
 
 def make_user(tenant: Tenant, username: str, **fields) -> User:
@@ -212,9 +214,7 @@ def httpbin():
     gunicorn = Path(__file__).resolve().parent / ".venv-httpbin" / "bin" / "gunicorn"
     if not gunicorn.exists():
         message = f"httpbin is not installed ({gunicorn}); make test installs it"
-        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -28,6 +28,49 @@ def module_label(module: str) -> str:
     return module
 
 
+# What a logged operation did, by the last word of its code (an admin page's ``change``, an
+# API action's ``users.create``), and whole codes of the platform's own work.
+OPERATION_ACTIONS = {  # the longer first: "partial_update" before "update"
+    "partial_update": _("Update"), "add": _("Add"), "change": _("Change"),
+    "delete": _("Delete"), "create": _("Create"), "update": _("Update"), "destroy": _("Delete"),
+    "restore": _("Restore"), "list": _("List"), "retrieve": _("View"),
+    "changelist": _("List"), "history": _("History"),
+}
+OPERATIONS = {"login": _("Sign in"), "logout": _("Sign out"),
+              "maintain_partitions": _("Maintain log partitions")}
+NAME_FORMAT = _("%(action)s %(resource)s")
+
+
+def _model_named(name: str):
+    """Return the model whose name is ``name`` (or its plural), ``None`` when none is."""
+    for candidate in (name, name.removesuffix("s")):
+        for model in apps.get_models():
+            if model._meta.model_name == candidate.replace("-", "").replace("_", ""):
+                return model
+    return None
+
+
+def operation_label(module: str, operation: str) -> str:
+    """Return a logged operation in the reader's language: ``Change user`` for an admin
+    page's ``change`` of module ``user``, ``Create user`` for the API's ``user.create``;
+    a code that names no known action reads as stored."""
+    if operation in OPERATIONS:
+        return str(OPERATIONS[operation])
+    for action, label in OPERATION_ACTIONS.items():
+        for separator in (".", "-", "_", ""):
+            if separator and not operation.endswith(separator + action):
+                continue
+            if not separator and operation != action:
+                continue
+            thing = operation[:-len(action) - len(separator)] if separator else module
+            model = _model_named(thing) or _model_named(module)
+            if model is None:
+                return str(label)
+            return str(NAME_FORMAT) % {"action": label,
+                                       "resource": model._meta.verbose_name}
+    return operation
+
+
 def entity_label(entity_type: str) -> str:
     """Return an audit row's entity type (``accounts.user``) as the model's name."""
     try:
@@ -114,13 +157,17 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
     """Write requests: who did what, how it ended and what it changed."""
 
     list_display = [
-        "created_at", "username", "module_shown", "operation", "business_type", "method",
-        "response_status", "status", "execute_time",
+        "created_at", "username", "module_shown", "operation_shown", "business_type",
+        "method", "response_status", "status", "execute_time",
     ]
 
     @admin.display(description=_("module"), ordering="module")
     def module_shown(self, obj: OperationLog) -> str:
         return module_label(obj.module)
+
+    @admin.display(description=_("operation"), ordering="operation")
+    def operation_shown(self, obj: OperationLog) -> str:
+        return operation_label(obj.module, obj.operation)
     list_filter = ["status", "module", "business_type", "method"]
     search_fields = ["username", "uri", "request_id", "business_id"]
     fields = readonly_fields = [

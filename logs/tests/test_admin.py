@@ -210,3 +210,20 @@ def test_log_modules_and_entity_types_read_in_the_readers_language():
         assert entity_label("accounts.user") == "用户"
     assert module_label("accounts") == "Accounts" and module_label("nothing") == "nothing"
     assert entity_label("accounts.user") == "user" and entity_label("gone.thing") == "gone.thing"
+
+
+def test_log_operations_read_as_what_was_done():
+    """An operation code names an action on a model: shown as such in the reader's
+    language; a code that names no known action reads as stored."""
+    from django.utils import translation
+
+    from logs.admin import operation_label
+
+    assert operation_label("user", "change") == "Change user"
+    assert operation_label("accounts", "user.create") == "Create user"
+    assert operation_label("accounts", "users.partial_update") == "Update user"
+    assert operation_label("accounts", "login") == "Sign in"
+    assert operation_label("testing", "run-report-junit") == "run-report-junit"
+    with translation.override("zh-hans"):
+        assert operation_label("user", "change") == "修改用户"
+        assert operation_label("accounts", "login") == "登录"

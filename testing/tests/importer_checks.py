@@ -5,12 +5,10 @@ files (``corpus``)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
-
+from conftest import skip_or_fail
 from testing.choices import RequestMethod
 from testing.importers.base import ImportPlan
 from testing.models.interfaces import body_errors
@@ -22,15 +20,11 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def corpus(*parts: str) -> Path:
-    """Return the path of a file of the shared corpus (beside the checkout). A missing one
-    skips the test locally, and fails it where ``ATRIUM_REQUIRE_SERVICES`` is set (CI):
-    there a skipped corpus test would pass for a test never run."""
+    """Return the path of a file of the shared corpus (beside the checkout); a missing one
+    skips the test locally and fails it in CI (``conftest.skip_or_fail``)."""
     path = CORPUS.joinpath(*parts)
     if not path.exists():
-        message = f"the shared corpus is not beside the checkout ({path})"
-        if os.environ.get("ATRIUM_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"the shared corpus is not beside the checkout ({path})")
     return path
 
 
