@@ -164,3 +164,34 @@ def test_the_plan_page_offers_only_the_tenants_people(client, plan, tenant_a, te
     page = client.get(reverse("testing:plan", args=[plan.project_id, plan.pk]))
     text = page.content.decode()
     assert "editor" in text and "stranger" not in text
+
+
+def test_a_scheduled_failing_run_notifies_and_says_its_schedule(
+        django_capture_on_commit_callbacks, plan, tenant_a, tenant_b):
+    """The issue's "done when": a schedule fires, its run fails, the plan's people hear of
+    it; the run says which schedule started it. Another tenant hears nothing."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from testing.models import Execution
+    from testing.services import schedules
+    from testing.tests.test_schedules import due, schedule
+
+    watcher = make_actor(tenant_a, ["project:view"], username="watcher")
+    make_actor(tenant_b, ["project:view"], username="watcher")
+    configure(plan, notify_on=NotifyOn.FAILED, users=[watcher])
+    row = schedule(plan, cron="*/5 * * * *")
+    mark = timezone.now().replace(second=0, microsecond=0)
+    mark -= timedelta(minutes=mark.minute % 5)
+    due(row, mark)
+    with django_capture_on_commit_callbacks(execute=True):
+        fired = schedules.fire_due(mark + timedelta(seconds=30))
+    assert len(fired) == 1 and fired[0]["error"] == ""
+    with tenant_context(tenant_a):
+        execution = Execution.objects.get(plan=plan)
+        (notice,) = Notification.objects.all()
+    assert execution.status == "failed" and execution.schedule_id == row.pk
+    assert notice.title == "Plan Nightly: the run failed" and str(execution.pk) in notice.content
+    with tenant_context(tenant_b):
+        assert not Notification.objects.exists()
