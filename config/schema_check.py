@@ -102,6 +102,11 @@ def model_field_family(field: models.Field) -> str | None:
 
 def live_field_family(connection: BaseDatabaseWrapper, info) -> str | None:
     """Return the type family of an introspected column, None when it cannot be read."""
+    data_type = (getattr(info, "data_type", "") or "").lower()
+    if connection.vendor == "mysql" and data_type.endswith("blob"):
+        # MySQL reports BLOB and TEXT columns by one type code, which Django reads as text;
+        # the column's data type tells them apart.
+        return "binary"
     try:
         return family(connection.introspection.get_field_type(info.type_code, info))
     except (KeyError, TypeError):

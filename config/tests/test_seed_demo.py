@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
 
 from config.management.commands.seed_demo import DEMO_PASSWORD
@@ -21,7 +22,8 @@ def counts() -> tuple[int, int, int, int, int]:
     )
 
 
-def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
+@pytest.mark.django_db(databases="__all__")  # its usage rollup is on the analytics alias
+def test_seed_demo_is_idempotent_and_its_logins_work(capsys):
     """Running it twice creates the data once; every printed sign-in works."""
     call_command("seed_demo")
     first = counts()

@@ -16,7 +16,8 @@ from core.context import all_tenants
 from gateway.schemas import tool_definition
 from rbac.models import ApiEndpoint
 
-pytestmark = pytest.mark.django_db
+# Every datasource: seed_demo rolls usage up on the analytics one (postgres_db when routed).
+pytestmark = pytest.mark.django_db(databases="__all__")
 PLACEHOLDER = re.compile(r"{([^{}/]+)}")
 
 

@@ -24,6 +24,7 @@ def test_seeded_menus_read_in_chinese_and_other_names_as_written():
     assert Menu(name="Home").label == "Home"
 
 
+@pytest.mark.django_db(databases="__all__")  # seed_demo's usage rollup: the analytics alias
 def test_the_sidebar_of_a_chinese_reader_is_chinese(tenant_a):
     from io import StringIO
 

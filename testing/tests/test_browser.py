@@ -60,7 +60,9 @@ pytestmark = [
     # Skipped before the live server and its database are set up; under CI it runs, and
     # the ``browser`` fixture fails with the reason.
     pytest.mark.skipif(bool(PROBLEM) and not REQUIRED, reason=PROBLEM or ""),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Every datasource: seed_demo rolls usage up on the analytics one (postgres_db when
+    # routed).
+    pytest.mark.django_db(transaction=True, serialized_rollback=True, databases="__all__"),
 ]
 
 

@@ -223,6 +223,7 @@ def test_reorder_refuses_another_scenarios_step(tenant_a):
 # Demo data
 
 
+@pytest.mark.django_db(databases="__all__")  # seed_demo's usage rollup: the analytics alias
 def test_seed_demo_builds_the_testing_demo_once(platform):
     call_command("seed_demo", stdout=io.StringIO())
     call_command("seed_demo", stdout=io.StringIO())
