@@ -130,6 +130,16 @@ def operator_api(operator):
     return client
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """End every test in the platform's language: a request activates its user's language in
+    the test's thread, and nothing there would deactivate it before the next test."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     return Tenant.objects.create(code="alpha", name="Alpha Ltd", package=full_package())

@@ -8,7 +8,9 @@
   until the status is ``previewed`` (the preview is there) or ``failed`` (``error`` says
   why). The preview: every item with its action
   (create, update, conflict, unchanged, kept, remove, skip), the reason, and what the file
-  held that is not carried over (``problems``). A file that cannot be read is a 400 naming
+  held that is not carried over (``problems``: each ``message`` in English as stored, with
+  ``message_localized`` in the request's language and ``message_i18n`` its msgid and
+  parameters, testing.engine.messages). A file that cannot be read is a 400 naming
   the file, where in it and why. Needs ``importjob:create`` and the create codes of
   interfaces, variables and scenarios.
 * ``GET imports/``, ``GET imports/{id}/?base_url=``: jobs and their preview.
@@ -65,9 +67,14 @@ class PreviewItemSerializer(serializers.Serializer):
 
 class ProblemSerializer(serializers.Serializer):
     where = serializers.CharField()
-    message = serializers.CharField()
+    message = serializers.CharField(help_text="The problem in English, as it was stored.")
     severity = serializers.CharField()
     item = serializers.CharField()
+    message_i18n = serializers.JSONField(
+        allow_null=True, help_text='The message id and parameters ({"msgid", "params"}); '
+                                   "null for a preview stored before messages had ids.")
+    message_localized = serializers.CharField(
+        help_text="The problem in the request's language (Accept-Language, else the user's).")
 
 
 class ImportPreviewSerializer(ImportJobSerializer):
@@ -127,7 +134,8 @@ def preview_data(job: ImportJob, base_url: str = "") -> dict:
     preview = imports.preview(job, base_url=base_url)
     data["base_urls"] = preview.plan.base_urls
     data["items"] = [{**asdict(item), "chosen": item.chosen} for item in preview.items]
-    data["problems"] = [asdict(problem) for problem in preview.plan.problems]
+    data["problems"] = [{**asdict(problem), "message_localized": problem.text()}
+                        for problem in preview.plan.problems]
     return data
 
 

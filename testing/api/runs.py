@@ -11,7 +11,12 @@
   ``allure-results``), so a pipeline needs only ``curl``.
 * ``GET scenario-runs/?execution=`` and ``GET step-results/?execution=&scenario_run=``: the
   runs and their steps in order (``execution:view`` through their execution, whose
-  ``executionstep:view`` and ``stepresult:view`` codes they need).
+  ``executionstep:view`` and ``stepresult:view`` codes they need). A step result's
+  ``error`` and each assertion's ``message`` stay the English text the engine stored; beside
+  them ``error_localized`` (also on executions and scenario runs) and each assertion's
+  ``message_localized`` are the same messages in
+  the request's language (``Accept-Language``, else the user's), and a new row's assertions
+  carry ``message_i18n`` (``{"msgid", "params"}``, testing.engine.messages).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from testing.models import (
     TestPlan,
 )
 from testing import reports
+from testing.engine.messages import render as render_message
 from testing.services import runs
 
 
@@ -44,6 +50,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
     """An execution: what ran, its state and totals."""
 
     pass_rate = serializers.FloatField(read_only=True, allow_null=True)
+    error_localized = serializers.SerializerMethodField(
+        help_text="The error in the request's language; `error` is the English text.")
 
     class Meta:
         model = Execution
@@ -51,9 +59,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
                   "interface", "environment", "dataset", "status", "requested", "parallel",
                   "stop_on_failure", "started_at", "completed_at", "scenarios_total",
                   "scenarios_passed", "scenarios_failed", "steps_passed", "steps_failed",
-                  "pass_rate", "error", "allure_report_path", "details_pruned_at",
-                  "created_at", "created_by"]
+                  "pass_rate", "error", "error_localized", "allure_report_path",
+                  "details_pruned_at", "created_at", "created_by"]
         read_only_fields = fields
+
+    def get_error_localized(self, execution: Execution) -> str:
+        return render_message(execution.error_i18n, execution.error)
 
 
 class StartRunSerializer(serializers.Serializer):
@@ -108,24 +119,46 @@ class StartRunSerializer(serializers.Serializer):
 class ScenarioRunSerializer(serializers.ModelSerializer):
     """One scenario run of an execution (one dataset row when data-driven)."""
 
+    error_localized = serializers.SerializerMethodField(
+        help_text="The error in the request's language; `error` is the English text.")
+
     class Meta:
         model = ExecutionStep
         fields = ["id", "tenant", "execution", "scenario", "interface", "environment",
                   "dataset", "name", "sort_order", "row_number", "row_values", "status",
                   "steps_total", "steps_passed", "steps_failed", "attempts", "started_at",
-                  "completed_at", "error"]
+                  "completed_at", "error", "error_localized"]
         read_only_fields = fields
+
+    def get_error_localized(self, run: ExecutionStep) -> str:
+        return render_message(run.error_i18n, run.error)
 
 
 class StepResultSerializer(serializers.ModelSerializer):
     """What one step did; secrets are masked."""
 
+    error_localized = serializers.SerializerMethodField(
+        help_text="The error in the request's language; `error` is the English text.")
+
     class Meta:
         model = StepResult
         fields = ["id", "execution", "scenario_run", "position", "step_key", "title",
                   "action", "status", "attempts", "flaky", "request", "response", "variables",
-                  "extracted", "assertions", "error", "started_at", "duration_ms"]
+                  "extracted", "assertions", "error", "error_localized", "started_at",
+                  "duration_ms"]
         read_only_fields = fields
+
+    def get_error_localized(self, result: StepResult) -> str:
+        return render_message(result.error_i18n, result.error)
+
+    def to_representation(self, instance: StepResult) -> dict:
+        data = super().to_representation(instance)
+        # Each assertion keeps its English ``message``; ``message_localized`` is added.
+        data["assertions"] = [
+            {**item, "message_localized": render_message(item.get("message_i18n"),
+                                                         item.get("message", ""))}
+            if isinstance(item, dict) else item for item in data.get("assertions") or []]
+        return data
 
 
 class ExecutionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -11,7 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from django.utils.translation import gettext_noop
 from jsonschema.exceptions import SchemaError
+
+from testing.engine.messages import message
 
 
 class _Missing:
@@ -88,7 +91,8 @@ def canonical(name: str) -> str:
         name = ALIASES.get(name, name)
         if name in COMPARATORS:
             return name
-    raise CheckError(f"unknown comparator {name!r}; known: {', '.join(COMPARATORS)}")
+    raise CheckError(message(gettext_noop("unknown comparator %(name)s; known: %(known)s"),
+                             name=repr(name), known=", ".join(COMPARATORS)))
 
 
 def show(value: Any) -> str:
@@ -126,18 +130,25 @@ def compare(comparator: str, actual: Any, expected: Any = None) -> Outcome:
     if name in NO_EXPECTED:
         if _PREDICATES[name](actual):
             return Outcome(True, name)
-        got = "nothing was found" if actual is MISSING else f"got {show(actual)}"
-        return Outcome(False, f"expected {name}, {got}")
+        if actual is MISSING:
+            return Outcome(False, message(gettext_noop("expected %(comparator)s, nothing was "
+                                                       "found"), comparator=name))
+        return Outcome(False, message(gettext_noop("expected %(comparator)s, got %(actual)s"),
+                                      comparator=name, actual=show(actual)))
     if actual is MISSING:
-        return Outcome(False, f"expected {name} {show(expected)}, nothing was found")
+        return Outcome(False, message(gettext_noop("expected %(comparator)s %(expected)s, "
+                                                   "nothing was found"),
+                                      comparator=name, expected=show(expected)))
     try:
         passed = _COMPARISONS[name](actual, expected)
     except _Failed as failure:
-        return Outcome(False, str(failure))
+        return Outcome(False, failure.args[0])
     if passed:
         # A schema is too long to repeat in every passed assertion.
         return Outcome(True, "json_schema" if name == "json_schema" else f"{name} {show(expected)}")
-    return Outcome(False, f"expected {name} {show(expected)}, got {show(actual)}")
+    return Outcome(False, message(gettext_noop("expected %(comparator)s %(expected)s, got "
+                                               "%(actual)s"),
+                                  comparator=name, expected=show(expected), actual=show(actual)))
 
 
 def _check_definition(name: str, expected: Any) -> None:
@@ -148,23 +159,30 @@ def _check_definition(name: str, expected: Any) -> None:
         _type_test(expected)
     elif name.startswith("len_"):
         if not isinstance(expected, int) or isinstance(expected, bool):
-            raise CheckError(f"{name} needs an integer length, not {show(expected)}")
+            raise CheckError(message(gettext_noop("%(comparator)s needs an integer length, not "
+                                                  "%(expected)s"),
+                                     comparator=name, expected=show(expected)))
     elif name == "json_schema":
         if not isinstance(expected, (dict, bool)):
-            raise CheckError(f"json_schema needs a JSON Schema object, not {show(expected)}")
+            raise CheckError(message(gettext_noop("json_schema needs a JSON Schema object, not "
+                                                  "%(expected)s"), expected=show(expected)))
         try:
             Draft202012Validator.check_schema(expected)
         except SchemaError as error:
-            raise CheckError(f"invalid JSON Schema at {error.json_path}: {error.message}") from None
+            raise CheckError(message(gettext_noop("invalid JSON Schema at %(path)s: %(reason)s"),
+                                     path=error.json_path, reason=error.message)) from None
 
 
 def _pattern(expected: Any) -> re.Pattern[str]:
     if not isinstance(expected, str):
-        raise CheckError(f"regex_match needs a regular expression, not {show(expected)}")
+        raise CheckError(message(gettext_noop("regex_match needs a regular expression, not "
+                                              "%(expected)s"), expected=show(expected)))
     try:
         return re.compile(expected)
     except re.error as error:
-        raise CheckError(f"invalid regular expression {expected!r}: {error}") from None
+        raise CheckError(message(gettext_noop("invalid regular expression %(pattern)s: "
+                                              "%(reason)s"),
+                                 pattern=repr(expected), reason=str(error))) from None
 
 
 def _type_test(expected: Any) -> Callable[[Any], bool]:
@@ -172,7 +190,8 @@ def _type_test(expected: Any) -> Callable[[Any], bool]:
     test = TYPES.get(TYPE_ALIASES.get(key, key)) if isinstance(key, str) else None
     if test is None:
         known = ", ".join([*TYPES, *TYPE_ALIASES])
-        raise CheckError(f"unknown type {show(expected)} for type_match; known: {known}")
+        raise CheckError(message(gettext_noop("unknown type %(type)s for type_match; known: "
+                                              "%(known)s"), type=show(expected), known=known))
     return test
 
 
@@ -186,10 +205,11 @@ def _type_name(value: Any) -> str:
 
 
 def _mismatch(name: str, actual: Any, expected: Any) -> _Failed:
-    return _Failed(
-        f"cannot compare {_type_name(actual)} {show(actual)} "
-        f"with {_type_name(expected)} {show(expected)} using {name}"
-    )
+    return _Failed(message(
+        gettext_noop("cannot compare %(actual_type)s %(actual)s with %(expected_type)s "
+                     "%(expected)s using %(comparator)s"),
+        actual_type=_type_name(actual), actual=show(actual),
+        expected_type=_type_name(expected), expected=show(expected), comparator=name))
 
 
 def _equal(actual: Any, expected: Any) -> bool:
@@ -252,16 +272,25 @@ def _regex_match(actual: Any, expected: Any) -> bool:
 def _type_match(actual: Any, expected: Any) -> bool:
     if _type_test(expected)(actual):
         return True
-    raise _Failed(f"expected type_match {show(expected)}, got {_type_name(actual)} {show(actual)}")
+    raise _Failed(message(gettext_noop("expected type_match %(expected)s, got %(actual_type)s "
+                                       "%(actual)s"),
+                          expected=show(expected), actual_type=_type_name(actual),
+                          actual=show(actual)))
 
 
 def _length(name: str, test: Callable[[int, int], bool]) -> Callable[[Any, Any], bool]:
     def comparison(actual: Any, expected: int) -> bool:
         if not isinstance(actual, (str, list, tuple, dict)):
-            raise _Failed(f"cannot take the length of {_type_name(actual)} {show(actual)} for {name}")
+            raise _Failed(message(gettext_noop("cannot take the length of %(actual_type)s "
+                                               "%(actual)s for %(comparator)s"),
+                                  actual_type=_type_name(actual), actual=show(actual),
+                                  comparator=name))
         if test(len(actual), expected):
             return True
-        raise _Failed(f"expected {name} {expected}, got length {len(actual)}: {show(actual)}")
+        raise _Failed(message(gettext_noop("expected %(comparator)s %(expected)s, got length "
+                                           "%(length)s: %(actual)s"),
+                              comparator=name, expected=expected, length=len(actual),
+                              actual=show(actual)))
 
     return comparison
 
@@ -280,7 +309,8 @@ def _json_schema(actual: Any, expected: dict | bool) -> bool:
     error = next(validator.iter_errors(actual), None)
     if error is None:
         return True
-    raise _Failed(f"json_schema failed at {error.json_path}: {_cut(error.message)}")
+    raise _Failed(message(gettext_noop("json_schema failed at %(path)s: %(reason)s"),
+                          path=error.json_path, reason=_cut(error.message)))
 
 
 _PREDICATES: dict[str, Callable[[Any], bool]] = {

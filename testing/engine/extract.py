@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse
 
 from testing.engine.checks import MISSING
+from testing.engine.messages import message
 
 SOURCES = ("json", "header", "cookie", "regex", "status_code", "body", "response_time", "rows")
 # These sources are the whole of something and ignore the expression.
@@ -38,13 +40,14 @@ class ResponseData:
     def json(self) -> Any:
         """Return the body parsed as JSON, parsed once; raise ``ExtractError`` if not JSON."""
         if not self.text.strip():
-            raise ExtractError("the body is not JSON: it is empty")
+            raise ExtractError(message(gettext_noop("the body is not JSON: it is empty")))
         try:
             return json.loads(self.text)
         except json.JSONDecodeError as error:
-            raise ExtractError(
-                f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-            ) from None
+            raise ExtractError(message(
+                gettext_noop("the body is not JSON: %(reason)s at line %(line)s column "
+                             "%(column)s"),
+                reason=error.msg, line=error.lineno, column=error.colno)) from None
 
 
 @dataclass
@@ -63,7 +66,8 @@ def select(source: str, expression: str | None, response: ResponseData) -> Any:
         return _first_match(expression, response.json)
     if source == "rows":
         if response.rows is None:
-            raise ExtractError("no database rows here: this is not a database step")
+            raise ExtractError(message(gettext_noop("no database rows here: this is not a "
+                                                    "database step")))
         return _first_match(expression, response.rows)
     if source == "header":
         wanted = _required(source, expression).lower()
@@ -83,7 +87,8 @@ def select(source: str, expression: str | None, response: ResponseData) -> Any:
         return response.text
     if source == "response_time":
         return response.elapsed_ms
-    raise ExtractError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    raise ExtractError(message(gettext_noop("unknown source %(source)s; known: %(known)s"),
+                               source=repr(source), known=", ".join(SOURCES)))
 
 
 def extract(extractor: dict, response: ResponseData, *, step_label: str) -> Extracted:
@@ -95,19 +100,23 @@ def extract(extractor: dict, response: ResponseData, *, step_label: str) -> Extr
     try:
         name, source = extractor["name"], extractor["source"]
     except KeyError as error:
-        raise ExtractError(f"an extractor needs a name and a source; {error} is missing") from None
+        raise ExtractError(message(gettext_noop("an extractor needs a name and a source; "
+                                                "%(key)s is missing"), key=str(error))) from None
     expression = None if source in WHOLE_SOURCES else extractor.get("expression")
     where = f"({source})" if expression is None else _quoted(source, expression)
     try:
         value = select(source, expression, response)
     except ExtractError as error:
-        raise ExtractError(f"extractor '{name}': {error}") from None
+        raise ExtractError(message(gettext_noop("extractor '%(name)s': %(reason)s"),
+                                   name=name, reason=error.args[0])) from None
     if value is not MISSING:
         return Extracted(name, value, found=True, origin=f"extracted at {step_label} {where}")
     if "default" in extractor:
         origin = f"default at {step_label}: {where} found nothing"
         return Extracted(name, extractor["default"], found=False, origin=origin)
-    raise ExtractError(f"extractor '{name}': {source} {expression} found nothing")
+    raise ExtractError(message(gettext_noop("extractor '%(name)s': %(source)s %(expression)s "
+                                            "found nothing"),
+                               name=name, source=source, expression=expression))
 
 
 def _quoted(source: str, expression: str) -> str:
@@ -117,7 +126,8 @@ def _quoted(source: str, expression: str) -> str:
 
 def _required(source: str, expression: str | None) -> str:
     if not expression:
-        raise ExtractError(f"the {source} source needs an expression")
+        raise ExtractError(message(gettext_noop("the %(source)s source needs an expression"),
+                                   source=source))
     return expression
 
 
@@ -128,7 +138,8 @@ def _first_match(expression: str | None, document: Any) -> Any:
     except Exception as error:
         # Filters run user code inside jsonpath-ng (a regex in `=~`, comparisons), which
         # raises whatever the failing operation raises.
-        raise ExtractError(f"JSONPath {expression!r} failed: {error}") from None
+        raise ExtractError(message(gettext_noop("JSONPath %(expression)s failed: %(reason)s"),
+                                   expression=repr(expression), reason=str(error))) from None
     return matches[0].value if matches else MISSING
 
 
@@ -141,7 +152,8 @@ def _jsonpath(expression: str) -> JSONPath:
     try:
         return parse(rooted)
     except JSONPathError as error:
-        raise ExtractError(f"invalid JSONPath {rooted!r}: {str(error).strip()}") from None
+        raise ExtractError(message(gettext_noop("invalid JSONPath %(expression)s: %(reason)s"),
+                                   expression=repr(rooted), reason=str(error).strip())) from None
 
 
 @lru_cache(maxsize=512)
@@ -149,4 +161,6 @@ def _regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as error:
-        raise ExtractError(f"invalid regular expression {pattern!r}: {error}") from None
+        raise ExtractError(message(gettext_noop("invalid regular expression %(pattern)s: "
+                                                "%(reason)s"),
+                                   pattern=repr(pattern), reason=str(error))) from None

@@ -21,8 +21,11 @@ from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from django.utils.translation import gettext_noop
+
 from core.outbound import OutboundError, Policy, Session
 from testing.engine import checks, extract, spec as S, sql, usercode, variables
+from testing.engine.messages import Message, data_of, message, of_exception
 from testing.engine.variables import VariablePool
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -54,6 +57,9 @@ class StepResult:
     extracted: dict = field(default_factory=dict)
     assertions: list[dict] = field(default_factory=list)
     error: str = ""
+    # The error's msgid and parameters (``messages.Message.as_data``), to show it in the
+    # reader's language; None when the error has no message id.
+    error_i18n: dict | None = None
     started_at: float = 0.0           # epoch seconds
     duration_ms: float = 0.0
 
@@ -196,7 +202,7 @@ class ScenarioRunner:
             else:
                 self.failed += 1
                 outcome_status = FAILED
-                error = error or f"{result.title}: {result.error}"
+                error = error or self._step_error(result)
             if stop:
                 # The steps after a hard failure are skipped: the run ends here.
                 self.position = len(steps)
@@ -204,8 +210,14 @@ class ScenarioRunner:
         post = self._post_sql()
         if post is not None and post.status != PASSED:
             outcome_status = FAILED
-            error = error or f"{post.title}: {post.error}"
+            error = error or self._step_error(post)
         return RunOutcome(outcome_status, error=error, checkpoint=self.current_checkpoint())
+
+    @staticmethod
+    def _step_error(result: StepResult) -> str:
+        """Return the run's error for its failed step ``result``: "title: error"."""
+        error = Message.from_data(result.error_i18n) if result.error_i18n else result.error
+        return message(gettext_noop("%(step)s: %(error)s"), step=result.title, error=error)
 
     def current_checkpoint(self) -> Checkpoint:
         """Return where the run stands now."""
@@ -258,11 +270,11 @@ class ScenarioRunner:
         except usercode.UserCodeError as exc:
             # A keyword that raised AssertionError failed a check; any other error is an error.
             result.status = FAILED if exc.assertion else ERROR
-            result.error = str(exc)
+            result.error = of_exception(exc)
         except (StepFailed, variables.UndefinedVariable, variables.TemplateError,
                 checks.CheckError, extract.ExtractError, sql.SqlError, OutboundError) as exc:
             result.status = ERROR
-            result.error = getattr(exc, "message", None) or str(exc)
+            result.error = of_exception(exc)
         except Exception as exc:  # noqa: BLE001 (a driver's error: the step fails, the run goes on)
             result.status = ERROR
             result.error = sql.reason(exc, S.DatabaseSpec("", "", "", 0, "", ""))
@@ -272,13 +284,14 @@ class ScenarioRunner:
             result.status = FAILED
             failed = [a for a in result.assertions if not a["passed"]]
             result.error = failed[0]["message"]
+        result.error_i18n = data_of(result.error)
         result.duration_ms = round((time.monotonic() - started) * 1000, 2)
         # Masked once the step is done, so that a value it extracted as secret is hidden in
         # the response that brought it too.
         hidden = variables.secrets_to_hide(self.pool)
         if hidden:
             for name in ("request", "response", "variables", "extracted", "assertions",
-                         "error"):
+                         "error", "error_i18n"):
                 setattr(result, name, variables.mask(getattr(result, name), hidden))
         return result
 
@@ -307,7 +320,8 @@ class ScenarioRunner:
             self.sleep(seconds)
             return
         elif step.action not in (S.ASSERT, S.EXTRACT):
-            raise StepFailed(f"unknown step action {step.action!r}")
+            raise StepFailed(message(gettext_noop("unknown step action %(action)s"),
+                                     action=repr(step.action)))
         self._extract(step, pool, result)
         self._assert(step, pool, used, result)
 
@@ -354,17 +368,20 @@ class ScenarioRunner:
 
     def _url(self, url: str) -> str:
         if not url:
-            raise StepFailed("the request has no URL")
+            raise StepFailed(message(gettext_noop("the request has no URL")))
         try:
             parts = urllib.parse.urlsplit(url)
         except ValueError as exc:
-            raise StepFailed(f"the URL {url!r} is invalid: {exc}") from None
+            raise StepFailed(message(gettext_noop("the URL %(url)s is invalid: %(reason)s"),
+                                     url=repr(url), reason=str(exc))) from None
         if parts.scheme:
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise StepFailed(f"the URL {url!r} is not an http or https URL")
+                raise StepFailed(message(gettext_noop("the URL %(url)s is not an http or https "
+                                                      "URL"), url=repr(url)))
             return url
         if not self.spec.base_url:
-            raise StepFailed(f"the URL {url!r} is relative and the environment has no base URL")
+            raise StepFailed(message(gettext_noop("the URL %(url)s is relative and the "
+                                                  "environment has no base URL"), url=repr(url)))
         return self.spec.base_url.rstrip("/") + "/" + url.lstrip("/")
 
     def _sql(self, step: S.StepSpec, pool: VariablePool, used: dict,
@@ -373,7 +390,7 @@ class ScenarioRunner:
                                     used) or "")
         text = str(step.params.get("sql") or "")
         if not text.strip():
-            raise StepFailed("the step has no SQL")
+            raise StepFailed(message(gettext_noop("the step has no SQL")))
         writes = bool(step.params.get("writes"))
         db, connection = self.databases.get(name)
 
@@ -382,8 +399,9 @@ class ScenarioRunner:
 
         texts = sql.split(text)
         if not writes and len(texts) > 1:
-            raise StepFailed(f"a step that does not write runs one statement; this one has "
-                             f"{len(texts)} (say that it writes, or split it)")
+            raise StepFailed(message(gettext_noop(
+                "a step that does not write runs one statement; this one has %(count)s (say "
+                "that it writes, or split it)"), count=len(texts)))
         statements = [sql.bind(statement, value_of) for statement in texts]
         result.request = ({"database": name, "sql": text,
                                        "params": [p for _s, ps in statements for p in ps],
@@ -419,7 +437,7 @@ class ScenarioRunner:
         """
         code = step.user_code
         if code is None:
-            raise StepFailed("the step names no keyword code")
+            raise StepFailed(message(gettext_noop("the step names no keyword code")))
         what = f"the keyword {code.name}"
         arguments, tainted = {}, {}
         for name, value in (step.params or {}).items():
@@ -472,7 +490,7 @@ class ScenarioRunner:
         if not step.extractors:
             return
         if self.last is None:
-            raise StepFailed("there is no response to extract from yet")
+            raise StepFailed(message(gettext_noop("there is no response to extract from yet")))
         label = self.step_label(step, result.position)
         for extractor in step.extractors:
             found = extract.extract(extractor, self.last, step_label=label)
@@ -492,10 +510,11 @@ class ScenarioRunner:
                 actual = variables.render(assertion.get("actual"), pool, used)
             else:
                 if self.last is None:
-                    raise StepFailed("there is no response to check yet")
+                    raise StepFailed(message(gettext_noop("there is no response to check yet")))
                 source = ASSERTION_SOURCES.get(kind)
                 if source is None:
-                    raise StepFailed(f"unknown assertion type {kind!r}")
+                    raise StepFailed(message(gettext_noop("unknown assertion type %(type)s"),
+                                             type=repr(kind)))
                 if kind == "body" and expression:
                     source = "regex"
                 actual = extract.select(source, expression, self.last)
@@ -505,12 +524,14 @@ class ScenarioRunner:
                 expected = _as_number(expected)
             outcome = checks.compare(comparator, actual, expected)
             where = f"{kind} {expression}" if expression else kind
+            said = message(gettext_noop("%(where)s: %(outcome)s"), where=where,
+                           outcome=outcome.message)
             result.assertions.append(({
                 "type": kind, "expression": expression or "", "operator": comparator,
                 "expected": expected, "actual": None if actual is checks.MISSING else actual,
                 "found": actual is not checks.MISSING, "passed": outcome.passed,
                 "soft": bool(assertion.get("soft")),
-                "message": f"{where}: {outcome.message}",
+                "message": said, "message_i18n": said.as_data(),
             }))
 
     # Masking

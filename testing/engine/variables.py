@@ -9,8 +9,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from django.utils.translation import gettext_noop
+
 from core import redaction
 from testing.engine import functions
+from testing.engine.messages import message
 from testing.engine.usercode import UserCodeError
 
 PRECEDENCE = ("dataset", "extracted", "plan", "scenario", "environment", "project")
@@ -35,7 +38,9 @@ class UndefinedVariable(ValueError):
     def __init__(self, name: str, searched: Iterable[str]) -> None:
         self.name = name
         self.searched = tuple(searched)
-        super().__init__(f"undefined variable '{name}' (searched: {', '.join(self.searched)})")
+        super().__init__(message(gettext_noop("undefined variable '%(name)s' (searched: "
+                                              "%(searched)s)"),
+                                 name=name, searched=", ".join(self.searched)))
 
 
 class TemplateError(ValueError):
@@ -230,7 +235,8 @@ def _parse(text: str) -> list[str | tuple[str, int, int]]:
             start += 1
         end = text.find("}}", start + 2)
         if end == -1:
-            raise TemplateError(f"unterminated '{{{{' in {text!r}")
+            raise TemplateError(message(gettext_noop("unterminated '{{' in %(text)s"),
+                                        text=repr(text)))
         if start > position:
             parts.append(text[position:start])
         parts.append((text[start + 2 : end].strip(), start, end + 2))
@@ -296,18 +302,21 @@ class _Renderer:
         if (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Attribute)
                 and isinstance(tree.func.value, ast.Name)):
             return self.call_user(tree, f"{tree.func.value.id}.{tree.func.attr}", source, stack)
-        raise TemplateError(
-            f"malformed reference {source!r}: expected a variable name or a call of a "
-            "function, like {{name}}, {{uuid()}} or {{ClassName.method(x)}}"
-        )
+        raise TemplateError(message(gettext_noop(
+            "malformed reference %(reference)s: expected a variable name or a call of a "
+            "function, like {{name}}, {{uuid()}} or {{ClassName.method(x)}}"),
+            reference=repr(source)))
 
     def variable(self, name: str, stack: tuple[str, ...]) -> tuple[Any, bool]:
         if name in stack:
             cycle = " → ".join((*stack[stack.index(name) :], name))
-            raise TemplateError(f"variable '{name}' refers to itself ({cycle})")
+            raise TemplateError(message(gettext_noop("variable '%(name)s' refers to itself "
+                                                     "(%(cycle)s)"), name=name, cycle=cycle))
         if len(stack) >= MAX_DEPTH:
             chain = " → ".join((*stack, name))
-            raise TemplateError(f"variables nest more than {MAX_DEPTH} levels deep ({chain})")
+            raise TemplateError(message(gettext_noop("variables nest more than %(depth)s levels "
+                                                     "deep (%(chain)s)"),
+                                        depth=MAX_DEPTH, chain=chain))
         if name in self.resolved:
             value, tainted = self.resolved[name]
             return copy.deepcopy(value), tainted
@@ -360,8 +369,9 @@ class _Renderer:
         table = self.pool.functions
         if table is None or name not in table:
             known = ", ".join(table.names()) if table is not None and table.names() else "none"
-            raise TemplateError(f"unknown global function '{name}' in {source!r} "
-                                f"(this tenant's: {known})")
+            raise TemplateError(message(gettext_noop("unknown global function '%(name)s' in "
+                                                     "%(reference)s (this tenant's: %(known)s)"),
+                                        name=name, reference=repr(source), known=known))
         for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
             self.check_argument(argument, source)
         if any(keyword.arg is None for keyword in node.keywords):

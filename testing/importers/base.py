@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from testing.engine.messages import data_of, render
+
 SKIPPED = "skipped"    # an item of the file that will not be imported, and why
 WARNING = "warning"    # imported, but something in it was not (a script line, an auth)
 
@@ -54,9 +56,22 @@ class Problem:
     item is skipped or only part of it."""
 
     where: str                 # a JSON pointer ("/item/2/event/0/script/exec/3") or "line 12"
-    message: str
+    message: str               # in English; a ``Message`` gives its msgid to message_i18n
     severity: str = WARNING    # SKIPPED or WARNING
     item: str = ""             # the key of the request or scenario it belongs to, if any
+    # The message's msgid and parameters (testing.engine.messages), so that the preview
+    # shows it in the reader's language; None in plans stored before, and for a message
+    # without an id, which show ``message``.
+    message_i18n: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.message_i18n is None:
+            self.message_i18n = data_of(self.message)
+        self.message = str(self.message)
+
+    def text(self) -> str:
+        """Return the message in the active language (the stored English one without id)."""
+        return render(self.message_i18n, self.message)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from core.redaction import is_secret_name
 
@@ -35,6 +36,7 @@ from testing.importers.base import (
     ImportPlan,
     Problem,
 )
+from testing.engine.messages import message
 from testing.importers.loading import text_of
 
 FORMAT = "curl"
@@ -95,33 +97,33 @@ SHORT_NAMES = {
 }
 # Options that change what is sent or how, not imported: named in a warning.
 NOT_IMPORTED = {
-    "--insecure": "TLS verification stays on",
-    "--proxy": "the platform sends requests without a proxy",
-    "--proxy-user": "the platform sends requests without a proxy",
-    "--preproxy": "the platform sends requests without a proxy",
-    "--socks4": "the platform sends requests without a proxy",
-    "--socks5": "the platform sends requests without a proxy",
-    "--socks5-hostname": "the platform sends requests without a proxy",
-    "--resolve": "the host is resolved as usual",
-    "--connect-to": "the host is connected to as usual",
-    "--unix-socket": "the request goes over TCP",
-    "--abstract-unix-socket": "the request goes over TCP",
-    "--request-target": "the request target is the URL's path",
-    "--max-time": "the platform's step timeout applies",
-    "--cert": "no client certificate is sent",
-    "--key": "no client certificate is sent",
-    "--aws-sigv4": "requests are not signed",
-    "--time-cond": "no If-Modified-Since header is added",
-    "--http1.0": "the platform chooses the HTTP version",
-    "--http2-prior-knowledge": "the platform chooses the HTTP version",
-    "--http3": "the platform chooses the HTTP version",
-    "--http3-only": "the platform chooses the HTTP version",
-    "--next": "only the first request of the command is imported",
-    "--post301": "redirects are followed as the platform follows them",
-    "--post302": "redirects are followed as the platform follows them",
-    "--post303": "redirects are followed as the platform follows them",
-    "--netrc": "no credentials are read from a .netrc file",
-    "--netrc-optional": "no credentials are read from a .netrc file",
+    "--insecure": gettext_noop("TLS verification stays on"),
+    "--proxy": gettext_noop("the platform sends requests without a proxy"),
+    "--proxy-user": gettext_noop("the platform sends requests without a proxy"),
+    "--preproxy": gettext_noop("the platform sends requests without a proxy"),
+    "--socks4": gettext_noop("the platform sends requests without a proxy"),
+    "--socks5": gettext_noop("the platform sends requests without a proxy"),
+    "--socks5-hostname": gettext_noop("the platform sends requests without a proxy"),
+    "--resolve": gettext_noop("the host is resolved as usual"),
+    "--connect-to": gettext_noop("the host is connected to as usual"),
+    "--unix-socket": gettext_noop("the request goes over TCP"),
+    "--abstract-unix-socket": gettext_noop("the request goes over TCP"),
+    "--request-target": gettext_noop("the request target is the URL's path"),
+    "--max-time": gettext_noop("the platform's step timeout applies"),
+    "--cert": gettext_noop("no client certificate is sent"),
+    "--key": gettext_noop("no client certificate is sent"),
+    "--aws-sigv4": gettext_noop("requests are not signed"),
+    "--time-cond": gettext_noop("no If-Modified-Since header is added"),
+    "--http1.0": gettext_noop("the platform chooses the HTTP version"),
+    "--http2-prior-knowledge": gettext_noop("the platform chooses the HTTP version"),
+    "--http3": gettext_noop("the platform chooses the HTTP version"),
+    "--http3-only": gettext_noop("the platform chooses the HTTP version"),
+    "--next": gettext_noop("only the first request of the command is imported"),
+    "--post301": gettext_noop("redirects are followed as the platform follows them"),
+    "--post302": gettext_noop("redirects are followed as the platform follows them"),
+    "--post303": gettext_noop("redirects are followed as the platform follows them"),
+    "--netrc": gettext_noop("no credentials are read from a .netrc file"),
+    "--netrc-optional": gettext_noop("no credentials are read from a .netrc file"),
 }
 # Options whose value curl reads as a file name (always, or after a marker).
 ALWAYS_A_FILE = {"--upload-file": "-T/--upload-file uploads a file",
@@ -554,7 +556,7 @@ class _Reader:
             try:
                 requests.append(self.request(command))
             except _Skip as skip:
-                self.problems.append(Problem(where=command.where, message=str(skip),
+                self.problems.append(Problem(where=command.where, message=skip.args[0],
                                              severity=SKIPPED))
         urls = [r.url for r in requests]
         counts = Counter(b for b in map(_base_url, urls) if b)
@@ -594,7 +596,8 @@ class _Reader:
                 elif name in LONG_FLAGS:
                     self.option(command, found, name, None)
                 else:
-                    found.warnings.append(f"unknown option {name} is not imported")
+                    found.warnings.append(message(gettext_noop(
+                        "unknown option %(option)s is not imported"), option=name))
                 continue
             if word.startswith("-") and len(word) > 1:
                 letters = word[1:]
@@ -613,7 +616,8 @@ class _Reader:
                     if letter in SHORT_FLAGS:
                         self.option(command, found, SHORT_NAMES.get(letter, "-" + letter), None)
                     else:
-                        found.warnings.append(f"unknown option -{letter} is not imported")
+                        found.warnings.append(message(gettext_noop(
+                            "unknown option %(option)s is not imported"), option="-" + letter))
                 continue
             if not found.url:
                 found.url = word
@@ -667,8 +671,9 @@ class _Reader:
                                 value, NO_FILE)
             if name == "--form" and re.search(r";\s*(type|filename|headers|encoder)=", content):
                 content = re.split(r";\s*(?:type|filename|headers|encoder)=", content)[0]
-                found.warnings.append(f"the ;type=/;filename= of form field {part} are not "
-                                      "imported")
+                found.warnings.append(message(gettext_noop(
+                    "the ;type=/;filename= of form field %(field)s are not imported"),
+                    field=part))
             found.form.append((part, content))
         elif name == "--user":
             found.user = value
@@ -696,7 +701,8 @@ class _Reader:
         elif name == "--variable" and value and re.match(r"[^=]*@", value):
             raise self.fail(command, "--variable name@file reads a file", value, NO_FILE)
         elif name in NOT_IMPORTED:
-            found.warnings.append(f"{name}: {NOT_IMPORTED[name]}")
+            found.warnings.append(message(gettext_noop("%(option)s: %(reason)s"), option=name,
+                                          reason=message(NOT_IMPORTED[name])))
 
     def urlencoded(self, command: Command, name: str, value: str, encode: bool = True) -> str:
         """Return what ``--data-urlencode`` sends of ``value`` (``name=content``, ``=content``,
@@ -718,13 +724,14 @@ class _Reader:
         """Return the request ``command`` sends; ``_Skip`` for one the platform cannot."""
         found = self.options(command)
         where = command.where
-        for message in found.warnings:
-            self.problem(where, message)
+        for warning in found.warnings:
+            self.problem(where, warning)
         if not found.url:
             raise self.fail(command, "a command without a URL", command.text[:80],
                             "curl needs one")
         for extra in found.extra_urls:
-            self.problem(where, f"curl requests {extra!r} too; only the first URL is imported")
+            self.problem(where, message(gettext_noop(
+                "curl requests %(url)s too; only the first URL is imported"), url=repr(extra)))
         url = found.url
         if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url) and not url.startswith("{{"):
             url = "http://" + url
@@ -732,8 +739,9 @@ class _Reader:
         if not found.globoff:
             if re.search(r"(?<!\\)\{[^{}]*,[^{}]*(?<!\\)\}|(?<!\\)\[[0-9a-z]+-[0-9a-z]+(?<!\\)\]",
                          url):
-                self.problem(where, "curl would expand the {a,b} or [1-9] pattern of the URL "
-                                    "into several requests; it is imported as one, as written")
+                self.problem(where, message(gettext_noop(
+                    "curl would expand the {a,b} or [1-9] pattern of the URL into several "
+                    "requests; it is imported as one, as written")))
             # Chrome writes [ ] { } of a URL as \[ \] \{ \}, which curl's globbing reads as
             # the characters themselves.
             url = re.sub(r"\\([\[\]{}])", r"\1", url)
@@ -751,11 +759,14 @@ class _Reader:
         method = found.method or ("HEAD" if found.head else
                                   "POST" if body_type != "none" else "GET")
         if method not in METHODS:
-            raise _Skip(f"method {method} is not one the platform sends ({', '.join(METHODS)})")
+            raise _Skip(message(gettext_noop(
+                "method %(method)s is not one the platform sends (%(methods)s)"),
+                method=method, methods=", ".join(METHODS)))
         size = body_size(body_type, body)
         if size > settings.TESTING_BODY_MAX_BYTES:
-            raise _Skip(f"the body is {size} bytes; an interface holds at most "
-                        f"{settings.TESTING_BODY_MAX_BYTES}")
+            raise _Skip(message(gettext_noop(
+                "the body is %(size)s bytes; an interface holds at most %(limit)s"),
+                size=size, limit=settings.TESTING_BODY_MAX_BYTES))
         query: list[dict] = []
         split = _split_query(url)
         if split:
@@ -768,8 +779,9 @@ class _Reader:
                 {"name": "Cookie", "value": "; ".join(own + found.cookies), "enabled": True}]
         if any(h["name"].lower() == "content-length" for h in headers):
             headers = [h for h in headers if h["name"].lower() != "content-length"]
-            self.problem(where, "the Content-Length header is dropped: it is computed when the "
-                                "request is sent")
+            self.problem(where, message(gettext_noop(
+                "the Content-Length header is dropped: it is computed when the request is "
+                "sent")))
         headers = [self.secret_header(h, where) for h in headers]
         try:
             path = url if url.startswith("{{") else urlsplit(url).path
@@ -791,12 +803,14 @@ class _Reader:
         declared = next((h["value"] for h in headers if h["name"].lower() == "content-type"),
                         "")
         if found.form and (found.data or found.json_data):
-            self.problem(where, "-d and -F together: curl refuses them; the form is imported")
+            self.problem(where, message(gettext_noop(
+                "-d and -F together: curl refuses them; the form is imported")))
         if found.form:
             if declared:
                 headers[:] = [h for h in headers if h["name"].lower() != "content-type"]
-                self.problem(where, "the Content-Type header is dropped: the platform writes "
-                                    "its own multipart boundary")
+                self.problem(where, message(gettext_noop(
+                    "the Content-Type header is dropped: the platform writes its own multipart "
+                    "boundary")))
             return "multipart", [{"name": k, "value": v, "enabled": True}
                                  for k, v in found.form], ""
         if found.json_data:
@@ -824,9 +838,9 @@ class _Reader:
             if pairs is not None:
                 return "form", [{"name": k, "value": v, "enabled": True} for k, v in pairs], ""
             if not declared and text.lstrip()[:1] in ("{", "["):
-                self.problem(where, "the data looks like JSON, but without a Content-Type "
-                                    "header curl sends it as a form "
-                                    "(application/x-www-form-urlencoded); kept so")
+                self.problem(where, message(gettext_noop(
+                    "the data looks like JSON, but without a Content-Type header curl sends it "
+                    "as a form (application/x-www-form-urlencoded); kept so")))
             return "raw", text, "" if declared else "application/x-www-form-urlencoded"
         return "raw", text, ""
 
@@ -838,27 +852,30 @@ class _Reader:
             return url
         if found.user is None:
             found.user = unquote(match.group(2))
-        self.problem(where, "the user name and password written in the URL moved into an "
-                            "Authorization header (basic auth) with a secret variable")
+        self.problem(where, message(gettext_noop(
+            "the user name and password written in the URL moved into an Authorization header "
+            "(basic auth) with a secret variable")))
         return match.group(1) + match.group(3) + url[match.end():]
 
     def authorization(self, found: _Options, headers: list[dict], where: str) -> None:
         """Add the Authorization header of ``-u`` or ``--oauth2-bearer`` to ``headers``."""
         if found.user is not None and found.auth_scheme:
-            self.problem(where, f"{found.auth_scheme} authentication is not imported: the "
-                                "requests are sent without credentials")
+            self.problem(where, message(gettext_noop(
+                "%(scheme)s authentication is not imported: the requests are sent without "
+                "credentials"), scheme=found.auth_scheme))
             return
         own = any(h["name"].lower() == "authorization" for h in headers)
         if own and (found.user is not None or found.bearer):
-            self.problem(where, "the command has its own Authorization header, which curl sends "
-                                "instead of the credentials of -u/--oauth2-bearer; those are "
-                                "not imported")
+            self.problem(where, message(gettext_noop(
+                "the command has its own Authorization header, which curl sends instead of the "
+                "credentials of -u/--oauth2-bearer; those are not imported")))
             return
         if found.user is not None:
             user = found.user if ":" in found.user else found.user + ":"
             if ":" not in found.user:
-                self.problem(where, "-u without a password (curl would ask for it): the "
-                                    "password is empty; fill in the secret variable")
+                self.problem(where, message(gettext_noop(
+                    "-u without a password (curl would ask for it): the password is empty; "
+                    "fill in the secret variable")))
             name = self.secret("basic_credentials", user, "user:password of -u")
             headers.append({"name": "Authorization",
                             "value": "Basic {{base64_encode(" + name + ")}}", "enabled": True})

@@ -42,8 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from core import json as capped_json
+from testing.engine.messages import message
 from testing.importers.base import SKIPPED, WARNING, DataFile, ImportFailed, Problem
 
 MAX_DEPTH = 64
@@ -91,17 +93,17 @@ def read(data_file: DataFile) -> DataRows:
                                          f"{settings.TESTING_DATASET_MAX_ROWS} are imported")
     for column, numbers in found.missing.items():
         shown = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
-        found.problems.append(Problem(
-            "", f"{filename}: column {column} is missing from {len(numbers)} row(s) "
-                f"(row {shown}); newman leaves it undefined there, the dataset gives it an "
-                "empty value", WARNING))
+        found.problems.append(Problem("", message(gettext_noop(
+            "%(file)s: column %(column)s is missing from %(count)s row(s) (row %(rows)s); "
+            "newman leaves it undefined there, the dataset gives it an empty value"),
+            file=filename, column=column, count=len(numbers), rows=shown), WARNING))
     if len(found.columns) == 1:
         (column,) = found.columns
         for number, row in enumerate(found.rows, start=1):
             if not row.get(column, "").strip():
-                found.problems.append(Problem(
-                    f"row {number}", f"{filename}: the row's only value is empty; a dataset "
-                                     "skips such a row, so it is not run", SKIPPED))
+                found.problems.append(Problem(f"row {number}", message(gettext_noop(
+                    "%(file)s: the row's only value is empty; a dataset skips such a row, so "
+                    "it is not run"), file=filename), SKIPPED))
     return found
 
 
@@ -137,10 +139,11 @@ def _from_csv(text: str, filename: str) -> DataRows:
             if not quoted and NUMBER_RE.match(value):
                 number_text = _as_javascript_number(value)
                 if number_text != value:
-                    result.problems.append(Problem(
-                        f"line {line}", f"{filename}: newman reads the unquoted {column} "
-                                        f"{value} as the number {number_text}; the dataset "
-                                        "keeps it as written", WARNING))
+                    result.problems.append(Problem(f"line {line}", message(gettext_noop(
+                        "%(file)s: newman reads the unquoted %(column)s %(value)s as the "
+                        "number %(number)s; the dataset keeps it as written"),
+                        file=filename, column=column, value=value, number=number_text),
+                        WARNING))
         for column in columns[len(record):]:
             result.missing.setdefault(column, []).append(number)
         result.rows.append(row)
@@ -289,9 +292,11 @@ def _json_text(value: Any, filename: str, where: str, problems: list[Problem]) -
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        problems.append(Problem(where, f"{filename}: the value is a JSON "
-                                       f"{'object' if isinstance(value, dict) else 'array'}; "
-                                       "the dataset keeps its JSON text (newman's {{...}} "
-                                       "gives [object Object] or the items joined by commas)",
-                                WARNING))
+        said = (gettext_noop("%(file)s: the value is a JSON object; the dataset keeps its JSON "
+                             "text (newman's {{...}} gives [object Object] or the items "
+                             "joined by commas)") if isinstance(value, dict) else
+                gettext_noop("%(file)s: the value is a JSON array; the dataset keeps its JSON "
+                             "text (newman's {{...}} gives [object Object] or the items "
+                             "joined by commas)"))
+        problems.append(Problem(where, message(said, file=filename), WARNING))
     return json.dumps(value, ensure_ascii=False)

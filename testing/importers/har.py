@@ -35,6 +35,8 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from django.utils.translation import gettext_noop
+
 from core import json as capped_json
 from core.redaction import is_secret_name
 from testing.importers.base import (
@@ -48,6 +50,7 @@ from testing.importers.base import (
     ImportPlan,
     Problem,
 )
+from testing.engine.messages import message
 from testing.importers.loading import MAX_DEPTH, load_json
 
 FORMAT = "har"
@@ -81,6 +84,12 @@ STATIC_EXTENSIONS = {
 UNINFORMATIVE_MIME = {"", "application/octet-stream", "binary/octet-stream", "text/plain",
                       "x-unknown"}
 INLINE_SCHEMES = ("data:", "blob:")
+INLINE_DATA = "inline data (data: and blob: URLs)"
+# The kinds of skipped requests as the preview names them, in the reader's language.
+KIND_LABELS = {"images": gettext_noop("images"), "fonts": gettext_noop("fonts"),
+               "stylesheets": gettext_noop("stylesheets"), "scripts": gettext_noop("scripts"),
+               "media": gettext_noop("media"),
+               INLINE_DATA: gettext_noop("inline data (data: and blob: URLs)")}
 _SLUG = re.compile(r"[^a-z0-9]+")
 LOG_RE = re.compile(rb'"log"\s*:\s*\{')
 
@@ -161,19 +170,21 @@ class _Reader:
     def entry(self, entry: Any, where: str) -> ImportedRequest | None:
         request = entry.get("request") if isinstance(entry, dict) else None
         if not isinstance(request, dict) or not isinstance(request.get("url"), str):
-            self.problem(where, "not an entry with a request and its URL", SKIPPED)
+            self.problem(where, message(gettext_noop("not an entry with a request and its URL")),
+                         SKIPPED)
             return None
         url = request["url"].strip()
         method = str(request.get("method") or "GET").strip().upper()
         if url.lower().startswith(INLINE_SCHEMES):
-            self.static["inline data (data: and blob: URLs)"] += 1
+            self.static[INLINE_DATA] += 1
             return None
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 (raises ValueError for a port out of range)
         except ValueError as exc:
-            self.problem(where + "/request/url", f"the URL {url[:200]!r} is invalid: {exc}",
-                         SKIPPED)
+            self.problem(where + "/request/url", message(gettext_noop(
+                "the URL %(url)s is invalid: %(reason)s"), url=repr(url[:200]), reason=str(exc)),
+                SKIPPED)
             return None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             self.not_http[(parts.scheme or "no scheme").lower()] += 1
@@ -191,13 +202,15 @@ class _Reader:
                 self.static[kind] += 1
                 return None
         if len(url) - len(parts.query) > 2000:
-            self.problem(where + "/request/url", "the URL is longer than an interface's URL "
-                         "holds (2048 characters beside its query)", SKIPPED)
+            self.problem(where + "/request/url", message(gettext_noop(
+                "the URL is longer than an interface's URL holds (2048 characters beside its "
+                "query)")), SKIPPED)
             return None
         if method not in METHODS:
-            self.problem(where + "/request/method", f"{method[:20]} {url[:200]}: the method "
-                         f"is not one the platform sends ({', '.join(sorted(METHODS))})",
-                         SKIPPED)
+            self.problem(where + "/request/method", message(gettext_noop(
+                "%(request)s: the method is not one the platform sends (%(methods)s)"),
+                request=f"{method[:20]} {url[:200]}", methods=", ".join(sorted(METHODS))),
+                SKIPPED)
             return None
         return self.build(method, parts, request, headers, response, entry, where)
 
@@ -284,9 +297,10 @@ class _Reader:
         if base.startswith("multipart/") and params:
             files = [str(p["name"]) for p in params if p.get("fileName")]
             if files:
-                self.problem(where + "/request/postData/params", "the files of the fields "
-                             f"{', '.join(files)} are not in the recording: choose them again "
-                             "(their values are left empty)", item=item.key)
+                self.problem(where + "/request/postData/params", message(gettext_noop(
+                    "the files of the fields %(fields)s are not in the recording: choose them "
+                    "again (their values are left empty)"), fields=", ".join(files)),
+                    item=item.key)
             # No content type: the recorded boundary belongs to the recorded body.
             item.body_type = "multipart"
             item.body = [self.secret_pair(str(p["name"]),
@@ -311,11 +325,12 @@ class _Reader:
             try:
                 value = capped_json.loads(text, max_depth=MAX_DEPTH)
             except capped_json.TooDeep:
-                self.problem(where + "/request/postData/text", "the JSON body nests deeper "
-                             f"than {MAX_DEPTH} levels: kept as text", item=item.key)
+                self.problem(where + "/request/postData/text", message(gettext_noop(
+                    "the JSON body nests deeper than %(depth)s levels: kept as text"),
+                    depth=MAX_DEPTH), item=item.key)
             except ValueError:
-                self.problem(where + "/request/postData/text", "the body is declared JSON "
-                             "but is not: kept as text", item=item.key)
+                self.problem(where + "/request/postData/text", message(gettext_noop(
+                    "the body is declared JSON but is not: kept as text")), item=item.key)
             else:
                 item.body_type, item.body = "json", self.secret_json(value, item.key)
                 return
@@ -324,16 +339,19 @@ class _Reader:
     def status(self, item: ImportedRequest, response: dict, where: str) -> None:
         status = response.get("status")
         if isinstance(status, bool) or not isinstance(status, int) or status <= 0:
-            self.problem(where + "/response/status", "no answer was recorded (the request "
-                         "was blocked, cancelled or failed): no status is asserted",
-                         item=item.key)
+            self.problem(where + "/response/status", message(gettext_noop(
+                "no answer was recorded (the request was blocked, cancelled or failed): no "
+                "status is asserted")), item=item.key)
             return
         if 300 <= status < 400 and status != 304:
             target = str(response.get("redirectURL") or "").strip()
-            to = f" to {target[:200]}" if target else ""
-            self.problem(where + "/response/status", f"the recorded answer was a redirect "
-                         f"({status}{to}); the platform follows redirects, so no status is "
-                         "asserted", item=item.key)
+            said = (message(gettext_noop(
+                "the recorded answer was a redirect (%(status)s to %(target)s); the platform "
+                "follows redirects, so no status is asserted"), status=status,
+                target=target[:200]) if target else message(gettext_noop(
+                    "the recorded answer was a redirect (%(status)s); the platform follows "
+                    "redirects, so no status is asserted"), status=status))
+            self.problem(where + "/response/status", said, item=item.key)
             return
         item.assertions.append({"type": "status_code", "operator": "eq",
                                 "expected_value": status})
@@ -377,29 +395,54 @@ class _Reader:
         if self.cookies:
             keys = [key for used in self.cookies.values() for key in used]
             names = ", ".join(self.cookies)
-            noun = "variable" if len(self.cookies) == 1 else "variables"
-            headers = ("the Cookie header of 1 request holds" if len(keys) == 1
-                       else f"the Cookie headers of {len(keys)} requests hold")
-            self.problem("/log/entries", f"{headers} the recording's session, kept as the "
-                         f"secret {noun} {names}: a session expires; log in in an "
-                         "earlier step and let the scenario's session carry the cookies "
-                         "instead", item=keys[0])
+            # One msgid per English number: the platform's languages have at most two forms.
+            if len(keys) == 1:
+                said = (message(gettext_noop(
+                    "the Cookie header of 1 request holds the recording's session, kept as "
+                    "the secret variable %(names)s: a session expires; log in in an earlier "
+                    "step and let the scenario's session carry the cookies instead"),
+                    names=names) if len(self.cookies) == 1 else message(gettext_noop(
+                        "the Cookie header of 1 request holds the recording's session, kept "
+                        "as the secret variables %(names)s: a session expires; log in in an "
+                        "earlier step and let the scenario's session carry the cookies "
+                        "instead"), names=names))
+            else:
+                said = (message(gettext_noop(
+                    "the Cookie headers of %(count)s requests hold the recording's session, "
+                    "kept as the secret variable %(names)s: a session expires; log in in an "
+                    "earlier step and let the scenario's session carry the cookies instead"),
+                    count=len(keys), names=names) if len(self.cookies) == 1 else message(
+                        gettext_noop(
+                            "the Cookie headers of %(count)s requests hold the recording's "
+                            "session, kept as the secret variables %(names)s: a session "
+                            "expires; log in in an earlier step and let the scenario's session "
+                            "carry the cookies instead"), count=len(keys), names=names))
+            self.problem("/log/entries", said, item=keys[0])
         if self.static:
             total = sum(self.static.values())
-            kinds = ", ".join(f"{kind}: {count}" for kind, count
-                              in sorted(self.static.items(), key=lambda kv: (-kv[1], kv[0])))
-            noun = "static asset" if total == 1 else "static assets"
-            self.problem("/log/entries", f"skipped {total} {noun} ({kinds})", SKIPPED)
+            kinds = [message(gettext_noop("%(kind)s: %(count)s"),
+                             kind=message(KIND_LABELS[kind]), count=count)
+                     for kind, count in sorted(self.static.items(),
+                                               key=lambda kv: (-kv[1], kv[0]))]
+            said = (message(gettext_noop("skipped 1 static asset (%(kinds)s)"), kinds=kinds)
+                    if total == 1 else
+                    message(gettext_noop("skipped %(count)s static assets (%(kinds)s)"),
+                            count=total, kinds=kinds))
+            self.problem("/log/entries", said, SKIPPED)
         if self.preflights:
-            noun = "preflight" if self.preflights == 1 else "preflights"
-            self.problem("/log/entries", f"skipped {self.preflights} CORS {noun} (OPTIONS "
-                         "requests the browser sends before the real one)", SKIPPED)
+            said = (message(gettext_noop(
+                "skipped 1 CORS preflight (OPTIONS requests the browser sends before the real "
+                "one)")) if self.preflights == 1 else message(gettext_noop(
+                    "skipped %(count)s CORS preflights (OPTIONS requests the browser sends "
+                    "before the real one)"), count=self.preflights))
+            self.problem("/log/entries", said, SKIPPED)
         if self.not_http:
             total = sum(self.not_http.values())
             kinds = ", ".join(f"{scheme}: {count}" for scheme, count
                               in self.not_http.most_common())
-            self.problem("/log/entries", f"skipped {total} requests that are not HTTP or "
-                         f"HTTPS ({kinds})", SKIPPED)
+            self.problem("/log/entries", message(gettext_noop(
+                "skipped %(count)s requests that are not HTTP or HTTPS (%(kinds)s)"),
+                count=total, kinds=kinds), SKIPPED)
 
 
 def _static_kind(path: str, response: dict, resource_type: Any) -> str | None:

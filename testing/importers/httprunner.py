@@ -37,9 +37,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from core.redaction import is_secret_name
 from testing.engine.checks import ALIASES, COMPARATORS, TYPE_ALIASES, TYPES
+from testing.engine.messages import message
 from testing.importers.base import (
     SKIPPED,
     WARNING,
@@ -188,8 +190,8 @@ class _Reader:
         self.base_url(config.get("base_url"))
         headers = config.get("headers") or {}
         if not isinstance(headers, dict):
-            self.problem("/config/headers", "the config headers are not a mapping: not "
-                                            "imported")
+            self.problem("/config/headers", message(gettext_noop(
+                "the config headers are not a mapping: not imported")))
             headers = {}
         config_headers = self.rewrite(headers, "/config/headers")
         self.config_extras(config)
@@ -211,13 +213,15 @@ class _Reader:
             if value is None:
                 return
         if not isinstance(value, str) or "$" in value:
-            self.problem("/config/base_url", f"the base URL {_text(value)[:200]!r} is not a "
-                         "URL (a reference or a call): set the environment's base URL")
+            self.problem("/config/base_url", message(gettext_noop(
+                "the base URL %(url)s is not a URL (a reference or a call): set the "
+                "environment's base URL"), url=repr(_text(value)[:200])))
             return
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.problem("/config/base_url", f"the base URL {value[:200]!r} is not an http or "
-                         "https URL: set the environment's base URL")
+            self.problem("/config/base_url", message(gettext_noop(
+                "the base URL %(url)s is not an http or https URL: set the environment's base "
+                "URL"), url=repr(value[:200])))
             return
         self.add_base(value.strip().rstrip("/"))
 
@@ -227,37 +231,44 @@ class _Reader:
 
     def config_extras(self, config: dict) -> None:
         if config.get("verify") is False:
-            self.problem("/config/verify", "verify: false is not imported: TLS certificates "
-                         "stay verified (the platform always verifies them)")
+            self.problem("/config/verify", message(gettext_noop(
+                "verify: false is not imported: TLS certificates stay verified (the platform "
+                "always verifies them)")))
         export = config.get("export")
         if export:
             names = ", ".join(map(_text, export)) if isinstance(export, list) else _text(export)
-            self.problem("/config/export", f"export ({names}) is not imported: it hands "
-                         "values to a testcase that calls this one; the values extracted here "
-                         "are seen by the following steps of the scenario")
+            self.problem("/config/export", message(gettext_noop(
+                "export (%(names)s) is not imported: it hands values to a testcase that calls "
+                "this one; the values extracted here are seen by the following steps of the "
+                "scenario"), names=names))
         if config.get("parameters_setting"):
-            self.problem("/config/parameters_setting", "parameters_setting (pick order, "
-                         "limit) is not imported: the dataset runs each row once, in order")
+            self.problem("/config/parameters_setting", message(gettext_noop(
+                "parameters_setting (pick order, limit) is not imported: the dataset runs each "
+                "row once, in order")))
         self.hooks(config, "/config")
         for extra in config:
             if extra not in CONFIG_KEYS:
-                self.problem(_at("/config", extra), f"config.{extra} is not imported")
+                self.problem(_at("/config", extra), message(gettext_noop(
+                    "config.%(key)s is not imported"), key=extra))
 
     def hooks(self, holder: dict, where: str) -> None:
         for kind in ("setup_hooks", "teardown_hooks"):
             hooks = holder.get(kind) or []
             for index, hook in enumerate(hooks if isinstance(hooks, list) else [hooks]):
-                self.problem(f"{where}/{kind}/{index}", f"the {kind.split('_')[0]} hook "
-                             f"{_text(hook)[:200]} is not run: user code runs only in the "
-                             "sandbox; rewrite it as a keyword step")
+                said = (gettext_noop("the setup hook %(hook)s is not run: user code runs only in "
+                                     "the sandbox; rewrite it as a keyword step")
+                        if kind == "setup_hooks" else
+                        gettext_noop("the teardown hook %(hook)s is not run: user code runs "
+                                     "only in the sandbox; rewrite it as a keyword step"))
+                self.problem(f"{where}/{kind}/{index}", message(said, hook=_text(hook)[:200]))
 
     def parameters(self, config: dict, key: str) -> ImportedDataset | None:
         parameters = config.get("parameters")
         if not parameters:
             return None
         if not isinstance(parameters, dict):
-            self.problem("/config/parameters", "the parameters are not a mapping: not "
-                                               "imported")
+            self.problem("/config/parameters", message(gettext_noop(
+                "the parameters are not a mapping: not imported")))
             return None
         groups: list[tuple[list[str], list[list[str]]]] = []
         for raw_name, spec in parameters.items():
@@ -269,31 +280,37 @@ class _Reader:
                     groups.append((names, rows))
             elif isinstance(spec, str) and FILE_CALL_RE.match(spec):
                 path = self.file_argument(FILE_CALL_RE.match(spec).group(1))
-                self.problem(where, f"the parameters {raw_name} are read from the file "
-                             f"{path!r}, which is not read here: upload it as a dataset (columns "
-                             f"{', '.join(names)})" + self.combined_with(parameters, raw_name))
+                self.problem(where, message(gettext_noop(
+                    "the parameters %(name)s are read from the file %(path)s, which is not "
+                    "read here: upload it as a dataset (columns %(columns)s)%(combined)s"),
+                    name=raw_name, path=repr(path), columns=", ".join(names),
+                    combined=self.combined_with(parameters, raw_name)))
             elif isinstance(spec, str) and CALL_RE.match(spec):
                 function = CALL_RE.match(spec).group(1)
-                self.problem(where, f"the parameters {raw_name} come from {function}(), a "
-                             "debugtalk.py function, which is never run here: upload its rows "
-                             "as a dataset" + self.combined_with(parameters, raw_name))
+                self.problem(where, message(gettext_noop(
+                    "the parameters %(name)s come from %(function)s(), a debugtalk.py "
+                    "function, which is never run here: upload its rows as a "
+                    "dataset%(combined)s"), name=raw_name, function=function,
+                    combined=self.combined_with(parameters, raw_name)))
             else:
-                self.problem(where, f"the parameters {raw_name} are neither a list nor a CSV "
-                             "file: not imported")
+                self.problem(where, message(gettext_noop(
+                    "the parameters %(name)s are neither a list nor a CSV file: not imported"),
+                    name=raw_name))
         if not groups:
             return None
         header = [name for names, _ in groups for name in names]
         bad = [name for name in header if not NAME_RE.fullmatch(name)]
         if bad or len(set(header)) != len(header):
-            self.problem("/config/parameters", "the parameter names "
-                         f"{', '.join(header)} are not distinct identifiers (letters, digits "
-                         "and '_'): no dataset is made")
+            self.problem("/config/parameters", message(gettext_noop(
+                "the parameter names %(names)s are not distinct identifiers (letters, digits "
+                "and '_'): no dataset is made"), names=", ".join(header)))
             return None
         count = math.prod(len(rows) for _, rows in groups)
         limit = settings.TESTING_DATASET_MAX_ROWS
         if count > limit:
-            self.problem("/config/parameters", f"the parameters make {count} combinations; "
-                         f"a dataset holds at most {limit} rows: no dataset is made")
+            self.problem("/config/parameters", message(gettext_noop(
+                "the parameters make %(count)s combinations; a dataset holds at most %(limit)s "
+                "rows: no dataset is made"), count=count, limit=limit))
             return None
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -314,12 +331,13 @@ class _Reader:
             elif isinstance(item, dict) and all(name in item for name in names):
                 rows.append([_text(item[name]) for name in names])
             else:
-                self.problem(f"{where}/{index}", f"the row {_text(item)[:200]} does not give "
-                             f"the {len(names)} values {', '.join(names)}: these parameters "
-                             "are not imported")
+                self.problem(f"{where}/{index}", message(gettext_noop(
+                    "the row %(row)s does not give the %(count)s values %(names)s: these "
+                    "parameters are not imported"),
+                    row=_text(item)[:200], count=len(names), names=", ".join(names)))
                 return None
         if not rows:
-            self.problem(where, "the parameter list is empty: not imported")
+            self.problem(where, message(gettext_noop("the parameter list is empty: not imported")))
             return None
         return rows
 
@@ -336,13 +354,15 @@ class _Reader:
         others = [str(other) for other in parameters if other != name]
         if not others:
             return ""
-        return (f"; HttpRunner runs every combination of its rows with the parameters "
-                f"{', '.join(others)}: put them together in one dataset")
+        return message(gettext_noop("; HttpRunner runs every combination of its rows with the "
+                                    "parameters %(names)s: put them together in one dataset"),
+                       names=", ".join(others))
 
     def step(self, step: Any, index: int, case_key: str, config_headers: dict,
              where: str) -> ImportedStep | None:
         if not isinstance(step, dict):
-            self.problem(where, "not a step (a mapping with a request)", SKIPPED, case_key)
+            self.problem(where, message(gettext_noop("not a step (a mapping with a request)")),
+                         SKIPPED, case_key)
             return None
         name = step.get("name")
         name = name.strip() if isinstance(name, str) and name.strip() else f"step {index + 1}"
@@ -351,26 +371,33 @@ class _Reader:
         for kind in ("testcase", "api"):
             if kind in step and "request" not in step:
                 target = _text(step[kind])[:300]
-                what = "another testcase" if kind == "testcase" else "an API file"
-                self.problem(f"{where}/{kind}", f"the step {name!r} calls {what}, {target!r}, "
-                             "which is not read here: import that file and add its steps",
-                             SKIPPED)
+                said = (gettext_noop("the step %(name)s calls another testcase, %(target)s, "
+                                     "which is not read here: import that file and add its "
+                                     "steps") if kind == "testcase" else
+                        gettext_noop("the step %(name)s calls an API file, %(target)s, which "
+                                     "is not read here: import that file and add its steps"))
+                self.problem(f"{where}/{kind}", message(said, name=repr(name),
+                                                        target=repr(target)), SKIPPED)
                 return None
         request = step.get("request")
         if not isinstance(request, dict):
-            kinds = ", ".join(sorted(set(step) - STEP_KEYS)) or "no request"
-            self.problem(where, f"the step {name!r} is not an HTTP request ({kinds}): not "
-                                "imported", SKIPPED)
+            kinds = (", ".join(sorted(set(step) - STEP_KEYS))
+                     or message(gettext_noop("no request")))
+            self.problem(where, message(gettext_noop(
+                "the step %(name)s is not an HTTP request (%(keys)s): not imported"),
+                name=repr(name), keys=kinds), SKIPPED)
             return None
         method = _text(request.get("method") or "GET").strip().upper()
         url = request.get("url")
         if method not in METHODS:
-            self.problem(f"{where}/request/method", f"the step {name!r} uses the method "
-                         f"{method[:20]}, which the platform does not send", SKIPPED)
+            self.problem(f"{where}/request/method", message(gettext_noop(
+                "the step %(name)s uses the method %(method)s, which the platform does not "
+                "send"), name=repr(name), method=method[:20]), SKIPPED)
             return None
         if not isinstance(url, str) or not url.strip() or len(url) > 2048:
-            self.problem(f"{where}/request/url", f"the step {name!r} has no URL (or one longer "
-                         "than 2048 characters)", SKIPPED)
+            self.problem(f"{where}/request/url", message(gettext_noop(
+                "the step %(name)s has no URL (or one longer than 2048 characters)"),
+                name=repr(name)), SKIPPED)
             return None
         imported = ImportedRequest(key=key, name=name[:255], method=method, url="",
                                    where=where)
@@ -381,13 +408,14 @@ class _Reader:
         if step.get("validate_script"):
             lines = step["validate_script"]
             count = len(lines) if isinstance(lines, list) else 1
-            self.problem(f"{where}/validate_script", f"validate_script ({count} lines of "
-                         "Python) is not run: user code runs only in the sandbox; rewrite it "
-                         "as assertions or a keyword step")
+            self.problem(f"{where}/validate_script", message(gettext_noop(
+                "validate_script (%(count)s lines of Python) is not run: user code runs only "
+                "in the sandbox; rewrite it as assertions or a keyword step"), count=count))
         self.hooks(step, where)
         for extra in step:
             if extra not in STEP_KEYS:
-                self.problem(_at(where, extra), f"the step's {extra} is not imported")
+                self.problem(_at(where, extra), message(gettext_noop(
+                    "the step's %(key)s is not imported"), key=extra))
         return ImportedStep(request=key, title=name[:255],
                             variables=self.variables(step.get("variables") or {},
                                                      f"{where}/variables"))
@@ -396,15 +424,16 @@ class _Reader:
                 config_headers: dict, where: str) -> None:
         if BASE_URL_RE.match(url) and "base_url" not in self.config_variables:
             url = BASE_URL_RE.sub("", url) or "/"
-            self.warn_once("base_url", "", f"{where}/url", "the URLs start with $base_url, "
-                           "which HttpRunner reads from .env: they are kept as paths on the "
-                           "environment's base URL")
+            self.warn_once("base_url", "", f"{where}/url", message(gettext_noop(
+                "the URLs start with $base_url, which HttpRunner reads from .env: they are "
+                "kept as paths on the environment's base URL")))
         url = self.rewrite(url, f"{where}/url")
         try:
             parts = urlsplit(url)
         except ValueError as exc:
-            self.problem(f"{where}/url", f"the URL {url[:200]!r} is invalid ({exc}): kept as "
-                                         "written")
+            self.problem(f"{where}/url", message(gettext_noop(
+                "the URL %(url)s is invalid (%(reason)s): kept as written"),
+                url=repr(url[:200]), reason=str(exc)))
             imported.url = url
         else:
             if parts.scheme in ("http", "https") and parts.netloc:
@@ -416,11 +445,13 @@ class _Reader:
         if isinstance(params, dict):
             imported.query += _pairs(self.rewrite(params, f"{where}/params"))
         else:
-            self.problem(f"{where}/params", "the params are not a mapping: not imported")
+            self.problem(f"{where}/params", message(gettext_noop(
+                "the params are not a mapping: not imported")))
 
         headers = request.get("headers") or {}
         if not isinstance(headers, dict):
-            self.problem(f"{where}/headers", "the headers are not a mapping: not imported")
+            self.problem(f"{where}/headers", message(gettext_noop(
+                "the headers are not a mapping: not imported")))
             headers = {}
         own = {str(name).lower() for name in headers}
         merged = {**{n: v for n, v in config_headers.items() if str(n).lower() not in own},
@@ -435,17 +466,21 @@ class _Reader:
             else:
                 merged["Cookie"] = jar
         elif cookies:
-            self.problem(f"{where}/cookies", "the cookies are not a mapping: not imported")
+            self.problem(f"{where}/cookies", message(gettext_noop(
+                "the cookies are not a mapping: not imported")))
         imported.headers = _pairs(merged)
         self.body(imported, request, where)
         for extra in request:
             if extra not in REQUEST_KEYS:
-                hint = {"files": " (files are never read: add the fields by hand)",
-                        "upload": " (files are never read: add the fields by hand)",
-                        "auth": " (set an Authorization header instead)",
-                        "verify": " (TLS certificates are always verified)"}.get(extra, "")
-                self.problem(_at(where, extra), f"the request's {extra} is not "
-                             f"imported{hint}")
+                hint = {"files": gettext_noop(" (files are never read: add the fields by hand)"),
+                        "upload": gettext_noop(" (files are never read: add the fields by "
+                                               "hand)"),
+                        "auth": gettext_noop(" (set an Authorization header instead)"),
+                        "verify": gettext_noop(" (TLS certificates are always verified)"),
+                        }.get(extra)
+                self.problem(_at(where, extra), message(gettext_noop(
+                    "the request's %(key)s is not imported%(hint)s"),
+                    key=extra, hint=message(hint) if hint else ""))
 
     def body(self, imported: ImportedRequest, request: dict, where: str) -> None:
         content_type = next((pair for pair in imported.headers
@@ -455,8 +490,9 @@ class _Reader:
         if not present:
             return
         if len(present) > 1:
-            self.problem(where, f"the request has {', '.join(present)}: only {present[0]} is "
-                                "imported")
+            self.problem(where, message(gettext_noop(
+                "the request has %(fields)s: only %(field)s is imported"),
+                fields=", ".join(present), field=present[0]))
         field = present[0]
         value = self.rewrite(request[field], f"{where}/{field}")
         form = declared in ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -486,14 +522,16 @@ class _Reader:
                     merged.update(entry)
             value = merged
         if not isinstance(value, dict):
-            self.problem(where, f"the variables {_text(value)[:200]} are not a mapping (a "
-                                "debugtalk.py call?): not imported")
+            self.problem(where, message(gettext_noop(
+                "the variables %(value)s are not a mapping (a debugtalk.py call?): not "
+                "imported"), value=_text(value)[:200]))
             return {}
         result = {}
         for name, item in value.items():
             if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > 100:
-                self.problem(_at(where, name), f"the variable name {str(name)[:100]!r} is not "
-                             "an identifier (letters, digits and '_'): not imported")
+                self.problem(_at(where, name), message(gettext_noop(
+                    "the variable name %(name)s is not an identifier (letters, digits and "
+                    "'_'): not imported"), name=repr(str(name)[:100])))
                 continue
             result[name] = self.rewrite(item, _at(where, name))
         return result
@@ -522,9 +560,9 @@ class _Reader:
             name = match.group(3) or match.group(4)
             if NAME_RE.fullmatch(name):
                 return "{{" + name + "}}"
-            self.warn_once("name", name, where, f"{whole} names no variable the platform can "
-                           "hold (letters, digits and '_', not starting with a digit): left "
-                           "as written")
+            self.warn_once("name", name, where, message(gettext_noop(
+                "%(reference)s names no variable the platform can hold (letters, digits and "
+                "'_', not starting with a digit): left as written"), reference=whole))
             return whole
 
         return REFERENCE_RE.sub(replace, text)
@@ -541,12 +579,14 @@ class _Reader:
         if helper is not None:
             return "{{" + helper + "}}"
         if function in ("parameterize", "P"):
-            self.warn_once("call", function, where, f"{whole} reads a CSV file, which is not "
-                           "read here: upload it as a dataset; left as written")
+            self.warn_once("call", function, where, message(gettext_noop(
+                "%(call)s reads a CSV file, which is not read here: upload it as a dataset; "
+                "left as written"), call=whole))
         else:
-            self.warn_once("call", function, where, f"{whole} calls a debugtalk.py function "
-                           f"{function}(): write it as a global function; left as written and "
-                           "never evaluated")
+            self.warn_once("call", function, where, message(gettext_noop(
+                "%(call)s calls a debugtalk.py function %(function)s(): write it as a global "
+                "function; left as written and never evaluated"),
+                call=whole, function=function))
         return whole
 
     def helper(self, function: str, args: list[str]) -> str | None:
@@ -588,9 +628,13 @@ class _Reader:
         self.plan.variables.append(ImportedVariable(
             name=name, value="", secret=secret,
             description=f"HttpRunner read it from the environment variable {name} (.env)."))
-        self.problem(where, f"${{ENV({name})}} reads the environment variable {name}: it "
-                     f"becomes the {'secret ' if secret else ''}variable {name}, imported "
-                     "empty; set its value in the project or an environment")
+        said = (gettext_noop("%(call)s reads the environment variable %(name)s: it becomes the "
+                             "secret variable %(name)s, imported empty; set its value in the "
+                             "project or an environment") if secret else
+                gettext_noop("%(call)s reads the environment variable %(name)s: it becomes the "
+                             "variable %(name)s, imported empty; set its value in the project "
+                             "or an environment"))
+        self.problem(where, message(said, call="${ENV(" + name + ")}", name=name))
 
     def locate(self, path: Any) -> tuple[str, str | None] | None:
         """Return the platform's (source, expression) for an HttpRunner response path."""
@@ -629,20 +673,22 @@ class _Reader:
                     merged.update(entry)
             extract = merged
         if not isinstance(extract, dict):
-            self.problem(where, "extract is not a mapping of names to response paths: not "
-                                "imported")
+            self.problem(where, message(gettext_noop(
+                "extract is not a mapping of names to response paths: not imported")))
             return []
         result = []
         for name, path in extract.items():
             if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > 100:
-                self.problem(_at(where, name), f"the name {str(name)[:100]!r} is not an "
-                             "identifier: this extractor is not imported")
+                self.problem(_at(where, name), message(gettext_noop(
+                    "the name %(name)s is not an identifier: this extractor is not imported"),
+                    name=repr(str(name)[:100])))
                 continue
             located = self.locate(path)
             if located is None:
-                self.problem(_at(where, name), f"{name}: {_text(path)[:200]!r} is not a part "
-                             "of the response the platform reads (status_code, headers.X, "
-                             "cookies.x, body.a.b or a regex with (.*)): not imported")
+                self.problem(_at(where, name), message(gettext_noop(
+                    "%(name)s: %(path)s is not a part of the response the platform reads "
+                    "(status_code, headers.X, cookies.x, body.a.b or a regex with (.*)): not "
+                    "imported"), name=name, path=repr(_text(path)[:200])))
                 continue
             source, expression = located
             extractor = {"name": name, "source": source}
@@ -655,7 +701,7 @@ class _Reader:
         if not validate:
             return []
         if not isinstance(validate, list):
-            self.problem(where, "validate is not a list: not imported")
+            self.problem(where, message(gettext_noop("validate is not a list: not imported")))
             return []
         result = []
         for index, validator in enumerate(validate):
@@ -669,27 +715,32 @@ class _Reader:
         if isinstance(validator, dict) and "check" in validator:
             comparator = validator.get("assert", validator.get("comparator", "eq"))
             check, expected = validator["check"], validator.get("expect")
-            message = validator.get("msg", validator.get("message", ""))
+            note = validator.get("msg", validator.get("message", ""))
         elif (isinstance(validator, dict) and len(validator) == 1
               and isinstance(next(iter(validator.values())), list)
               and len(next(iter(validator.values()))) in (2, 3)):
             comparator, arguments = next(iter(validator.items()))
             check, expected = arguments[0], arguments[1]
-            message = arguments[2] if len(arguments) == 3 else ""
+            note = arguments[2] if len(arguments) == 3 else ""
         else:
-            self.problem(where, f"{shown} is not a validator ({{comparator: [check, expect]}} "
-                                "or check/assert/expect): not imported")
+            self.problem(where, message(gettext_noop(
+                "%(validator)s is not a validator ({comparator: [check, expect]} or "
+                "check/assert/expect): not imported"), validator=shown))
             return None
         operator = self.operator(comparator)
         if operator is None:
-            self.problem(where, f"the comparator {_text(comparator)[:50]!r} has no equivalent "
-                                f"here: the assertion {shown} is not imported")
+            self.problem(where, message(gettext_noop(
+                "the comparator %(comparator)s has no equivalent here: the assertion "
+                "%(assertion)s is not imported"),
+                comparator=repr(_text(comparator)[:50]), assertion=shown))
             return None
         located = self.locate(check)
         if located is None or located[0] == "regex":
-            self.problem(where, f"{_text(check)[:200]!r} is not a part of the response the "
-                         "platform asserts on (status_code, headers.X, cookies.x, body or "
-                         f"body.a.b): the assertion {shown} is not imported")
+            self.problem(where, message(gettext_noop(
+                "%(check)s is not a part of the response the platform asserts on "
+                "(status_code, headers.X, cookies.x, body or body.a.b): the assertion "
+                "%(assertion)s is not imported"),
+                check=repr(_text(check)[:200]), assertion=shown))
             return None
         kind, expression = located
         expected = self.rewrite(expected, f"{where}/expect")
@@ -702,27 +753,32 @@ class _Reader:
         if operator.startswith("len_") and not (
                 (isinstance(expected, int) and not isinstance(expected, bool))
                 or (isinstance(expected, str) and re.fullmatch(r"\{\{.*\}\}", expected))):
-            self.problem(where, f"{operator} needs a whole number, not {_text(expected)[:50]}: "
-                                f"the assertion {shown} is not imported")
+            self.problem(where, message(gettext_noop(
+                "%(comparator)s needs a whole number, not %(expected)s: the assertion "
+                "%(assertion)s is not imported"),
+                comparator=operator, expected=_text(expected)[:50], assertion=shown))
             return None
         if operator in ("startswith", "endswith") and not isinstance(expected, str):
             expected = _text(expected)  # HttpRunner compares str(expect)
         if ((operator in ("contained_by", "not_contained_by")
              and not isinstance(expected, (list, str, dict)))
                 or (operator == "regex_match" and not isinstance(expected, str))):
-            self.problem(where, f"{operator} cannot use {_text(expected)[:50]} as what it "
-                                f"expects: the assertion {shown} is not imported")
+            self.problem(where, message(gettext_noop(
+                "%(comparator)s cannot use %(expected)s as what it expects: the assertion "
+                "%(assertion)s is not imported"),
+                comparator=operator, expected=_text(expected)[:50], assertion=shown))
             return None
         if kind == "status_code" and operator not in STATUS_OPERATORS:
-            self.problem(where, f"the status code cannot be compared with {operator}: the "
-                                f"assertion {shown} is not imported")
+            self.problem(where, message(gettext_noop(
+                "the status code cannot be compared with %(comparator)s: the assertion "
+                "%(assertion)s is not imported"), comparator=operator, assertion=shown))
             return None
         assertion: dict = {"type": "status_code" if kind == "status_code" else kind,
                            "operator": operator, "expected_value": expected}
         if expression is not None:
             assertion["expression"] = expression
-        if message:
-            assertion["description"] = _text(message)[:500]
+        if note:
+            assertion["description"] = _text(note)[:500]
         return assertion
 
     @staticmethod

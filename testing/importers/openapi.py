@@ -39,6 +39,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from django.utils.translation import gettext_noop
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
@@ -50,6 +51,7 @@ from testing.importers.base import (
     ImportPlan,
     Problem,
 )
+from testing.engine.messages import message
 from testing.importers.loading import load_any
 
 FORMAT = "openapi"
@@ -120,6 +122,10 @@ class _Skip(Exception):
         super().__init__(reason)
         self.where = where
         self.reason = reason
+
+
+def _not_imported(reason: str) -> str:
+    return message(gettext_noop("Not imported: %(reason)s."), reason=reason)
 
 
 def _escape(part: Any) -> str:
@@ -302,7 +308,7 @@ class _Reader:
                 return node, where
             ref, at = node["$ref"], f"{where}/$ref"
             if not isinstance(ref, str):
-                raise _Skip(at, "a $ref is not a string")
+                raise _Skip(at, message(gettext_noop("a $ref is not a string")))
             if not ref.startswith("#"):
                 raise self.fail(at, "only references inside the document are followed; "
                                     f"{ref} points outside it")
@@ -310,14 +316,15 @@ class _Reader:
             siblings = {key: value for key, value in node.items() if key != "$ref"}
             node = {**target, **siblings} if siblings and isinstance(target, dict) else target
             where = unquote(ref[1:])
-        raise _Skip(where, "references refer to each other in a loop")
+        raise _Skip(where, message(gettext_noop("references refer to each other in a loop")))
 
     def target(self, ref: str, at: str) -> Any:
         if ref not in self.targets:
             try:
                 self.targets[ref] = self.resolver.lookup(ref).contents
             except (Unresolvable, ValueError, TypeError):   # ValueError: "/x" in an array
-                raise _Skip(at, f"{ref} points to nothing in the document") from None
+                raise _Skip(at, message(gettext_noop("%(ref)s points to nothing in the "
+                                                     "document"), ref=ref)) from None
         return self.targets[ref]
 
     # The document
@@ -339,8 +346,9 @@ class _Reader:
         if isinstance(webhooks, dict):
             for name in webhooks:
                 self.problems.append(Problem(
-                    f"/webhooks/{_escape(name)}", "Not imported: a webhook is a request the "
-                    "API sends to its subscribers, not one it answers.", SKIPPED))
+                    f"/webhooks/{_escape(name)}", message(gettext_noop(
+                        "Not imported: a webhook is a request the API sends to its "
+                        "subscribers, not one it answers.")), SKIPPED))
         plan.base_urls = self.base_urls
         plan.variables = list(self.variables.values())
         plan.problems = self.problems
@@ -386,7 +394,7 @@ class _Reader:
         try:
             item, item_where = self.deref(item, where)
         except _Skip as skip:
-            self.problems.append(Problem(skip.where, f"Not imported: {skip.reason}.", SKIPPED))
+            self.problems.append(Problem(skip.where, _not_imported(skip.reason), SKIPPED))
             return []
         if not isinstance(item, dict):
             raise self.fail(item_where, "a path item is not an object of operations")
@@ -395,8 +403,9 @@ class _Reader:
             if not isinstance(method, str) or method.lower() not in METHODS:
                 if method not in PATH_ITEM_FIELDS and not str(method).startswith("x-"):
                     self.problems.append(Problem(
-                        f"{item_where}/{_escape(method)}", f"Not imported: {method} is not an "
-                        "HTTP method of OpenAPI.", SKIPPED))
+                        f"{item_where}/{_escape(method)}", message(gettext_noop(
+                            "Not imported: %(method)s is not an HTTP method of OpenAPI."),
+                            method=method), SKIPPED))
                 continue
             request = self.operation(path, method, operation, item, item_where)
             if request is not None:
@@ -412,22 +421,23 @@ class _Reader:
         notes: list[Problem] = []
         try:
             if not isinstance(operation, dict):
-                raise _Skip(where, "the operation is not an object")
+                raise _Skip(where, message(gettext_noop("the operation is not an object")))
             if method.upper() not in SENT_METHODS:
-                raise _Skip(where, f"the platform does not send {method.upper()} requests")
+                raise _Skip(where, message(gettext_noop("the platform does not send %(method)s "
+                                                        "requests"), method=method.upper()))
             request = self.request(key, path, method, operation, where, item, item_where,
                                    notes)
         except ImportFailed:
             raise
         except _Skip as skip:
-            self.problems.append(Problem(skip.where, f"Not imported: {skip.reason}.", SKIPPED,
-                                         key))
+            self.problems.append(Problem(skip.where, _not_imported(skip.reason), SKIPPED, key))
             return None
         except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
             # A field of an unexpected shape deep in one operation: that one is skipped, the
             # others imported.
-            self.problems.append(Problem(where, f"Not imported: the operation is malformed "
-                                                f"({type(exc).__name__}: {exc}).", SKIPPED, key))
+            self.problems.append(Problem(where, message(gettext_noop(
+                "Not imported: the operation is malformed (%(error)s)."),
+                error=f"{type(exc).__name__}: {exc}"), SKIPPED, key))
             return None
         for note in notes:
             note.item = key
@@ -467,9 +477,9 @@ class _Reader:
         request.assertions = self.assertions(operation.get("responses"))
         callbacks = operation.get("callbacks")
         if isinstance(callbacks, dict) and callbacks:
-            notes.append(Problem(f"{where}/callbacks", "Callbacks not imported (" + ", ".join(
-                map(str, callbacks)) + "): they are requests the API sends, not ones it "
-                "answers."))
+            notes.append(Problem(f"{where}/callbacks", message(gettext_noop(
+                "Callbacks not imported (%(names)s): they are requests the API sends, not ones "
+                "it answers."), names=", ".join(map(str, callbacks)))))
         return request
 
     def url(self, path: str, operation: dict, item: dict) -> str:
@@ -491,14 +501,15 @@ class _Reader:
         if parameters is None:
             return found
         if not isinstance(parameters, list):
-            notes.append(Problem(where, "Parameters not imported: not a list."))
+            notes.append(Problem(where, message(gettext_noop(
+                "Parameters not imported: not a list."))))
             return found
         for index, parameter in enumerate(parameters):
             parameter, at = self.deref(parameter, f"{where}/{index}")
             if (not isinstance(parameter, dict) or not _string(parameter.get("name"))
                     or not isinstance(parameter.get("in"), str)):
-                notes.append(Problem(at, "A parameter without a name or an \"in\" is not "
-                                         "imported."))
+                notes.append(Problem(at, message(gettext_noop(
+                    "A parameter without a name or an \"in\" is not imported."))))
                 continue
             found[(parameter["in"], parameter["name"].strip())] = (parameter, at)
         return found
@@ -585,8 +596,9 @@ class _Reader:
         media_type = media_type if isinstance(media_type, dict) else {}
         schema_where = f"{swagger_where}/schema" if swagger_where else f"{media_where}/schema"
         if kind is None:
-            notes.append(Problem(media_where, f"The body ({media}) is binary: the request is "
-                                              "imported without it; add it by hand."))
+            notes.append(Problem(media_where, message(gettext_noop(
+                "The body (%(media)s) is binary: the request is imported without it; add it "
+                "by hand."), media=media)))
             return
         request.content_type = str(media)[:200]
         if kind in ("form", "multipart"):
@@ -642,8 +654,9 @@ class _Reader:
 
     def note_files(self, files: list[str], where: str, notes: list[Problem]) -> None:
         if files:
-            notes.append(Problem(where, "File fields sent as text (" + ", ".join(files) +
-                                        "): the platform's multipart bodies carry text only."))
+            notes.append(Problem(where, message(gettext_noop(
+                "File fields sent as text (%(fields)s): the platform's multipart bodies carry "
+                "text only."), fields=", ".join(files))))
 
     # Security and responses
 
@@ -664,8 +677,9 @@ class _Reader:
                       requirements[0])
         for name in chosen:
             if str(name) not in self.schemes:
-                notes.append(Problem(at, f"The security scheme {name} is not defined in the "
-                                         "document; the request is imported without it."))
+                notes.append(Problem(at, message(gettext_noop(
+                    "The security scheme %(name)s is not defined in the document; the request "
+                    "is imported without it."), name=name)))
                 continue
             self.apply_scheme(request, str(name))
 
@@ -691,8 +705,9 @@ class _Reader:
         if kind == "apikey":
             location, key = str(scheme.get("in", "")).lower(), _string(scheme.get("name"))
             if not key or location not in ("header", "query", "cookie"):
-                self.report_scheme(name, at, "An API key without a name or a place (header, "
-                                             "query, cookie) is not mapped.")
+                self.report_scheme(name, at, message(gettext_noop(
+                    "An API key without a name or a place (header, query, cookie) is not "
+                    "mapped.")))
                 return
             if location == "query":
                 request.query = [p for p in request.query if p["name"] != key]
@@ -708,14 +723,15 @@ class _Reader:
             header = ("Authorization", f"Bearer {reference}")
             description = f"The bearer token of {name}."
             if kind != "http":
-                self.report_scheme(name, at, f"{scheme.get('type')} is not run by the "
-                                             f"platform: the requests send Authorization: "
-                                             f"Bearer {reference}; set the variable "
-                                             f"{variable} to a token.")
+                self.report_scheme(name, at, message(gettext_noop(
+                    "%(type)s is not run by the platform: the requests send Authorization: "
+                    "Bearer %(reference)s; set the variable %(variable)s to a token."),
+                    type=scheme.get("type"), reference=reference, variable=variable))
         else:
             label = " ".join(filter(None, (str(scheme.get("type", "")), http))) or "no type"
-            self.report_scheme(name, at, f"The security scheme {name} ({label}) is not "
-                                         "mapped; the requests are imported without it.")
+            self.report_scheme(name, at, message(gettext_noop(
+                "The security scheme %(name)s (%(label)s) is not mapped; the requests are "
+                "imported without it."), name=name, label=label))
             return
         if header is not None:
             request.headers = [p for p in request.headers

@@ -33,8 +33,10 @@ from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from core.redaction import is_secret_name
+from testing.engine.messages import message
 from testing.importers import datafile
 from testing.importers.base import (
     SKIPPED,
@@ -1069,8 +1071,8 @@ class _Collection:
                                      "requests and folders")
         schema = info.get("schema")
         if schema is None:
-            self.problem("/info/schema", "the collection names no schema version; read as "
-                                         "v2.1")
+            self.problem("/info/schema", message(gettext_noop(
+                "the collection names no schema version; read as v2.1")))
         elif not isinstance(schema, str) or not SCHEMA_RE.search(schema):
             raise self.fail("/info/schema", f"unknown collection schema {schema!r}; the "
                                             "importer reads Postman collections v2.0 and v2.1")
@@ -1081,8 +1083,8 @@ class _Collection:
         root = self._level(document, "", _Scope())
         self._walk(items, "/item", [], root)
         if self.examples:
-            self.problem("/", f"{self.examples} saved example responses are not imported",
-                         SKIPPED)
+            self.problem("/", message(gettext_noop("%(count)s saved example responses are not "
+                                                   "imported"), count=self.examples), SKIPPED)
         self._mark_secret_variables()
         self._undefined_references()
         scenario = ImportedScenario(key=key, name=title, steps=self.steps,
@@ -1111,12 +1113,16 @@ class _Collection:
                 if IDENTIFIER_RE.match(name) and name not in known:
                     first.setdefault(name, request)
         for name, request in first.items():
-            self.problem(request.where, f"{{{{{name}}}}} is defined by no variable of the "
-                                        "collection" + (" nor column of the data file"
-                                                        if self.rows is not None else "")
-                         + ": newman sends it as written, a run here fails the step naming "
-                           "it; give it a value (a variable of the project or an "
-                           "environment)", item=request.key)
+            said = (gettext_noop(
+                "%(reference)s is defined by no variable of the collection nor column of the "
+                "data file: newman sends it as written, a run here fails the step naming it; "
+                "give it a value (a variable of the project or an environment)")
+                if self.rows is not None else gettext_noop(
+                    "%(reference)s is defined by no variable of the collection: newman sends "
+                    "it as written, a run here fails the step naming it; give it a value (a "
+                    "variable of the project or an environment)"))
+            self.problem(request.where, message(said, reference="{{" + name + "}}"),
+                         item=request.key)
 
     def _dataset(self) -> ImportedDataset | None:
         if self.rows is None:
@@ -1127,9 +1133,11 @@ class _Collection:
                                                             "request to run with the data")
         for column in self.rows.columns:
             if self.renamed.get(column, column) != column:
-                self.problem("", f"{self.data_file.filename}: column {column!r} is imported "
-                                 f"as {self.renamed[column]!r} (names are letters, digits and "
-                                 "_); its references are renamed")
+                self.problem("", message(gettext_noop(
+                    "%(file)s: column %(column)s is imported as %(name)s (names are letters, "
+                    "digits and _); its references are renamed"),
+                    file=self.data_file.filename, column=repr(column),
+                    name=repr(self.renamed[column])))
         self.problems.extend(self.rows.problems)
         return ImportedDataset(name=self.data_file.filename,
                                csv_data=datafile.canonical_csv(self.rows, self.renamed))
@@ -1173,30 +1181,36 @@ class _Collection:
         for index, variable in enumerate(variables):
             where = f"{pointer}/{index}"
             if not isinstance(variable, dict):
-                self.problem(where, "a variable that is not an object", SKIPPED)
+                self.problem(where, message(gettext_noop("a variable that is not an object")),
+                             SKIPPED)
                 continue
             name = variable.get("key", variable.get("id"))
             if not isinstance(name, str) or not name:
-                self.problem(where, "a variable without a name", SKIPPED)
+                self.problem(where, message(gettext_noop("a variable without a name")), SKIPPED)
                 continue
             if variable.get("disabled"):
-                self.problem(where, f"variable {name} is disabled", SKIPPED)
+                self.problem(where, message(gettext_noop("variable %(name)s is disabled"),
+                                            name=name), SKIPPED)
                 continue
             imported = self.renamed.get(name, name)
             if imported != name:
-                self.problem(where, f"variable {name!r} is imported as {imported!r} (names "
-                                    "are letters, digits and _); its references are renamed")
+                self.problem(where, message(gettext_noop(
+                    "variable %(name)s is imported as %(imported)s (names are letters, digits "
+                    "and _); its references are renamed"),
+                    name=repr(name), imported=repr(imported)))
             value = variable.get("value")
             value = self.rewrite(value) if isinstance(value, str) else value
             if folder:
-                self.problem(where, f"variable {imported} of folder {folder} is imported as "
-                                    "a project global (folders have no variables here)")
+                self.problem(where, message(gettext_noop(
+                    "variable %(name)s of folder %(folder)s is imported as a project global "
+                    "(folders have no variables here)"), name=imported, folder=folder))
             if imported in self.globals:
                 if self.globals[imported] != value:
                     overrides[imported] = value
-                    self.problem(where, f"variable {imported} of folder {folder} differs from "
-                                        "the one already imported; the steps under the folder "
-                                        "get the folder's value as step variables")
+                    self.problem(where, message(gettext_noop(
+                        "variable %(name)s of folder %(folder)s differs from the one already "
+                        "imported; the steps under the folder get the folder's value as step "
+                        "variables"), name=imported, folder=folder))
                 continue
             self.globals[imported] = value
             self.variables.append(ImportedVariable(
@@ -1234,10 +1248,12 @@ class _Collection:
             if not fine and name not in seen:
                 seen.append(name)
         for name in seen:
-            what = ("a Postman dynamic variable the platform has no built-in for"
-                    if name.startswith("$") else "not a variable name the platform reads "
-                                                 "(letters, digits and _)")
-            self.problem(request.where, f"{{{{{name}}}}} is {what}: it will not resolve",
+            said = (gettext_noop("%(reference)s is a Postman dynamic variable the platform has "
+                                 "no built-in for: it will not resolve")
+                    if name.startswith("$") else
+                    gettext_noop("%(reference)s is not a variable name the platform reads "
+                                 "(letters, digits and _): it will not resolve"))
+            self.problem(request.where, message(said, reference="{{" + name + "}}"),
                          item=request.key)
 
     # Folders, scripts and auth
@@ -1268,16 +1284,18 @@ class _Collection:
             listen = event.get("listen")
             script = event.get("script") or {}
             if listen not in found:
-                self.problem(where, f"a script for {listen!r} is not imported", item=item)
+                self.problem(where, message(gettext_noop("a script for %(event)s is not imported"),
+                                            event=repr(listen)), item=item)
                 continue
             if event.get("disabled"):
-                self.problem(where, f"the {listen} script is disabled", SKIPPED, item=item)
+                self.problem(where, message(gettext_noop("the %(event)s script is disabled"),
+                                            event=listen), SKIPPED, item=item)
                 continue
             if not isinstance(script, dict):
                 continue
             if script.get("src"):
-                self.problem(f"{where}/script/src", "a script read from a URL is not imported",
-                             item=item)
+                self.problem(f"{where}/script/src", message(gettext_noop(
+                    "a script read from a URL is not imported")), item=item)
             exec_ = script.get("exec")
             if isinstance(exec_, str):
                 lines = exec_.splitlines()
@@ -1289,7 +1307,8 @@ class _Collection:
                 continue
             result = ScriptReader(listen, self.renamed).read(lines, pointers)
             for line_where, line in result.unmapped:
-                self.problem(line_where, f"script line not imported: {line.strip()}",
+                self.problem(line_where, message(gettext_noop("script line not imported: "
+                                                              "%(line)s"), line=line.strip()),
                              item=item)
             bucket = found[listen]
             bucket.assertions += result.assertions
@@ -1301,7 +1320,8 @@ class _Collection:
         for index, item in enumerate(items):
             where = f"{pointer}/{index}"
             if not isinstance(item, dict):
-                self.problem(where, "an item that is neither a folder nor a request", SKIPPED)
+                self.problem(where, message(gettext_noop(
+                    "an item that is neither a folder nor a request")), SKIPPED)
                 continue
             name = item.get("name")
             if isinstance(item.get("item"), list):
@@ -1316,19 +1336,22 @@ class _Collection:
                 except _Skip as skip:
                     self.problem(skip.where or where, skip.reason, SKIPPED)
             else:
-                self.problem(where, f"item {name or index + 1!r} is neither a folder (no "
-                                    "\"item\" list) nor a request (no \"request\")", SKIPPED)
+                self.problem(where, message(gettext_noop(
+                    "item %(name)s is neither a folder (no \"item\" list) nor a request (no "
+                    "\"request\")"), name=repr(name or index + 1)), SKIPPED)
 
     def _request(self, item: dict, where: str, folder: list[str], scope: _Scope) -> None:
         request = item["request"]
         if isinstance(request, str):
             request = {"url": request, "method": "GET"}
         if not isinstance(request, dict):
-            raise _Skip(f"{where}/request", "the request is neither a URL nor an object")
+            raise _Skip(f"{where}/request", message(gettext_noop(
+                "the request is neither a URL nor an object")))
         method = str(request.get("method") or "GET").upper()
         if method not in METHODS:
-            raise _Skip(f"{where}/request/method",
-                        f"method {method} is not one the platform sends ({', '.join(METHODS)})")
+            raise _Skip(f"{where}/request/method", message(gettext_noop(
+                "method %(method)s is not one the platform sends (%(methods)s)"),
+                method=method, methods=", ".join(METHODS)))
         url_data = request.get("url")
         raw, rebuilt = self._raw_url(url_data, f"{where}/request/url")
         name = str(item.get("name") or raw.strip() or f"request {len(self.requests) + 1}")
@@ -1341,16 +1364,17 @@ class _Collection:
                                    description=_description(request.get("description")
                                                             or item.get("description")))
         if rebuilt:
-            self.problem(f"{where}/request/url", f"the raw URL is blank; rebuilt from its parts: "
-                                                 f"{raw}", item=key)
+            self.problem(f"{where}/request/url", message(gettext_noop(
+                "the raw URL is blank; rebuilt from its parts: %(url)s"), url=raw), item=key)
         self._url(imported, raw, url_data, f"{where}/request/url")
         self._headers(imported, request.get("header"), f"{where}/request/header")
         self._body(imported, request.get("body"), f"{where}/request/body",
                    (item.get("protocolProfileBehavior") or {}).get("disableBodyPruning"))
         size = body_size(imported.body_type, imported.body)
         if size > settings.TESTING_BODY_MAX_BYTES:
-            raise _Skip(f"{where}/request/body", f"the body is {size} bytes; an interface holds "
-                                                 f"at most {settings.TESTING_BODY_MAX_BYTES}")
+            raise _Skip(f"{where}/request/body", message(gettext_noop(
+                "the body is %(size)s bytes; an interface holds at most %(limit)s"),
+                size=size, limit=settings.TESTING_BODY_MAX_BYTES))
         self._auth(imported, request.get("auth"), f"{where}/request/auth", scope)
         self._protocol(imported, item.get("protocolProfileBehavior"),
                        f"{where}/protocolProfileBehavior")
@@ -1358,8 +1382,11 @@ class _Collection:
         for kind, found in (("assertions", scope.assertions + scripts["test"].assertions),
                              ("extractors", scope.extractors + scripts["test"].extractors)):
             if len(found) > MAX_CHECKS:
-                self.problem(f"{where}/event", f"{len(found)} {kind}: the first {MAX_CHECKS} "
-                                               "are imported", item=key)
+                said = (gettext_noop("%(count)s assertions: the first %(limit)s are imported")
+                        if kind == "assertions" else
+                        gettext_noop("%(count)s extractors: the first %(limit)s are imported"))
+                self.problem(f"{where}/event", message(said, count=len(found), limit=MAX_CHECKS),
+                             item=key)
             setattr(imported, kind, found[:MAX_CHECKS])
         if isinstance(item.get("response"), list):
             self.examples += len(item["response"])
@@ -1378,7 +1405,7 @@ class _Collection:
         if url is None:
             return "", False
         if not isinstance(url, dict):
-            raise _Skip(pointer, "the URL is neither text nor an object")
+            raise _Skip(pointer, message(gettext_noop("the URL is neither text nor an object")))
         raw = url.get("raw")
         if isinstance(raw, str) and raw.strip():
             return raw, False
@@ -1387,7 +1414,7 @@ class _Collection:
 
     def _url(self, request: ImportedRequest, raw: str, url: Any, pointer: str) -> None:
         if not raw.strip():
-            raise _Skip(pointer, "the request has no URL")
+            raise _Skip(pointer, message(gettext_noop("the request has no URL")))
         text = self.rewrite(raw)
         parts = url if isinstance(url, dict) else {}
         for variable in parts.get("variable") or []:
@@ -1399,13 +1426,15 @@ class _Collection:
                 continue
             if value in (None, ""):
                 value = self.reference_text(variable["key"])
-                self.problem(pointer, f"path variable :{variable['key']} has no value; the "
-                                      f"URL reads {value} instead", item=request.key)
+                self.problem(pointer, message(gettext_noop(
+                    "path variable :%(name)s has no value; the URL reads %(value)s instead"),
+                    name=variable["key"], value=value), item=request.key)
             text = segment.sub(lambda _m, v=self.rewrite(_text(value)): v, text)
         if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:[/\\]|\{\{|/", text):
             text = "http://" + text
-            self.problem(pointer, "the URL has no scheme; imported as http://, as Postman "
-                                  "sends it", item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "the URL has no scheme; imported as http://, as Postman sends it")),
+                item=request.key)
         text = self._credentials(request, text, parts, pointer)
         split = split_query(text)
         disabled = [q for q in parts.get("query") or []
@@ -1419,13 +1448,15 @@ class _Collection:
                               for q in disabled]
         elif disabled:
             names = ", ".join(q["key"] for q in disabled)
-            self.problem(pointer, f"disabled query parameters ({names}) are not imported: the "
-                                  "URL keeps its query as written, and a parameter enabled "
-                                  "beside it would replace that query", item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "disabled query parameters (%(names)s) are not imported: the URL keeps its "
+                "query as written, and a parameter enabled beside it would replace that "
+                "query"), names=names), item=request.key)
         if re.search(r"[\x00-\x1f\x7f]", text):
-            self.problem(pointer, "the URL holds a control character (a line break, a tab) that "
-                                  "HTTP cannot carry as written; it is kept, and sending it "
-                                  "fails until it is percent-encoded", item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "the URL holds a control character (a line break, a tab) that HTTP cannot "
+                "carry as written; it is kept, and sending it fails until it is "
+                "percent-encoded")), item=request.key)
         request.url = text
 
     def reference_text(self, name: str) -> str:
@@ -1438,9 +1469,9 @@ class _Collection:
         match = re.match(r"(https?://)([^/?#]*)@([^/?#@]*)", text, re.I)
         if not match:
             if isinstance(parts.get("auth"), dict):
-                self.problem(pointer, "the URL carries a user name and password, which the "
-                                      "platform refuses to send; give the request basic auth "
-                                      "instead", item=request.key)
+                self.problem(pointer, message(gettext_noop(
+                    "the URL carries a user name and password, which the platform refuses to "
+                    "send; give the request basic auth instead")), item=request.key)
             return text
         auth = parts.get("auth") if isinstance(parts.get("auth"), dict) else {}
         userinfo = match.group(2)
@@ -1451,9 +1482,9 @@ class _Collection:
                                      + self.secret("basic_credentials", f"{user}:{password}",
                                                    "user name and password of a URL", bare=True)
                                      + ")}}"))
-        self.problem(pointer, "the user name and password written in the URL moved into an "
-                              "Authorization header (basic auth) with a secret variable",
-                     item=request.key)
+        self.problem(pointer, message(gettext_noop(
+            "the user name and password written in the URL moved into an Authorization header "
+            "(basic auth) with a secret variable")), item=request.key)
         return match.group(1) + match.group(3) + text[match.end():]
 
     def _headers(self, request: ImportedRequest, headers: Any, pointer: str) -> None:
@@ -1465,8 +1496,8 @@ class _Collection:
                 continue
             name = _text(header.get("key")).strip()
             if not name:
-                self.problem(f"{pointer}/{index}", "a header without a name", SKIPPED,
-                             item=request.key)
+                self.problem(f"{pointer}/{index}", message(gettext_noop(
+                    "a header without a name")), SKIPPED, item=request.key)
                 continue
             request.headers.append(_pair(self.rewrite(name),
                                          self.rewrite(_text(header.get("value"))),
@@ -1478,12 +1509,13 @@ class _Collection:
             return
         mode = body["mode"]
         if body.get("disabled"):
-            self.problem(pointer, "the body is disabled; not imported", item=request.key)
+            self.problem(pointer, message(gettext_noop("the body is disabled; not imported")),
+                         item=request.key)
             return
         if request.method in PRUNED_METHODS and not keep and body.get(mode):
-            self.problem(pointer, f"Postman sends no body with {request.method} (unless "
-                                  "disableBodyPruning is set); the body is not imported",
-                         item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "Postman sends no body with %(method)s (unless disableBodyPruning is set); the "
+                "body is not imported"), method=request.method), item=request.key)
             return
         header_type = _header_value(request.headers, "Content-Type")
         if mode == "raw":
@@ -1507,11 +1539,13 @@ class _Collection:
             for index, part in enumerate(body.get(mode) or []):
                 where = f"{pointer}/{mode}/{index}"
                 if not isinstance(part, dict) or not _text(part.get("key")):
-                    self.problem(where, "a form field without a name", SKIPPED, item=request.key)
+                    self.problem(where, message(gettext_noop("a form field without a name")),
+                                 SKIPPED, item=request.key)
                     continue
                 if part.get("type") == "file":
-                    self.problem(where, f"file field {part['key']!r} is not imported (the "
-                                        "importer reads no file)", item=request.key)
+                    self.problem(where, message(gettext_noop(
+                        "file field %(name)s is not imported (the importer reads no file)"),
+                        name=repr(part["key"])), item=request.key)
                     continue
                 pairs.append(_pair(self.rewrite(_text(part["key"])),
                                    self.rewrite(_text(part.get("value"))),
@@ -1522,8 +1556,9 @@ class _Collection:
             if mode == "formdata" and "multipart" in header_type.lower():
                 request.headers = [h for h in request.headers
                                    if h["name"].lower() != "content-type"]
-                self.problem(pointer, "the Content-Type header is dropped: the platform writes "
-                                      "its own multipart boundary", item=request.key)
+                self.problem(pointer, message(gettext_noop(
+                    "the Content-Type header is dropped: the platform writes its own multipart "
+                    "boundary")), item=request.key)
         elif mode == "graphql":
             graphql = body.get("graphql") or {}
             variables = graphql.get("variables")
@@ -1539,30 +1574,35 @@ class _Collection:
             request.body = self.rewrite(json.dumps(payload, ensure_ascii=False))
             if not header_type:
                 request.content_type = "application/json"
-            self.problem(pointer, "a GraphQL body is imported as the JSON text Postman sends "
-                                  "({\"query\": ..., \"variables\": ...})", item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "a GraphQL body is imported as the JSON text Postman sends ({\"query\": ..., "
+                "\"variables\": ...})")), item=request.key)
         elif mode == "file":
-            self.problem(pointer, "a body read from a file is not imported (the importer reads "
-                                  "no file)", item=request.key)
+            self.problem(pointer, message(gettext_noop(
+                "a body read from a file is not imported (the importer reads no file)")),
+                item=request.key)
         else:
-            self.problem(pointer, f"body mode {mode!r} is not imported", item=request.key)
+            self.problem(pointer, message(gettext_noop("body mode %(mode)s is not imported"),
+                                          mode=repr(mode)), item=request.key)
 
     def _protocol(self, request: ImportedRequest, settings: Any, pointer: str) -> None:
         if not isinstance(settings, dict):
             return
-        messages = {
-            "followRedirects": "the platform follows redirects",
-            "strictSSL": "TLS verification stays on",
-            "disableUrlEncoding": "the platform percent-encodes what a URL cannot carry as "
-                                  "written (spaces, quotes, < and >)",
-            "disableCookies": "the platform keeps cookies between the steps of a scenario",
+        reasons = {
+            "followRedirects": gettext_noop("the platform follows redirects"),
+            "strictSSL": gettext_noop("TLS verification stays on"),
+            "disableUrlEncoding": gettext_noop("the platform percent-encodes what a URL cannot "
+                                               "carry as written (spaces, quotes, < and >)"),
+            "disableCookies": gettext_noop("the platform keeps cookies between the steps of a "
+                                           "scenario"),
         }
         for name, value in settings.items():
             if name == "disableBodyPruning" or PROTOCOL_DEFAULTS.get(name, object()) == value:
                 continue
-            reason = messages.get(name, "not imported")
-            self.problem(f"{pointer}/{name}", f"{name}: {json.dumps(value)}: {reason}",
-                         item=request.key)
+            reason = message(reasons.get(name, gettext_noop("not imported")))
+            self.problem(f"{pointer}/{name}", message(gettext_noop(
+                "%(name)s: %(value)s: %(reason)s"), name=name, value=json.dumps(value),
+                reason=reason), item=request.key)
 
     # Auth
 
@@ -1581,8 +1621,9 @@ class _Collection:
             return
         if placement == "header":
             if _has_header(request.headers, name):
-                self.problem(where, f"the request has its own {name} header; the {kind} auth "
-                                    "is not added", item=request.key)
+                self.problem(where, message(gettext_noop(
+                    "the request has its own %(header)s header; the %(kind)s auth is not "
+                    "added"), header=name, kind=kind), item=request.key)
                 return
             request.headers.append(_pair(name, value))
         elif "?" in request.url:
@@ -1610,16 +1651,19 @@ class _Collection:
             return placement, self.rewrite(name), value
         if kind == "oauth2" and params.get("accessToken"):
             if params.get("addTokenTo") == "queryParams":
-                self.problem(where, "OAuth 2.0 with the token in the query is not imported")
+                self.problem(where, message(gettext_noop(
+                    "OAuth 2.0 with the token in the query is not imported")))
                 return "", "", ""
             token = self.secret("oauth2_access_token", _text(params["accessToken"]),
                                 "OAuth 2.0 access token")
             prefix = _text(params.get("headerPrefix")) or "Bearer"
-            self.problem(where, "OAuth 2.0: the access token saved in the collection is sent "
-                                "as a bearer token; it is not renewed when it expires")
+            self.problem(where, message(gettext_noop(
+                "OAuth 2.0: the access token saved in the collection is sent as a bearer "
+                "token; it is not renewed when it expires")))
             return "header", "Authorization", f"{prefix} {token}"
-        self.problem(where, f"{kind} auth is not imported; the requests that use it are sent "
-                            "without it")
+        self.problem(where, message(gettext_noop(
+            "%(kind)s auth is not imported; the requests that use it are sent without it"),
+            kind=kind))
         return "", "", ""
 
     def secret(self, base: str, value: str, description: str, bare: bool = False) -> str:

@@ -76,6 +76,10 @@ class Execution(ProjectOwnedModel):
     steps_passed = models.PositiveIntegerField(_("steps passed"), default=0)
     steps_failed = models.PositiveIntegerField(_("steps failed"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # The error as a msgid and its parameters (testing.engine.messages); empty on rows
+    # stored before, and on errors without one, which show ``error``.
+    error_i18n = models.JSONField(_("error message id"), null=True, blank=True,
+                                  editable=False)
     schedule = models.ForeignKey(
         "testing.PlanSchedule", verbose_name=_("started by schedule"),
         on_delete=models.SET_NULL, null=True, blank=True, related_name="executions",
@@ -167,6 +171,10 @@ class ExecutionStep(TenantScopedModel):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # The error as a msgid and its parameters (testing.engine.messages); empty on rows
+    # stored before, and on errors without one, which show ``error``.
+    error_i18n = models.JSONField(_("error message id"), null=True, blank=True,
+                                  editable=False)
 
     rbac_actions = ("view",)  # read through its execution, written by the engine
     rbac_owner_path = "execution__project__created_by"
@@ -210,6 +218,9 @@ class StepResult(TenantScopedModel):
     extracted = ResultJSONField(_("extracted"), default=dict, blank=True)
     assertions = ResultJSONField(_("assertions"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # The error as a msgid and its parameters, shown in the reader's language
+    # (testing.engine.messages); empty on rows stored before, which show ``error``.
+    error_i18n = ResultJSONField(_("error message id"), null=True, blank=True, editable=False)
     started_at = models.DateTimeField(_("started at"))
     duration_ms = models.FloatField(_("duration (ms)"), default=0)
 

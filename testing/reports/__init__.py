@@ -55,6 +55,9 @@ class StepReport:
     assertions: list = field(default_factory=list)
     variables: dict = field(default_factory=dict)
     extracted: dict = field(default_factory=dict)
+    # The error's msgid and parameters (testing.engine.messages): the HTML report shows it
+    # in the reader's language; the files for machines keep ``error`` in English.
+    error_i18n: dict | None = None
 
 
 @dataclass
@@ -70,6 +73,7 @@ class RunReport:
     completed_at: str
     duration_ms: float
     steps: list[StepReport] = field(default_factory=list)
+    error_i18n: dict | None = None   # as StepReport's
 
     @property
     def outcome(self) -> str:
@@ -99,6 +103,7 @@ class Report:
     generated_at: str
     details_pruned_at: str = ""
     runs: list[RunReport] = field(default_factory=list)
+    error_i18n: dict | None = None   # as StepReport's
 
     def counts(self) -> dict[str, int]:
         """Scenario runs by outcome."""
@@ -141,7 +146,8 @@ def build(execution: Execution) -> Report:
     runs = {run.pk: RunReport(
         id=str(run.pk), name=run.name, scenario=run.scenario.name if run.scenario else "",
         row_number=run.row_number, row_values=dict(run.row_values or {}), status=run.status,
-        error=run.error, started_at=_iso(run.started_at), completed_at=_iso(run.completed_at),
+        error=run.error, error_i18n=run.error_i18n, started_at=_iso(run.started_at),
+        completed_at=_iso(run.completed_at),
         duration_ms=_ms(run.started_at, run.completed_at))
         for run in ExecutionStep.objects.filter(execution=execution)
         .select_related("scenario").order_by("sort_order", "row_number", "id")}
@@ -153,7 +159,7 @@ def build(execution: Execution) -> Report:
         run.steps.append(StepReport(
             position=result.position, title=result.title, action=result.action,
             status=result.status, attempts=result.attempts, flaky=result.flaky,
-            duration_ms=result.duration_ms, error=result.error,
+            duration_ms=result.duration_ms, error=result.error, error_i18n=result.error_i18n,
             started_at=_iso(result.started_at), request=result.request,
             response=result.response, assertions=list(result.assertions or []),
             variables=dict(result.variables or {}), extracted=dict(result.extracted or {})))
@@ -161,7 +167,8 @@ def build(execution: Execution) -> Report:
     return Report(
         id=str(execution.pk), name=execution.name, kind=execution.kind,
         project=execution.project.name, environment=environment, status=execution.status,
-        error=execution.error, started_at=_iso(execution.started_at),
+        error=execution.error, error_i18n=execution.error_i18n,
+        started_at=_iso(execution.started_at),
         completed_at=_iso(execution.completed_at),
         duration_ms=_ms(execution.started_at, execution.completed_at),
         generated_at=datetime.now(timezone.utc).isoformat(),

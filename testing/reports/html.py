@@ -4,6 +4,7 @@ no external asset, so it opens from a CI artifact or an e-mail as it opens on th
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,7 +12,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from core.charts import Series, grouped_bars
-from testing.reports import Report
+from testing.engine.messages import render as render_message
+from testing.reports import Report, StepReport
 
 CHART_RUNS = 40      # scenario runs drawn in the outcome chart (failures first)
 CHART_STEPS = 30     # the slowest steps drawn in the step-time chart
@@ -36,7 +38,19 @@ def when(moment: str) -> str:
         "%Y-%m-%d %H:%M:%S UTC")
 
 
+def localized(step: StepReport) -> StepReport:
+    """Return ``step`` with its error and check messages in the active language (a step
+    stored before messages had ids keeps its English text)."""
+    return replace(step, error=render_message(step.error_i18n, step.error), assertions=[
+        {**check, "message": render_message(check.get("message_i18n"),
+                                            check.get("message", ""))}
+        if isinstance(check, dict) else check for check in step.assertions])
+
+
 def context(report: Report) -> dict:
+    report = replace(report, error=render_message(report.error_i18n, report.error), runs=[
+        replace(run, error=render_message(run.error_i18n, run.error),
+                steps=[localized(step) for step in run.steps]) for run in report.runs])
     runs = sorted(report.runs, key=lambda run: ORDER.get(run.outcome, 4))
     shown = runs[:CHART_RUNS]
     outcomes = grouped_bars(_("Steps of each scenario run"), [run.label for run in shown], [

@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.context import tenant_context
 from tenants.models import Tenant
@@ -46,6 +47,7 @@ from testing.choices import (
     StepKind,
 )
 from testing.engine import runner, spec as S
+from testing.engine.messages import Message, data_of, message
 from testing.services.databases import database_spec
 from testing.services import usercode
 from testing.models import (
@@ -325,14 +327,17 @@ def _end(execution: Execution) -> None:
     if status == RunStatus.FAILED and not execution.error:
         first = runs.exclude(status=ScenarioRunStatus.PASSED).exclude(error="").order_by(
             "sort_order").first()
-        execution.error = f"{first}: {first.error}" if first else ""
+        error = (message(gettext_noop("%(run)s: %(error)s"), run=str(first),
+                         error=(Message.from_data(first.error_i18n) if first.error_i18n
+                                else first.error)) if first else "")
+        execution.error, execution.error_i18n = error, data_of(error)
     execution.status = status
     execution.requested = ControlRequest.NONE
     execution.scenarios_passed = passed
     execution.scenarios_failed = failed
     execution.completed_at = timezone.now()
     execution.save(update_fields=["status", "requested", "scenarios_passed",
-                                  "scenarios_failed", "completed_at", "error"])
+                                  "scenarios_failed", "completed_at", "error", "error_i18n"])
 
 
 # The plain data of a run
@@ -531,7 +536,7 @@ class DatabaseSink:
             title=result.title[:500], action=result.action, status=result.status,
             attempts=result.attempts, flaky=result.flaky, request=result.request,
             response=result.response, variables=result.variables, extracted=result.extracted,
-            assertions=result.assertions, error=result.error,
+            assertions=result.assertions, error=result.error, error_i18n=result.error_i18n,
             started_at=datetime.datetime.fromtimestamp(result.started_at, tz=datetime.UTC),
             duration_ms=result.duration_ms))
         self.checkpoint = checkpoint
@@ -645,7 +650,8 @@ def execute_run(run_id, *, worker: str | None = None) -> str | None:
 
 def finish(run: ExecutionStep, worker: str, status: str, error: str = "") -> str | None:
     """Record how ``run`` ended (or paused) and move its execution on."""
-    values: dict[str, Any] = {"status": status, "error": error[:10000], "worker": ""}
+    values: dict[str, Any] = {"status": status, "error": error[:10000], "worker": "",
+                              "error_i18n": data_of(error)}
     if status in FINAL_SCENARIO_STATUSES:
         values["completed_at"] = timezone.now()
     with transaction.atomic():

@@ -48,6 +48,7 @@ from testing.models import (
     TestPlan,
 )
 from testing import reports
+from testing.engine.messages import render as render_message
 from testing.services import runs
 from testing.views.common import in_project, is_htmx, may, project_of, require
 
@@ -58,7 +59,7 @@ RECENT = 10
 RESULTS_SHOWN = 1000
 # The columns the list of steps shows: never the request, response or variables.
 RESULT_COLUMNS = ("id", "scenario_run_id", "position", "title", "action", "status", "attempts",
-                  "flaky", "duration_ms", "error")
+                  "flaky", "duration_ms", "error", "error_i18n")
 
 
 # ---------------------------------------------------------------------------
@@ -239,11 +240,13 @@ def live_context(request: HttpRequest, execution: Execution, **extra) -> dict:
     by_run: dict[Any, list] = {}
     for result in results[:RESULTS_SHOWN]:
         result.duration = duration_text(result.duration_ms)
+        result.error_text = render_message(result.error_i18n, result.error)
         by_run.setdefault(result.scenario_run_id, []).append(result)
     for run in scenario_runs:
         run.steps = by_run.get(run.pk, [])
         run.steps_done = run.steps_passed + run.steps_failed
         run.is_final = run.status in FINAL_SCENARIO_STATUSES
+        run.error_text = render_message(run.error_i18n, run.error)
     finished = [run for run in scenario_runs if run.is_final]
     passed = sum(run.status == ScenarioRunStatus.PASSED for run in finished)
     failed = sum(run.status in (ScenarioRunStatus.FAILED, ScenarioRunStatus.ERROR)
@@ -255,6 +258,7 @@ def live_context(request: HttpRequest, execution: Execution, **extra) -> dict:
     return {
         "project": execution.project,
         "execution": execution,
+        "execution_error": render_message(execution.error_i18n, execution.error),
         "scenario_runs": scenario_runs,
         "truncated": truncated,
         "results_shown": RESULTS_SHOWN,
@@ -380,6 +384,9 @@ def result_context(execution: Execution, result: StepResult) -> dict:
         "execution": execution,
         "result": result,
         "duration": duration_text(result.duration_ms),
+        # The engine's messages in the reader's language; a row stored before they had an
+        # id shows its English text (testing.engine.messages).
+        "error": render_message(result.error_i18n, result.error),
         "is_http": is_http,
         "request": request,
         "request_body": (body_text(request.get("body")) if is_http
@@ -397,7 +404,9 @@ def result_context(execution: Execution, result: StepResult) -> dict:
                       for name, item in sorted((result.variables or {}).items())],
         "extracted": [{"name": name, "value": shown(value)}
                       for name, value in (result.extracted or {}).items()],
-        "assertions": [{**item, "expected_text": shown(item.get("expected")),
+        "assertions": [{**item, "message": render_message(item.get("message_i18n"),
+                                                          item.get("message", "")),
+                        "expected_text": shown(item.get("expected")),
                         "actual_text": shown(item.get("actual")) if item.get("found", True)
                         else ""}
                        for item in (result.assertions or []) if isinstance(item, dict)],
