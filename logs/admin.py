@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.apps import apps
 from django.contrib import admin
@@ -10,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from logs.middleware import SAFE_METHODS
 from logs.models import AuditLog, LoginLog, OperationLog
 from tenants.admin import is_operator
 from tenants.scoping import restrict
@@ -28,34 +30,80 @@ def module_label(module: str) -> str:
     return module
 
 
-# What a logged operation did, by the last word of its code (an admin page's ``change``, an
-# API action's ``users.create``), and whole codes of the platform's own work.
-OPERATION_ACTIONS = {  # the longer first: "partial_update" before "update"
-    "partial_update": _("Update"), "add": _("Add"), "change": _("Change"),
-    "delete": _("Delete"), "create": _("Create"), "update": _("Update"), "destroy": _("Delete"),
-    "restore": _("Restore"), "list": _("List"), "retrieve": _("View"),
-    "changelist": _("List"), "history": _("History"),
+# What a logged operation did, by the last word of its code: an admin page's ``change``, an
+# API action's ``users.create``, a page's URL name (``plan-run``: the page's namespace is the
+# log's module). Several words before one: "partial_update" before "update".
+OPERATION_ACTIONS = {
+    "partial_update": _("Update"), "test_connection": _("Test"), "try_code": _("Try"),
+    "export_document": _("Export"), "import_scenario": _("Import"),
+    "add": _("Add"), "change": _("Change"), "delete": _("Delete"), "create": _("Create"),
+    "update": _("Update"), "destroy": _("Delete"), "restore": _("Restore"), "list": _("List"),
+    "retrieve": _("View"), "changelist": _("List"), "history": _("History"),
+    "new": _("Add"), "edit": _("Change"), "run": _("Run"), "test": _("Test"), "try": _("Try"),
+    "move": _("Move"), "pause": _("Pause"), "resume": _("Resume"), "terminate": _("Stop"),
+    "toggle": _("Turn on or off"), "duplicate": _("Duplicate"), "preview": _("Preview"),
+    "apply": _("Apply"), "export": _("Export"), "revoke": _("Revoke"),
 }
-OPERATIONS = {"login": _("Sign in"), "logout": _("Sign out"),
-              "maintain_partitions": _("Maintain log partitions")}
+# Whole codes: the platform's own work, and pages whose URL name says what they do in a way
+# no action above does (``module:code`` where the code alone could mean something else).
+OPERATIONS = {
+    "login": _("Sign in"), "logout": _("Sign out"),
+    "maintain_partitions": _("Maintain log partitions"),
+    "notifications:read": _("Mark a notification as read"),
+    "notifications:read-all": _("Mark all notifications as read"),
+    "notifications:inbox.read": _("Mark a notification as read"),
+    "notifications:inbox.read_all": _("Mark all notifications as read"),
+    "logs:usage-rollup": _("Roll up usage"),
+    "testing:steps-order": _("Reorder scenario steps"),
+    "testing:scenariostep.reorder_steps": _("Reorder scenario steps"),
+    "testing:import": _("Import"),
+}
+# A page's word for a model whose name it does not spell out (``plan`` for a test plan).
+PAGE_RESOURCES = {
+    "testing": {
+        "plan": "testing.testplan", "plan-entry": "testing.planscenario",
+        "plan-schedule": "testing.planschedule", "database": "testing.databaseconfig",
+        "folder": "testing.interfacefolder", "function": "testing.globalfunction",
+        "step": "testing.scenariostep", "run": "testing.execution",
+        "import": "testing.importjob",
+    },
+}
 NAME_FORMAT = _("%(action)s %(resource)s")
 
 
-def _model_named(name: str):
-    """Return the model whose name is ``name`` (or its plural), ``None`` when none is."""
-    for candidate in (name, name.removesuffix("s")):
+def _model_named(name: str, module: str = ""):
+    """Return the model whose name is ``name`` (or its plural, or a page's word for it in
+    ``module``; the API's testing routes add ``test``), ``None`` when none is."""
+    for candidate in (name, name.removesuffix("s"), name.removeprefix("test")):
+        if candidate in PAGE_RESOURCES.get(module, {}):
+            return apps.get_model(PAGE_RESOURCES[module][candidate])
         for model in apps.get_models():
             if model._meta.model_name == candidate.replace("-", "").replace("_", ""):
                 return model
     return None
 
 
-def operation_label(module: str, operation: str) -> str:
+def _readable(code: str) -> str:
+    """Return a code no label covers as words: ``plan-detail`` reads ``Plan detail``."""
+    words = re.split(r"[-_.\s]+", code.rsplit(":", 1)[-1].strip("-_. "))
+    text = " ".join(word for word in words if word)
+    return text[:1].upper() + text[1:]
+
+
+def operation_label(module: str, operation: str, method: str = "") -> str:
     """Return a logged operation in the reader's language: ``Change user`` for an admin
-    page's ``change`` of module ``user``, ``Create user`` for the API's ``user.create``;
-    a code that names no known action reads as stored."""
-    if operation in OPERATIONS:
-        return str(OPERATIONS[operation])
+    page's ``change`` of module ``user``, ``Create user`` for the API's ``user.create``,
+    ``Run test plan`` for the page ``testing:plan-run``; a code that names no known action
+    reads as its words (``Plan detail``), never as the raw code.
+
+    A page named after its resource alone changes it on a write (``plan``: ``Change test
+    plan``) and is viewed on a read (``method``); a list page's write creates one.
+    """
+    namespace, _colon, operation = operation.rpartition(":")
+    module = module or namespace
+    for code in (f"{module}:{operation}", operation):
+        if code in OPERATIONS:
+            return str(OPERATIONS[code])
     for action, label in OPERATION_ACTIONS.items():
         for separator in (".", "-", "_", ""):
             if separator and not operation.endswith(separator + action):
@@ -63,12 +111,21 @@ def operation_label(module: str, operation: str) -> str:
             if not separator and operation != action:
                 continue
             thing = operation[:-len(action) - len(separator)] if separator else module
-            model = _model_named(thing) or _model_named(module)
+            model = _model_named(thing, module) or _model_named(module)
             if model is None:
                 return str(label)
             return str(NAME_FORMAT) % {"action": label,
                                        "resource": model._meta.verbose_name}
-    return operation
+    model = _model_named(operation, module) if operation else None
+    if model is not None:
+        meta = model._meta
+        many = operation.endswith("s") and not meta.model_name.endswith("s")
+        if method.upper() in SAFE_METHODS:
+            action, resource = ("list", meta.verbose_name_plural) if many else ("retrieve", meta.verbose_name)
+        else:
+            action, resource = ("create" if many else "change"), meta.verbose_name
+        return str(NAME_FORMAT) % {"action": OPERATION_ACTIONS[action], "resource": resource}
+    return _readable(operation)
 
 
 def entity_label(entity_type: str) -> str:
@@ -167,7 +224,7 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
 
     @admin.display(description=_("operation"), ordering="operation")
     def operation_shown(self, obj: OperationLog) -> str:
-        return operation_label(obj.module, obj.operation)
+        return operation_label(obj.module, obj.operation, obj.method)
     list_filter = ["status", "module", "business_type", "method"]
     search_fields = ["username", "uri", "request_id", "business_id"]
     fields = readonly_fields = [

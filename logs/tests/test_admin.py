@@ -214,7 +214,7 @@ def test_log_modules_and_entity_types_read_in_the_readers_language():
 
 def test_log_operations_read_as_what_was_done():
     """An operation code names an action on a model: shown as such in the reader's
-    language; a code that names no known action reads as stored."""
+    language; a code that names no known action reads as its words, never raw."""
     from django.utils import translation
 
     from logs.admin import operation_label
@@ -223,7 +223,7 @@ def test_log_operations_read_as_what_was_done():
     assert operation_label("accounts", "user.create") == "Create user"
     assert operation_label("accounts", "users.partial_update") == "Update user"
     assert operation_label("accounts", "login") == "Sign in"
-    assert operation_label("testing", "run-report-junit") == "run-report-junit"
+    assert operation_label("testing", "run-report-junit") == "Run report junit"
     with translation.override("zh-hans"):
         assert operation_label("user", "change") == "修改用户"
         assert operation_label("accounts", "login") == "登录"
