@@ -22,3 +22,6 @@ class PlatformConfig(AppConfig):
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the checks)
         from config.api import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from config import metrics
+
+        metrics.install()  # the statement observer and Celery signals of /metrics

@@ -9,6 +9,7 @@ that ``manage.py check --deploy`` expects. ``.env.example`` lists every variable
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +66,10 @@ INSTALLED_APPS = [
 PLATFORM_APPS = ("tenants", "accounts", "rbac", "notifications", "mcp", "testing", "logs")
 
 MIDDLEWARE = [
-    # Outermost: every refusal under /api/ answers in the API's JSON error format, whichever
+    # Request counts and latencies by route for /metrics (issue 19, item 3): outermost, so
+    # the time covers every other layer.
+    "config.metrics.RequestMetricsMiddleware",
+    # Every refusal under /api/ answers in the API's JSON error format, whichever
     # layer refused (size, parse, routing, a server error).
     "core.api.middleware.ApiErrorFormatMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -423,6 +427,35 @@ MCP_OUTBOUND_CA_BUNDLE = env.str("MCP_OUTBOUND_CA_BUNDLE", "") or None
 MCP_AUTHORIZATION_SERVERS = env.list("MCP_AUTHORIZATION_SERVERS", [])
 # Browser origins allowed to call /mcp/ (agents send no Origin; a browser page must be listed).
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", [])
+
+# ---------------------------------------------------------------------------
+# Metrics and the operations page (issue 19, items 3-4; config/metrics.py, config/ops.py)
+# ---------------------------------------------------------------------------
+# /metrics answers a scraper that sends "Authorization: Bearer METRICS_TOKEN" or comes from
+# one of METRICS_ALLOWED_NETWORKS (CIDR, the client address as core.context.client_ip reads
+# it); with neither set it answers 404. Never public.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", [])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR, e.g. 10.0.0.0/8)."
+        ) from None
+# Thresholds of seed 001 section 8.1 shown on the operations page and in /readyz details:
+# pool usage and disk usage (fractions), replication lag (seconds); slow queries and
+# deadlocks in the last hour at or above which the page warns; queued Celery messages;
+# seconds after which Celery beat counts as silent.
+OPS_POOL_USAGE_WARN = env.float("OPS_POOL_USAGE_WARN", 0.80, minimum=0)
+OPS_DISK_USAGE_WARN = env.float("OPS_DISK_USAGE_WARN", 0.85, minimum=0)
+OPS_REPLICATION_LAG_WARN = env.float("OPS_REPLICATION_LAG_WARN", 10.0, minimum=0)
+OPS_SLOW_QUERIES_WARN = env.int("OPS_SLOW_QUERIES_WARN", 1, minimum=1)
+OPS_DEADLOCKS_WARN = env.int("OPS_DEADLOCKS_WARN", 1, minimum=1)
+OPS_BROKER_BACKLOG_WARN = env.int("OPS_BROKER_BACKLOG_WARN", 1000, minimum=1)
+OPS_BEAT_SILENT_SECONDS = env.float("OPS_BEAT_SILENT_SECONDS", 300.0, minimum=1)
 
 # ---------------------------------------------------------------------------
 # Logging

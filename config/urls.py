@@ -1,17 +1,26 @@
 """URL map of the platform."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import home_view
-from config import health
+from config import health, metrics
 from gateway import views as gateway_views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Prometheus metrics: a token or an allowed network, else 404 (config/metrics.py).
+    path("metrics", metrics.metrics_view, name="metrics"),
+    # Browsers ask for /favicon.ico on every page: the static icon, its address looked up per
+    # request (hashed in production), the redirect cached for a day.
+    path("favicon.ico", cache_control(max_age=86400, public=True)(
+        RedirectView.as_view(url=lazy(static, str)("favicon.ico"))), name="favicon"),
     # Admin sign-in needs a tenant code too: one login page for everybody.
     path(
         "admin/login/",
