@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.TenantContextMiddleware",
+    # One access record per request, inside its request context (core/logjson.py).
+    "core.logjson.RequestLogMiddleware",
     # Operation and audit logs of every write (issue 4, items 1-2).
     "logs.middleware.OperationLogMiddleware",
     # The signed-in user's own language over the browser's (issue 3, item 10).
@@ -461,11 +463,23 @@ OPS_BEAT_SILENT_SECONDS = env.float("OPS_BEAT_SILENT_SECONDS", 300.0, minimum=1)
 # Logging
 # ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+# "json": one JSON object per line (core/logjson.py), the production default; "text": the
+# readable lines of development. Both carry the request id, tenant and actor.
+LOG_FORMAT = env.str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
+# Statements slower than this (milliseconds) are logged on "atrium.db.slow" (core/dbwatch.py,
+# seed 001 section 8.1).
+SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", 1000, minimum=1)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # core/logjson.py: both carry the request id, tenant and actor (the filter below).
+        "json": {"()": "core.logjson.JsonFormatter"},
+        "text": {"()": "core.logjson.TextFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -477,13 +491,14 @@ LOGGING = {
     # this filter: Django's defaults would otherwise print and mail records unfiltered.
     "filters": {
         "redact_secrets": {"()": "core.redaction.RedactSecretsFilter"},
+        "request_context": {"()": "core.logjson.ContextFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context", "redact_secrets"],
         },
         "django.server": {
             "class": "logging.StreamHandler",

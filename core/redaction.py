@@ -28,7 +28,7 @@ MASK = "[REDACTED]"
 
 # What names a secret: a field, a JSON key or a form field containing one of these.
 SECRET_NAMES = ("password", "key_hash", "secret", "token", "credential", "api_key",
-                "auth_config")
+                "auth_config", "authorization")
 SECRET_NAME_RE = re.compile("|".join(SECRET_NAMES), re.I)
 # Words whose presence in a text means it may hold a secret (names or patterns above).
 SECRET_WORDS = (*SECRET_NAMES, "atr_", "authorization")
@@ -44,7 +44,8 @@ AUTHORIZATION_RE = re.compile(
     (?:
         "(?:[^"\\\r\n]|\\.)*"       # a double-quoted value
       | '(?:[^'\\\r\n]|\\.)*'       # a single-quoted value
-      | [^\r\n,;}\]]+              # a bare value, to the end of the field
+      | (?!\s*\[REDACTED\](?:[\r\n,;}\]]|$))[^\r\n,;}\]]+  # a bare value, to the end of the field (not one
+                                   # already masked: redacting twice changes nothing)
     )
     """
 )
