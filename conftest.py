@@ -95,6 +95,18 @@ def make_tenant_admin(tenant: Tenant, username: str = "admin") -> User:
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_code_outside_scopes_runs_as_platform():
+    """With ``DATABASE_RLS`` on: the tests' own code outside every scope and request (set
+    up, inspect) reads and writes as the platform; what the platform does inside its
+    requests, tasks and scopes stays under the database's policies (core.rls). The tests
+    of row-level security itself turn this off (``core.rls.unscoped_code_as_platform``)."""
+    from core import rls
+
+    with rls.unscoped_code_as_platform(rls.enabled()):
+        yield
+
+
 @pytest.fixture
 def platform(db) -> Tenant:
     return Tenant.objects.get(is_platform=True)
@@ -120,16 +132,6 @@ def fresh_caches():
     cache.delete(CACHE_KEY)
 
 
-@pytest.fixture
-def operator_api(operator):
-    """A client of its own signed in as a platform operator (beside ``client_a``)."""
-    from django.test import Client
-
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
 @pytest.fixture(autouse=True)
 def default_language():
     """End every test in the platform's language: a request activates its user's language in
@@ -138,6 +140,16 @@ def default_language():
 
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def operator_api(operator):
+    """A client of its own signed in as a platform operator (beside ``client_a``)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(operator)
+    return client
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
+from core.context import tenant_context
 from accounts import services
 from logs.models import SignInRefusal
 from accounts.forms import LoginForm
@@ -49,7 +50,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         result = services.sign_in(services.Credentials(**form.cleaned_data), request=request)
         if result.ok:
-            login(request, result.user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            # Signing in writes the user's row (its last login): in the user's tenant.
+            with tenant_context(result.user.tenant_id):
+                login(request, result.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
         error = refusal_message(result.refusal)
     status = 400 if request.method == "POST" else 200

@@ -66,3 +66,34 @@ def check_sandbox(app_configs=None, **kwargs):
              "namespaces; until then testers' keywords, global functions and script tools "
              "are refused.",
         id="atrium.W004")]
+
+
+@register(Tags.security, deploy=True)
+def check_row_level_security(app_configs=None, databases=None, **kwargs):
+    """Under ``check --deploy``, say whether PostgreSQL row-level security protects the
+    default datasource (core.rls): recommended on in production, wrong when it cannot work."""
+    from django.core.checks import Info
+    from django.core.checks import Warning as CheckWarning
+    from django.db import connections
+
+    from core import rls
+
+    if connections["default"].vendor != "postgresql":
+        return []  # no row-level security there: the application's isolation alone (README)
+    try:
+        state = rls.status("default")
+    except Exception as exc:  # noqa: BLE001 - the check reports, the database may be down
+        return [CheckWarning(f"Row-level security: could not be checked ({exc}).",
+                             id="atrium.W005")]
+    if state["state"] == "on":
+        return [Info("Row-level security: active on the default datasource.",
+                     id="atrium.I005")]
+    if state["state"] == "off":
+        return [CheckWarning(
+            "Row-level security is off (DATABASE_RLS): a query that bypasses the ORM's "
+            "tenant filter sees every tenant.",
+            hint="Create the two roles (README, 'Row-level security on PostgreSQL'), sign "
+                 "in as the everyday role, set DATABASE_RLS=true and run manage.py migrate.",
+            id="atrium.W005")]
+    return [Error(f"Row-level security is on but ineffective: {state['reason']}.",
+                  hint="README, 'Row-level security on PostgreSQL'.", id="atrium.E005")]

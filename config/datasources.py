@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.environment import Environment
 
 POSTGRES_ENGINE = "django.db.backends.postgresql"
@@ -101,5 +103,30 @@ def build_databases(env: Environment, *, default_url: str) -> dict[str, dict[str
     busy = env.float("SQLITE_BUSY_TIMEOUT", 20, minimum=0)
     return {
         alias: tune_connection(config, pool, sqlite_busy_timeout=busy)
+        for alias, config in databases.items()
+    }
+
+
+RLS_POSTGRES_ENGINE = "core.rls.postgresql"
+
+
+def enforce_row_level_security(
+    databases: dict[str, dict[str, Any]], *, enabled: bool
+) -> dict[str, dict[str, Any]]:
+    """Return ``databases`` with every PostgreSQL datasource on the engine of ``core.rls``
+    when ``enabled`` (``DATABASE_RLS``); refuse to start when the default datasource is not
+    PostgreSQL, the only backend with row-level security."""
+    if not enabled:
+        return databases
+    default_engine = databases["default"]["ENGINE"]
+    if default_engine not in (POSTGRES_ENGINE, RLS_POSTGRES_ENGINE):
+        raise ImproperlyConfigured(
+            "DATABASE_RLS=true needs PostgreSQL: row-level security is a PostgreSQL feature, "
+            f"and the default datasource uses {default_engine}. MariaDB/MySQL, Oracle and "
+            "SQLite keep the application's tenant isolation alone; unset DATABASE_RLS there."
+        )
+    return {
+        alias: {**config, "ENGINE": RLS_POSTGRES_ENGINE}
+        if config["ENGINE"] == POSTGRES_ENGINE else config
         for alias, config in databases.items()
     }

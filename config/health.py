@@ -6,7 +6,8 @@ that failed, so an orchestrator stops routing traffic to an instance that cannot
 It also reports how the sandbox of user code runs here (``sandbox``: "bubblewrap",
 "unprotected" in development, or "unavailable"): informational, since every other part of
 the platform works without it; user code is refused with the reason while it is
-unavailable.
+unavailable. And whether PostgreSQL row-level security protects the default datasource
+(``row_level_security``: "on", "off" or "ineffective", core.rls).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config import ops
 
 BROKER_TIMEOUT = 3  # seconds
 
@@ -73,6 +76,21 @@ def sandbox_mode() -> str:
     return state["mode"]
 
 
+def row_level_security() -> str:
+    """Return whether PostgreSQL row-level security protects the default datasource:
+    "on", "off" or "ineffective" (the reason goes to the application log)."""
+    from core import rls
+
+    try:
+        state = rls.status("default")
+    except Exception as exc:  # noqa: BLE001 - the datasource check reports the failure
+        logger.warning("Readiness: row-level security could not be checked: %s", exc)
+        return "unknown"
+    if state["state"] == "ineffective":
+        logger.warning("Readiness: row-level security is ineffective: %s", state["reason"])
+    return state["state"]
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -94,4 +112,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failed:
         body["errors"] = failed
     body["sandbox"] = sandbox_mode()
+    body["row_level_security"] = row_level_security()
+    # The thresholds of seed 001 section 8.1 against current values, for an operator or a
+    # scraper holding the metrics token only (config/ops.py); never for the public.
+    if ops.may_see_details(request):
+        body["details"] = ops.details()
     return JsonResponse(body, status=200 if not failed else 503)

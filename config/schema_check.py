@@ -26,6 +26,8 @@ from django.apps import apps
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from core import rls
+
 # Tables Django itself keeps on every migrated alias.
 DJANGO_TABLES = frozenset({"django_migrations"})
 
@@ -274,6 +276,33 @@ def check_partitions(
     return drift
 
 
+def check_row_level_security(alias: str, connection, tables: dict[str, type],
+                             live: set[str]) -> list[Drift]:
+    """Return the row-level security drift of ``alias`` (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return []
+    on = rls.enabled()
+    drift = []
+    with connection.cursor() as cursor:
+        for table, model in sorted(tables.items()):
+            if table not in live or not rls.is_tenant_owned(model):
+                continue
+            for name in [table, *rls.partitions_of(cursor, table)]:
+                state = rls.policy_state(cursor, name)
+                if not state.has_policy:
+                    drift.append(Drift(alias, name, "", "tenant-owned, no isolation policy"))
+                    continue
+                if "app.tenant_id" not in state.condition or "tenant_id" not in state.condition:
+                    drift.append(Drift(alias, name, "", "isolation policy with another condition"))
+                if state.enabled != on or state.forced != on:
+                    drift.append(Drift(
+                        alias, name, "",
+                        f"row-level security {'not ' if on else ''}enforced, "
+                        f"DATABASE_RLS is {'on' if on else 'off'}",
+                    ))
+    return drift
+
+
 def check_datasource(alias: str) -> list[Drift]:
     """Return every difference between the models routed to ``alias`` and its live schema."""
     connection = connections[alias]
@@ -292,6 +321,7 @@ def check_datasource(alias: str) -> list[Drift]:
             drift += check_columns(alias, connection, cursor, table, model)
             drift += check_indexes(alias, connection, cursor, table, model)
     drift += check_partitions(alias, connection, tables, live)
+    drift += check_row_level_security(alias, connection, tables, live)
     return drift
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from config.datasources import build_databases
+from config.datasources import build_databases, enforce_row_level_security
 from config.environment import Environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -116,6 +116,13 @@ TEMPLATES = [
 # Datasources (config/datasources.py, config/routers.py)
 # ---------------------------------------------------------------------------
 DATABASES = build_databases(env, default_url=f"sqlite:///{VAR_DIR / 'atrium.sqlite3'}")
+# PostgreSQL row-level security, the database's own line of tenant isolation (core/rls):
+# off by default, recommended on in production; PostgreSQL only (refused elsewhere at
+# start-up). The web process signs in as an everyday role; the owner role below owns the
+# tables and bypasses the policies for the platform's own paths.
+DATABASE_RLS = env.bool("DATABASE_RLS", False)
+DATABASE_RLS_OWNER_ROLE = env.str("DATABASE_RLS_OWNER_ROLE", "atrium_owner")
+DATABASES = enforce_row_level_security(DATABASES, enabled=DATABASE_RLS)
 if not env.is_set("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file lives here
 DATABASE_ROUTERS = ["config.routers.DatasourceRouter"]

@@ -12,3 +12,14 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = _("Platform core")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Watch every database connection (slow statements, deadlocks: core.dbwatch) and
+        make PostgreSQL's tenant tables enforce row-level security as the switch says after
+        each migrate (core.rls)."""
+        from django.db.models.signals import post_migrate
+
+        from core import dbwatch, rls
+
+        dbwatch.install()
+        post_migrate.connect(rls.enforce_after_migrate, dispatch_uid="core.rls.enforce")

@@ -48,6 +48,9 @@ _actor_id: ContextVar[Any] = ContextVar("atrium_actor_id", default=None)
 _request_id: ContextVar[str | None] = ContextVar("atrium_request_id", default=None)
 # True inside request_context(): where enter_principal may change the principal.
 _open: ContextVar[bool] = ContextVar("atrium_request_context_open", default=False)
+# True inside platform_statements(): the database runs the platform's own statements,
+# beside any tenant scope (core.rls).
+_platform: ContextVar[bool] = ContextVar("atrium_platform_statements", default=False)
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
 
@@ -111,6 +114,27 @@ def all_tenants() -> Iterator[TenantScope | None]:
     """Run the block with every tenant in scope: the explicit operator path."""
     with scope_context(ALL_TENANTS) as scope:
         yield scope
+
+
+@contextmanager
+def platform_statements() -> Iterator[None]:
+    """Run the block's SQL as the platform itself, past the database's tenant policies.
+
+    Only for statements the platform makes on purpose across tenants or on the schema: the
+    queries of ``Model.objects.all_tenants()``, migrations, partition maintenance, flushing
+    a test database. With row-level security off it changes nothing. The tenant scope of
+    the block (and so the manager's own filter) is untouched.
+    """
+    token = _platform.set(True)
+    try:
+        yield
+    finally:
+        _platform.reset(token)
+
+
+def in_platform_statements() -> bool:
+    """Return whether the current SQL runs as the platform (``platform_statements``)."""
+    return _platform.get()
 
 
 @contextmanager

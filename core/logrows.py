@@ -8,14 +8,23 @@ in autocommit it needs no ``BEGIN``/``COMMIT`` of its own, and inside a transact
 in a savepoint, so that its failure cannot break the enclosing transaction.
 ``write_log_rows`` writes several groups (on PostgreSQL in one statement, ``INSERT``s in
 data-modifying ``WITH`` clauses) and reports a group that fails instead of raising.
+
+Log rows are the platform's own record, each naming its tenant (or none, for platform work
+and anonymous requests). With PostgreSQL row-level security on (``core.rls``), rows that
+are not all of the tenant in scope are written as the platform; reading them back stays
+under the policies.
 """
 
 from __future__ import annotations
 
 import logging
 
+from contextlib import nullcontext
+
 from django.db import connections, models, router, transaction
 from django.db.models import sql
+
+from core.context import get_current_tenant_id, platform_statements
 
 logger = logging.getLogger("atrium.logrows")
 
@@ -93,11 +102,23 @@ def execute_statements(statements: list[tuple[str, tuple]], using: str) -> None:
             cursor.execute(statement, params)
 
 
+def _writer_of(*groups: list[models.Model]):
+    """Return the context log rows are written in: the scope's when every row is of the
+    tenant in scope, else the platform's (``core.rls``)."""
+    tenant_id = get_current_tenant_id()
+    if tenant_id is not None and all(
+        getattr(row, "tenant_id", None) == tenant_id for rows in groups for row in rows
+    ):
+        return nullcontext()
+    return platform_statements()
+
+
 def insert_rows(rows: list[models.Model], using: str | None = None) -> None:
     """Insert log rows of one model (``insert_statements``, ``execute_statements``)."""
     if rows:
         using = using or router.db_for_write(type(rows[0]))
-        execute_statements(insert_statements(rows, using), using)
+        with _writer_of(rows):
+            execute_statements(insert_statements(rows, using), using)
 
 
 def write_log_rows(writes: list[tuple[list[models.Model], tuple]], using: str) -> None:
@@ -115,7 +136,8 @@ def write_log_rows(writes: list[tuple[list[models.Model], tuple]], using: str) -
         try:
             groups = [insert_statements(rows, using) for rows, _failure in writes]
             if all(len(group) == 1 for group in groups):
-                execute_statements([one_statement([group[0] for group in groups])], using)
+                with _writer_of(*(rows for rows, _failure in writes)):
+                    execute_statements([one_statement([group[0] for group in groups])], using)
                 return
         except Exception:
             logger.warning("Could not write log rows together; writing them one by one",

@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, field
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from core import logrows
-from core.context import current_request_id, get_current_actor_id
+from core import logrows, rls
+from core.context import current_request_id, get_current_actor_id, platform_statements
 from core.redaction import jsonable
 from logs import audit
 from logs import partitioning as p
@@ -147,16 +147,18 @@ def maintain_partitions(
     started = time.monotonic()
     report = Report(now=now or timezone.now())
     error = None
-    try:
-        _maintain(report)
-    except Exception as exc:
-        error = exc
-        raise
-    finally:
-        record_run(
-            report, method=method, uri=uri, error=error, explicit_now=now is not None,
-            elapsed_ms=int((time.monotonic() - started) * 1000),
-        )
+    # Platform work on every tenant's rows: past row-level security's policies (core.rls).
+    with platform_statements():
+        try:
+            _maintain(report)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            record_run(
+                report, method=method, uri=uri, error=error, explicit_now=now is not None,
+                elapsed_ms=int((time.monotonic() - started) * 1000),
+            )
     return report
 
 
@@ -212,6 +214,8 @@ def _maintain(report: Report) -> None:
         try:
             if connection.vendor == "postgresql":
                 _maintain_postgres(connection, model, now, table_report)
+                if table_report.created and rls.is_tenant_owned(model):
+                    rls.protect_table(connection, model._meta.db_table)
             else:
                 _maintain_mysql(connection, model, now, table_report)
         except Exception as exc:

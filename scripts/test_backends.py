@@ -5,6 +5,12 @@ plus every local server that answers. A backend named explicitly whose server do
 answer is a failure, never a skip. When PostgreSQL answers, every run also gets it as the
 routed ``postgres_db`` datasource, so the placement tests run beside each primary backend.
 
+PostgreSQL runs with row-level security on (``DATABASE_RLS=true``, core/rls): the suite
+signs in as the everyday role ``atrium_app`` (not a superuser, not the tables' owner) on
+databases of its own (the names plus ``_rls``), after the two roles are created on the
+server as the README says. ``TEST_POSTGRES_RLS=0`` runs it as the server's superuser with
+row-level security off instead.
+
 Server addresses: TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/atrium) and
 TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/atrium); the routed
 datasource uses TEST_POSTGRES_ROUTED_URL (default .../atrium_routed).
@@ -35,6 +41,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.rls import roles_sql  # noqa: E402  (plain SQL text; Django is not set up here)
+
 PYTHON = sys.executable
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/atrium")
@@ -43,6 +53,9 @@ POSTGRES_ROUTED_URL = os.environ.get(
     "TEST_POSTGRES_ROUTED_URL", "postgres://postgres@127.0.0.1:5432/atrium_routed"
 )
 KNOWN = ("sqlite", "mysql", "postgres")
+POSTGRES_RLS = os.environ.get("TEST_POSTGRES_RLS", "1") != "0"
+RLS_APP_ROLE = "atrium_app"
+RLS_OWNER_ROLE = "atrium_owner"
 
 
 def mysql_answers(url: str) -> str | None:
@@ -122,6 +135,28 @@ for alias in connections:
 """
 
 
+def create_rls_roles(url: str) -> None:
+    """Create the roles of row-level security on the server of ``url`` (as its superuser)."""
+    import psycopg
+
+    parts = urlparse(url)
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+        user=parts.username or "postgres", password=parts.password or None,
+        dbname="postgres", autocommit=True,
+    ) as connection:
+        connection.execute(roles_sql(RLS_OWNER_ROLE, RLS_APP_ROLE, may_create_databases=True))
+
+
+def rls_url(url: str) -> str:
+    """Return ``url`` signing in as the everyday role, on a database of its own."""
+    parts = urlparse(url)
+    name = parts.path.lstrip("/") + "_rls"
+    host = parts.hostname or "127.0.0.1"
+    return parts._replace(netloc=f"{RLS_APP_ROLE}@{host}:{parts.port or 5432}",
+                          path=f"/{name}").geturl()
+
+
 def with_database(url: str, name: str) -> str:
     """Return ``url`` naming the database ``name`` instead."""
     return urlparse(url)._replace(path=f"/{name}").geturl()
@@ -174,7 +209,7 @@ def check_migrations(backend: str, env: dict[str, str], tmp: str, *, makemigrati
     if backend == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'migrations.sqlite3'}"
     else:
-        url = MYSQL_URL if backend == "mysql" else POSTGRES_URL
+        url = env["DATABASE_URL"]
         env["DATABASE_URL"] = with_database(url, urlparse(url).path.lstrip("/") + "_mig")
         scratch.append((backend, env["DATABASE_URL"]))
     aliases = ["default"]
@@ -271,6 +306,12 @@ def main() -> int:
     if not routed_pg and os.environ.get("ATRIUM_REQUIRE_SERVICES"):
         print("PostgreSQL must answer to test the routed datasource.", file=sys.stderr)
         return 2
+    if "postgres" in backends and POSTGRES_RLS:
+        try:
+            create_rls_roles(POSTGRES_URL)
+        except Exception as exc:  # noqa: BLE001
+            print(f"Could not create the roles of row-level security: {exc}", file=sys.stderr)
+            return 2
 
     print("=== import contracts ===", flush=True)
     contracts = subprocess.run([str(Path(PYTHON).parent / "lint-imports"), "--no-cache"],
@@ -297,6 +338,14 @@ def main() -> int:
                 env["DATABASE_URL"] = POSTGRES_URL
             if routed_pg:
                 env["DATABASE_URL_POSTGRES_DB"] = POSTGRES_ROUTED_URL
+            if backend == "postgres" and POSTGRES_RLS:
+                env["DATABASE_RLS"] = "true"
+                env["DATABASE_URL"] = rls_url(POSTGRES_URL)
+                env["DATABASE_URL_POSTGRES_DB"] = rls_url(POSTGRES_ROUTED_URL)
+                print("PostgreSQL: row-level security on, signed in as "
+                      f"{RLS_APP_ROLE} (TEST_POSTGRES_RLS=0 turns it off)", flush=True)
+            else:
+                env.pop("DATABASE_RLS", None)
             env["ATRIUM_TEST_BACKEND"] = backend
             junit = Path(tmp) / f"{backend}.xml"
             print(f"\n=== {backend} ===", flush=True)

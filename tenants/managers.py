@@ -10,16 +10,39 @@ model form's foreign-key choices are made when the form class is defined, then c
 form); resolving at query time gives each of them the tenant of the request that runs it.
 
 ``QuerySet.delete()`` on a soft-deletable model soft-deletes; ``hard_delete()`` removes rows.
+
+The querysets of ``all_tenants()`` are the platform's own, explicit cross-tenant reads and
+writes: with row-level security on (``core.rls``) their statements run as the platform
+(``core.context.platform_statements``), past the database's tenant policies, whatever the
+scope in context. Every other query runs under the policies of the scope in context.
 """
 
 from __future__ import annotations
+
+import functools
+from contextlib import nullcontext
 
 from django.db import models
 from django.db.models import Q
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from core.context import get_current_actor_id, require_scope
+from core.context import get_current_actor_id, platform_statements, require_scope
+
+
+def _statements_of(query):
+    """Return the context the statements of ``query`` run in: the platform's for the
+    explicit all-tenants querysets, else the scope's."""
+    return platform_statements() if getattr(query, "across_tenants", False) else nullcontext()
+
+
+def _run_as_platform(execute_sql):
+    @functools.wraps(execute_sql)
+    def run(*args, **kwargs):
+        with platform_statements():
+            return execute_sql(*args, **kwargs)
+
+    return run
 
 
 def is_soft_deletable(model: type[models.Model]) -> bool:
@@ -31,6 +54,8 @@ class TenantQuery(Query):
     """A SQL query that adds the tenant filter of the current scope when it is compiled."""
 
     tenant_scope_pending = False
+    # Set on the querysets of TenantManager.all_tenants(): the platform's explicit reads.
+    across_tenants = False
 
     def resolve_tenant_scope(self) -> None:
         """Add the tenant filter of the scope in context, raising when there is none."""
@@ -43,7 +68,10 @@ class TenantQuery(Query):
 
     def get_compiler(self, using=None, connection=None, elide_empty=True):
         self.resolve_tenant_scope()
-        return super().get_compiler(using, connection, elide_empty)
+        compiler = super().get_compiler(using, connection, elide_empty)
+        if self.across_tenants:
+            compiler.execute_sql = _run_as_platform(compiler.execute_sql)
+        return compiler
 
 
 class TenantQuerySet(models.QuerySet):
@@ -64,20 +92,31 @@ class TenantQuerySet(models.QuerySet):
             self.query.resolve_tenant_scope()
         return self
 
+    def count(self):
+        with _statements_of(self.query):
+            return super().count()
+
+    def aggregate(self, *args, **kwargs):
+        with _statements_of(self.query):
+            return super().aggregate(*args, **kwargs)
+
     def update(self, **kwargs):
-        return models.QuerySet.update(self._resolved(), **kwargs)
+        with _statements_of(self.query):
+            return models.QuerySet.update(self._resolved(), **kwargs)
 
     update.alters_data = True
     update.queryset_only = False
 
     def _update(self, values):
-        return models.QuerySet._update(self._resolved(), values)
+        with _statements_of(self.query):
+            return models.QuerySet._update(self._resolved(), values)
 
     _update.alters_data = True
     _update.queryset_only = False
 
     def _raw_delete(self, using):
-        return models.QuerySet._raw_delete(self._resolved(), using)
+        with _statements_of(self.query):
+            return models.QuerySet._raw_delete(self._resolved(), using)
 
     _raw_delete.alters_data = True
 
@@ -104,7 +143,8 @@ class TenantQuerySet(models.QuerySet):
 
     def hard_delete(self):
         """Delete the rows from the database, cascading as the foreign keys say."""
-        return models.QuerySet.delete(self._resolved())
+        with _statements_of(self.query):
+            return models.QuerySet.delete(self._resolved())
 
     hard_delete.alters_data = True
     hard_delete.queryset_only = True
@@ -136,4 +176,6 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
 
     def all_tenants(self, *, include_deleted: bool = False) -> TenantQuerySet:
         """Return the rows of every tenant: the explicit, unscoped operator path."""
-        return self._unscoped(include_deleted=include_deleted)
+        queryset = self._unscoped(include_deleted=include_deleted)
+        queryset.query.across_tenants = True
+        return queryset

@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from accounts.choices import UserStatus
 from logs.models import SignInRefusal
 from accounts.models import User
-from core.context import all_tenants, client_ip, tenant_context
+from core.context import all_tenants, client_ip, platform_statements, tenant_context
 from logs.models import LoginLog, LoginStatus
 from tenants.models import Tenant
 
@@ -80,9 +80,12 @@ def sign_in(credentials: Credentials, *, request: HttpRequest | None = None) -> 
     now = timezone.now()
     if user is None or not password_ok:
         refusal = SignInRefusal.BAD_CREDENTIALS
-        _record(credentials, request, tenant=tenant, user=user, refusal=refusal)
-        if user is not None:
-            _lock_if_over_threshold(user, now)
+        # Recorded in the tenant typed, when it exists; an attempt naming no tenant is the
+        # platform's own record (no tenant may read it).
+        with tenant_context(tenant) if tenant is not None else platform_statements():
+            _record(credentials, request, tenant=tenant, user=user, refusal=refusal)
+            if user is not None:
+                _lock_if_over_threshold(user, now)
         return SignInResult(user=None, refusal=refusal)
     with tenant_context(user.tenant_id):
         if user.lock_expired(now):

@@ -142,8 +142,9 @@ def test_a_parent_of_another_tenant_is_refused_on_save(org_a, org_b):
 def test_reparenting_under_another_tenant_is_refused_on_save(org_a, org_b):
     """An existing department cannot be re-parented under another tenant's department."""
     child = fresh(org_a["child"])
+    other_root = fresh(org_b["root"])
     with tenant_context(child.tenant_id):
-        child.parent = fresh(org_b["root"])
+        child.parent = other_root
         with pytest.raises(ValidationError):
             child.save()
     assert fresh(org_a["child"]).parent_id == org_a["root"].pk

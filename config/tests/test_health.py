@@ -34,9 +34,10 @@ def test_readyz_checks_every_datasource_and_the_broker(client):
     body = response.json()
     expected = {f"database:{alias}": "ok" for alias in settings.DATABASES}
     expected["broker"] = "ok"
-    from core import sandbox
+    from core import rls, sandbox
 
-    assert body == {"status": "ok", "checks": expected, "sandbox": sandbox.state()["mode"]}
+    assert body == {"status": "ok", "checks": expected, "sandbox": sandbox.state()["mode"],
+                    "row_level_security": rls.status()["state"]}
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -1,0 +1,14 @@
+"""The tenant isolation policy of row-level security on this app's tenant-owned tables
+(PostgreSQL only; core.rls)."""
+
+from django.db import migrations
+
+from core.rls.operations import TenantIsolationPolicies
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notifications", "0002_rename_alive_check")]
+
+    operations = [
+        TenantIsolationPolicies(model_names=['notification']),
+    ]
