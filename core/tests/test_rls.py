@@ -200,7 +200,7 @@ def test_the_manager_and_the_database_agree(tenant_a, tenant_b, production_seman
 
 
 @needs_rls
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_pooled_connection_never_carries_the_previous_tenant(tenant_a, tenant_b,
                                                                production_semantics):
     """One pooled connection, handed to a request of A, then B, then no one."""
