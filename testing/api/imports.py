@@ -6,7 +6,7 @@
   file larger than ``TESTING_IMPORT_INLINE_BYTES`` is read by a worker: 202 with the job,
   status ``parsing``, its ``stage`` and ``progress`` (percent); poll ``GET imports/{id}/``
   until the status is ``previewed`` (the preview is there) or ``failed`` (``error`` says
-  why). The preview: every item with its action
+  why in English, ``error_localized`` in the request's language). The preview: every item with its action
   (create, update, conflict, unchanged, kept, remove, skip), the reason, and what the file
   held that is not carried over (``problems``: each ``message`` in English as stored, with
   ``message_localized`` in the request's language and ``message_i18n`` its msgid and
@@ -46,12 +46,19 @@ from testing.services import imports
 class ImportJobSerializer(serializers.ModelSerializer):
     """An import: the file, its format, and what it did once applied."""
 
+    error_localized = serializers.SerializerMethodField(
+        help_text="Why the file cannot be read, in the request's language; `error` is the "
+                  "English text.")
+
     class Meta:
         model = ImportJob
         fields = ["id", "tenant", "project", "format", "filename", "data_filename", "title",
-                  "status", "stage", "progress", "error", "result", "imported_at",
-                  "created_at", "created_by"]
+                  "status", "stage", "progress", "error", "error_localized", "result",
+                  "imported_at", "created_at", "created_by"]
         read_only_fields = fields
+
+    def get_error_localized(self, job: ImportJob) -> str:
+        return job.error_text()
 
 
 class PreviewItemSerializer(serializers.Serializer):
@@ -184,7 +191,7 @@ class ImportJobViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Retrie
         except ImportFailed as exc:
             field = ("data_file" if data_file is not None
                      and exc.filename == data_file.filename else "file")
-            raise ValidationError({field: [str(exc)]}) from None
+            raise ValidationError({field: [exc.text()]}) from None
         return Response(preview_data(job), status=status.HTTP_201_CREATED if job.is_ready
                         else status.HTTP_202_ACCEPTED)
 

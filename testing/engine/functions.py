@@ -1,4 +1,7 @@
-"""The built-in helpers a template calls as ``{{fn(args)}}``."""
+"""The built-in helpers a template calls as ``{{fn(args)}}``.
+
+Their errors are ``Message``s (testing.engine.messages), shown in the reader's language.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,19 @@ import time
 import uuid as uuid_module
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
+
+try:
+    from django.utils.translation import gettext_noop
+
+    from testing.engine.messages import message
+except ImportError:
+    # This module is also offered, stdlib only, to user code in the sandbox (as ``atrium``,
+    # testing.services.usercode): there its errors are plain English text.
+    def gettext_noop(text: str) -> str:
+        return text
+
+    def message(msgid: str, **params: Any) -> str:
+        return msgid % params if params else msgid
 
 MAX_RANDOM_LENGTH = 1024
 
@@ -31,13 +47,14 @@ class FunctionError(ValueError):
 
 def _text(function: str, value: Any) -> str:
     if value is None:
-        raise FunctionError(f"{function}() takes text; got None")
+        raise FunctionError(message(gettext_noop("%(function)s() takes text; got None"),
+                                    function=function))
     return value if isinstance(value, str) else str(value)
 
 
 def _integer(function: str, expected: str, value: Any) -> int:
     if isinstance(value, bool):
-        raise FunctionError(f"{function}() takes {expected}; got {value!r}")
+        raise _refused(function, expected, value)
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -47,7 +64,13 @@ def _integer(function: str, expected: str, value: Any) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise FunctionError(f"{function}() takes {expected}; got {value!r}")
+    raise _refused(function, expected, value)
+
+
+def _refused(function: str, expected: str, value: Any) -> FunctionError:
+    return FunctionError(message(gettext_noop("%(function)s() takes %(expected)s; got "
+                                              "%(value)s"),
+                                 function=function, expected=expected, value=repr(value)))
 
 
 def _number(function: str, expected: str, value: Any) -> float:
@@ -78,24 +101,27 @@ def uuid() -> str:
 
 def random_string(length: Any = 8, chars: Any = "letters_digits") -> str:
     """Return `length` random characters of `chars`: a set name (digits, hex...) or characters."""
-    count = _integer("random_string", "an integer length", length)
+    count = _integer("random_string", message(gettext_noop("an integer length")), length)
     if not 0 <= count <= MAX_RANDOM_LENGTH:
-        raise FunctionError(
-            f"random_string() takes a length from 0 to {MAX_RANDOM_LENGTH}; got {count}"
-        )
+        raise FunctionError(message(gettext_noop(
+            "random_string() takes a length from 0 to %(limit)d; got %(count)d"),
+            limit=MAX_RANDOM_LENGTH, count=count))
     alphabet = _text("random_string", chars)
     alphabet = CHARACTER_SETS.get(alphabet, alphabet)
     if not alphabet:
-        raise FunctionError("random_string() takes at least one character to choose from")
+        raise FunctionError(message(gettext_noop(
+            "random_string() takes at least one character to choose from")))
     return "".join(secrets.choice(alphabet) for _ in range(count))
 
 
 def random_int(low: Any = 0, high: Any = 1000000) -> int:
     """Return a random integer from `low` to `high`, both included."""
-    low = _integer("random_int", "integers low and high", low)
-    high = _integer("random_int", "integers low and high", high)
+    expected = message(gettext_noop("integers low and high"))
+    low = _integer("random_int", expected, low)
+    high = _integer("random_int", expected, high)
     if low > high:
-        raise FunctionError(f"random_int() takes low <= high; got {low} and {high}")
+        raise FunctionError(message(gettext_noop(
+            "random_int() takes low <= high; got %(low)d and %(high)d"), low=low, high=high))
     return low + secrets.randbelow(high - low + 1)
 
 
@@ -109,11 +135,13 @@ def base64_decode(text: Any) -> str:
     try:
         raw = base64.b64decode(_text("base64_decode", text), validate=True)
     except (binascii.Error, ValueError):
-        raise FunctionError(f"base64_decode() takes Base64 text; got {text!r}") from None
+        raise FunctionError(message(gettext_noop(
+            "base64_decode() takes Base64 text; got %(value)s"), value=repr(text))) from None
     try:
         return raw.decode()
     except UnicodeDecodeError:
-        raise FunctionError("base64_decode() decoded bytes that are not UTF-8 text") from None
+        raise FunctionError(message(gettext_noop(
+            "base64_decode() decoded bytes that are not UTF-8 text"))) from None
 
 
 def md5(text: Any) -> str:
@@ -147,7 +175,7 @@ def date_add(
     days: Any = 0, hours: Any = 0, minutes: Any = 0, seconds: Any = 0, fmt: Any = "%Y-%m-%d"
 ) -> str:
     """Return the current UTC time plus the given offset in the strftime format `fmt`."""
-    expected = "numbers for days, hours, minutes and seconds"
+    expected = message(gettext_noop("numbers for days, hours, minutes and seconds"))
     try:
         offset = timedelta(
             days=_number("date_add", expected, days),
@@ -157,7 +185,8 @@ def date_add(
         )
         moment = datetime.now(timezone.utc) + offset
     except OverflowError:
-        raise FunctionError("date_add() offset goes beyond the supported dates") from None
+        raise FunctionError(message(gettext_noop(
+            "date_add() offset goes beyond the supported dates"))) from None
     return moment.strftime(_text("date_add", fmt))
 
 
@@ -207,7 +236,9 @@ def get(name: str) -> Callable[..., Any]:
         return FUNCTIONS[name]
     except KeyError:
         available = ", ".join(sorted(FUNCTIONS))
-        raise FunctionError(f"unknown function '{name}'; available: {available}") from None
+        raise FunctionError(message(gettext_noop(
+            "unknown function '%(name)s'; available: %(available)s"),
+            name=name, available=available)) from None
 
 
 def call(name: str, args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -219,7 +250,7 @@ def call(name: str, args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any]) -
         raise
     except (TypeError, ValueError) as exc:
         # Python's own argument errors already read "md5() takes 1 positional argument ...".
-        message = str(exc)
-        if not message.startswith(f"{name}("):
-            message = f"{name}(): {message}"
-        raise FunctionError(message) from exc
+        said = str(exc)
+        if not said.startswith(f"{name}("):
+            said = f"{name}(): {said}"
+        raise FunctionError(said) from exc

@@ -176,7 +176,8 @@ class ScenarioRunner:
     def _steps(self) -> list[S.StepSpec]:
         steps = list(self.spec.steps)
         if self.spec.pre_sql.strip():
-            steps.insert(0, S.StepSpec(key="pre_sql", title="SQL before the steps",
+            steps.insert(0, S.StepSpec(key="pre_sql",
+                                       title=message(gettext_noop("SQL before the steps")),
                                        action=S.SQL, params={"database": self.spec.database,
                                                              "sql": self.spec.pre_sql,
                                                              "writes": True}))
@@ -191,7 +192,8 @@ class ScenarioRunner:
             if command == PAUSE:
                 return RunOutcome("paused", checkpoint=self.current_checkpoint())
             if command == TERMINATE:
-                return RunOutcome("terminated", error="Terminated on request.",
+                return RunOutcome("terminated",
+                                  error=message(gettext_noop("Terminated on request.")),
                                   checkpoint=self.current_checkpoint())
             step = steps[self.position]
             result = self._run_with_retries(step, self.position)
@@ -231,7 +233,8 @@ class ScenarioRunner:
     def _post_sql(self) -> StepResult | None:
         if not self.spec.post_sql.strip():
             return None
-        step = S.StepSpec(key="post_sql", title="SQL after the steps", action=S.SQL,
+        step = S.StepSpec(key="post_sql", title=message(gettext_noop("SQL after the steps")),
+                          action=S.SQL,
                           params={"database": self.spec.database, "sql": self.spec.post_sql,
                                   "writes": True})
         result = self._run_with_retries(step, self.position)
@@ -438,7 +441,7 @@ class ScenarioRunner:
         code = step.user_code
         if code is None:
             raise StepFailed(message(gettext_noop("the step names no keyword code")))
-        what = f"the keyword {code.name}"
+        what = message(gettext_noop("the keyword %(name)s"), name=code.name)
         arguments, tainted = {}, {}
         for name, value in (step.params or {}).items():
             arguments[name], tainted[name] = variables.render_tainted(value, pool, used)
@@ -472,18 +475,21 @@ class ScenarioRunner:
             raise usercode.failure(what, outcome)
         value = outcome.value
         if code.keyword_type == "assertion" and value is False:
-            raise usercode.UserCodeError(f"{what} returned False", assertion=True)
+            raise usercode.UserCodeError(message(gettext_noop("%(what)s returned False"),
+                                                 what=what), assertion=True)
         if code.keyword_type == "extract":
             if not isinstance(value, dict):
-                raise usercode.UserCodeError(
-                    f"{what} is an extract keyword: it returns an object of variable names "
-                    f"and values, not {type(value).__name__}")
+                raise usercode.UserCodeError(message(gettext_noop(
+                    "%(what)s is an extract keyword: it returns an object of variable names "
+                    "and values, not %(type)s"), what=what, type=type(value).__name__))
             label = f"{what} at {self.step_label(step, result.position)}"
             for name, found in value.items():
                 try:
                     pool.set_extracted(name, found, label)
                 except ValueError as exc:
-                    raise usercode.UserCodeError(f"{what} returned {exc}") from None
+                    raise usercode.UserCodeError(message(gettext_noop(
+                        "%(what)s returned %(error)s"), what=what,
+                        error=of_exception(exc))) from None
                 result.extracted[name] = self._mask_value(name, found, pool)
 
     def _extract(self, step: S.StepSpec, pool: VariablePool, result: StepResult) -> None:

@@ -15,8 +15,11 @@ import re
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from core.deadlines import TimeBudget
 from core.outbound import Policy, resolve
+from testing.engine.messages import message
 from testing.engine.spec import DatabaseSpec
 
 REFERENCE = re.compile(r"{{\s*([^{}]*?)\s*}}")
@@ -51,7 +54,8 @@ def open_connection(db: DatabaseSpec, address: str, timeout: float):
         return oracledb.connect(user=db.username, password=db.password, host=address,
                                 port=db.port, service_name=db.database or None,
                                 tcp_connect_timeout=timeout)
-    raise SqlError(f"unknown database type {db.db_type!r}")
+    raise SqlError(message(gettext_noop("unknown database type %(type)s"),
+                           type=repr(db.db_type)))
 
 
 def connect_checked(db: DatabaseSpec, policy: Policy, timeout: float):
@@ -197,7 +201,9 @@ class Connections:
         db = self.databases.get(name)
         if db is None:
             known = ", ".join(sorted(self.databases)) or "none"
-            raise SqlError(f"the project has no enabled database named {name!r} (known: {known})")
+            raise SqlError(message(gettext_noop(
+                "the project has no enabled database named %(name)s (known: %(known)s)"),
+                name=repr(name), known=known))
         if name not in self._open:
             self._open[name] = connect_checked(db, self.policy, self.timeout)
         return db, self._open[name]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from core import sandbox
 from core.sandbox.functions import UserFunction
+from testing.engine.messages import message, of_exception
 
 
 class UserCodeError(ValueError):
@@ -29,9 +32,10 @@ def refuse_secrets(what: str, tainted: dict[str, bool], declared: set[str] | fro
                      if is_tainted and name not in declared)
     if leaking:
         names = ", ".join(f"'{name}'" for name in leaking)
-        raise UserCodeError(
-            f"{what} would receive a secret value in {names}, which it does not declare "
-            "secret; declare the parameter secret or pass a value that is not")
+        raise UserCodeError(message(gettext_noop(
+            "%(what)s would receive a secret value in %(names)s, which it does not declare "
+            "secret; declare the parameter secret or pass a value that is not"),
+            what=what, names=names))
 
 
 def run(code: str, entry: str, *, kwargs: dict[str, Any], filename: str, what: str,
@@ -40,14 +44,17 @@ def run(code: str, entry: str, *, kwargs: dict[str, Any], filename: str, what: s
     try:
         return sandbox.run(code, entry, args=args or [], kwargs=kwargs, filename=filename)
     except (sandbox.SandboxUnavailable, sandbox.SandboxError) as exc:
-        raise UserCodeError(f"{what}: {exc}") from None
+        raise UserCodeError(message(gettext_noop("%(what)s: %(error)s"), what=what,
+                                    error=of_exception(exc))) from None
 
 
 def failure(what: str, outcome: sandbox.Outcome) -> UserCodeError:
     """Return the step's error for an outcome that is not ok."""
-    return UserCodeError(f"{what} {outcome.message}" if outcome.breach
-                         else f"{what} raised: {outcome.message}",
-                         assertion=outcome.exception == "AssertionError")
+    said = (message(gettext_noop("%(what)s %(breach)s"), what=what, breach=outcome.message)
+            if outcome.breach else
+            message(gettext_noop("%(what)s raised: %(error)s"), what=what,
+                    error=outcome.message))
+    return UserCodeError(said, assertion=outcome.exception == "AssertionError")
 
 
 class FunctionTable:
@@ -67,15 +74,19 @@ class FunctionTable:
         function = self.functions[name]
         order = function.parameter_order
         if len(args) > len(order):
-            raise UserCodeError(f"{name}() takes {len(order)} arguments; got {len(args)}")
+            raise UserCodeError(message(gettext_noop(
+                "%(function)s() takes %(count)d arguments; got %(given)d"),
+                function=name, count=len(order), given=len(args)))
         named = dict(zip(order, args))
         clash = sorted(set(named) & set(kwargs))
         if clash:
-            raise UserCodeError(f"{name}() got '{clash[0]}' twice")
+            raise UserCodeError(message(gettext_noop("%(function)s() got '%(name)s' twice"),
+                                        function=name, name=clash[0]))
         unknown = sorted(set(kwargs) - set(order))
         if unknown and function.input_schema.get(
                 "additionalProperties") is False:
-            raise UserCodeError(f"{name}() has no parameter '{unknown[0]}'")
+            raise UserCodeError(message(gettext_noop(
+                "%(function)s() has no parameter '%(name)s'"), function=name, name=unknown[0]))
         named.update(kwargs)
         flags = {**dict(zip(order, tainted)), **tainted_kwargs}
         refuse_secrets(f"{name}()", flags, function.secret_parameters)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_noop
 
 from core import redaction
 from testing.engine import functions
-from testing.engine.messages import message
+from testing.engine.messages import Message, message, of_exception
 from testing.engine.usercode import UserCodeError
 
 PRECEDENCE = ("dataset", "extracted", "plan", "scenario", "environment", "project")
@@ -337,15 +337,15 @@ class _Renderer:
             self.check_argument(argument, source)
         for keyword in node.keywords:
             if keyword.arg is None:
-                raise TemplateError(
+                raise TemplateError(message(gettext_noop(
                     "only literals and variable names may be passed to a function: "
-                    f"'**{ast.unparse(keyword.value)}' in {source!r}"
-                )
+                    "%(argument)s in %(reference)s"),
+                    argument=f"'**{ast.unparse(keyword.value)}'", reference=repr(source)))
         name = node.func.id
         try:
             functions.get(name)
         except functions.FunctionError as exc:
-            raise TemplateError(f"{exc} (in {source!r})") from exc
+            raise TemplateError(in_reference(exc, source)) from exc
         tainted = False
         args = []
         for argument in node.args:
@@ -359,7 +359,7 @@ class _Renderer:
         try:
             result = functions.call(name, args, kwargs)
         except functions.FunctionError as exc:
-            raise TemplateError(f"{exc} (in {source!r})") from exc
+            raise TemplateError(in_reference(exc, source)) from exc
         self.record(ast.unparse(node), result, FUNCTION_ORIGIN, tainted)
         return result, tainted
 
@@ -375,7 +375,8 @@ class _Renderer:
         for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
             self.check_argument(argument, source)
         if any(keyword.arg is None for keyword in node.keywords):
-            raise TemplateError(f"'**' cannot pass arguments in {source!r}")
+            raise TemplateError(message(gettext_noop("'**' cannot pass arguments in "
+                                                     "%(reference)s"), reference=repr(source)))
         args, tainted = [], []
         for argument in node.args:
             value, argument_tainted = self.argument(argument, stack)
@@ -388,7 +389,7 @@ class _Renderer:
         try:
             result = table.call(name, args, kwargs, tainted, tainted_kwargs)
         except UserCodeError as exc:
-            raise TemplateError(f"{exc} (in {source!r})") from exc
+            raise TemplateError(in_reference(exc, source)) from exc
         is_tainted = any(tainted) or any(tainted_kwargs.values())
         self.record(ast.unparse(node), result, FUNCTION_ORIGIN, is_tainted)
         return result, is_tainted
@@ -407,10 +408,10 @@ class _Renderer:
             return
         if isinstance(node, ast.Name) and NAME_RE.fullmatch(node.id):
             return
-        raise TemplateError(
+        raise TemplateError(message(gettext_noop(
             "only literals and variable names may be passed to a function: "
-            f"{ast.unparse(node)!r} in {source!r}"
-        )
+            "%(argument)s in %(reference)s"),
+            argument=repr(ast.unparse(node)), reference=repr(source)))
 
     def argument(self, node: ast.expr, stack: tuple[str, ...]) -> tuple[Any, bool]:
         if isinstance(node, ast.Name):
@@ -422,3 +423,9 @@ class _Renderer:
     def record(self, key: str, value: Any, origin: str, tainted: bool) -> None:
         if self.used is not None:
             self.used[key] = {"value": MASK if tainted else value, "origin": origin}
+
+
+def in_reference(error: BaseException, source: str) -> Message:
+    """Return ``error`` (of a function called in the reference ``source``), naming it."""
+    return message(gettext_noop("%(error)s (in %(reference)s)"), error=of_exception(error),
+                   reference=repr(source))

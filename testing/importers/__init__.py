@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
+from testing.engine.messages import message
 from testing.importers.base import DataFile, ImportFailed, ImportPlan
 
 # Tried in this order when the format is not given: the most specific sniffs first.
@@ -42,9 +44,9 @@ def detect(data: bytes, filename: str) -> str:
     for name in available():
         if _module(name).looks_like(data, filename):
             return name
-    raise ImportFailed(filename, "", "not a file any importer reads (OpenAPI or Swagger, a "
-                                     "Postman collection, HAR, cURL commands, an HttpRunner "
-                                     "testcase); choose the format if it is one of these")
+    raise ImportFailed(filename, "", message(gettext_noop(
+        "not a file any importer reads (OpenAPI or Swagger, a Postman collection, HAR, cURL "
+        "commands, an HttpRunner testcase); choose the format if it is one of these")))
 
 
 # The formats whose importer takes a data file (``parse(..., data_file=)``).
@@ -57,10 +59,12 @@ def parse(data: bytes, filename: str, format: str | None = None, *,
     collection's iteration data) becomes the dataset of its scenario."""
     name = format or detect(data, filename)
     if name not in available():
-        raise ImportFailed(filename, "", f"unknown format {name!r}")
+        raise ImportFailed(filename, "", message(gettext_noop("unknown format %(format)s"),
+                                                 format=repr(name)))
     if data_file is None:
         return _module(name).parse(data, filename)
     if name not in TAKES_DATA_FILE:
-        raise ImportFailed(data_file.filename, "", "a data file goes with a Postman "
-                                                   f"collection; {filename} is {LABELS[name]}")
+        raise ImportFailed(data_file.filename, "", message(gettext_noop(
+            "a data file goes with a Postman collection; %(filename)s is %(format)s"),
+            filename=filename, format=LABELS[name]))
     return _module(name).parse(data, filename, data_file=data_file)

@@ -25,7 +25,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from testing.engine.messages import data_of, render
+from django.utils.translation import gettext_noop
+
+from testing.engine.messages import data_of, message, render
 
 SKIPPED = "skipped"    # an item of the file that will not be imported, and why
 WARNING = "warning"    # imported, but something in it was not (a script line, an auth)
@@ -38,8 +40,19 @@ class ImportFailed(ValueError):
         self.filename = filename
         self.where = where
         self.reason = reason
-        location = f"{filename}, {where}" if where else filename
-        super().__init__(f"{location}: {reason}")
+        # A ``Message`` (testing.engine.messages): the job keeps its id, and the page shows
+        # it in the reader's language; ``where`` and ``reason`` may be messages themselves.
+        if where:
+            said = message(gettext_noop("%(filename)s, %(where)s: %(reason)s"),
+                           filename=filename, where=where, reason=reason)
+        else:
+            said = message(gettext_noop("%(filename)s: %(reason)s"), filename=filename,
+                           reason=reason)
+        super().__init__(said)
+
+    def text(self) -> str:
+        """Return why the file cannot be read, in the active language."""
+        return render(data_of(self.args[0]), str(self))
 
 
 @dataclass(frozen=True)

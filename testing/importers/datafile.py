@@ -47,6 +47,7 @@ from django.utils.translation import gettext_noop
 from core import json as capped_json
 from testing.engine.messages import message
 from testing.importers.base import SKIPPED, WARNING, DataFile, ImportFailed, Problem
+from testing.importers.loading import at_line
 
 MAX_DEPTH = 64
 NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
@@ -69,28 +70,33 @@ def read(data_file: DataFile) -> DataRows:
     content, filename = data_file.content, data_file.filename
     limit = settings.TESTING_DATASET_MAX_BYTES
     if len(content) > limit:
-        raise ImportFailed(filename, "", f"the data file is {len(content)} bytes; at most "
-                                         f"{limit} are imported")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the data file is %(size)d bytes; at most %(limit)d are imported"),
+            size=len(content), limit=limit))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFailed(filename, f"byte {exc.start}", "a data file is CSV or JSON text in "
-                                                          "UTF-8; this is not text") from None
+        raise ImportFailed(filename, message(gettext_noop("byte %(number)d"),
+                                             number=exc.start),
+                           message(gettext_noop("a data file is CSV or JSON text in UTF-8; "
+                                                "this is not text"))) from None
     if "\x00" in text:
-        raise ImportFailed(filename, f"line {text.count(chr(10), 0, text.index(chr(0))) + 1}",
-                           "a data file is CSV or JSON text; this holds a NUL character (is "
-                           "it a binary file?)")
+        raise ImportFailed(filename, at_line(text.count(chr(10), 0, text.index(chr(0))) + 1),
+                           message(gettext_noop("a data file is CSV or JSON text; this holds "
+                                                "a NUL character (is it a binary file?)")))
     if not text.strip():
-        raise ImportFailed(filename, "", "the data file is empty")
+        raise ImportFailed(filename, "", message(gettext_noop("the data file is empty")))
     if text.lstrip().startswith(("[", "{")) or filename.lower().endswith(".json"):
         found = _from_json(text, filename)
     else:
         found = _from_csv(text, filename)
     if not found.rows:
-        raise ImportFailed(filename, "", "the data file has no rows: nothing would run")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the data file has no rows: nothing would run")))
     if len(found.rows) > settings.TESTING_DATASET_MAX_ROWS:
-        raise ImportFailed(filename, "", f"the data file has {len(found.rows)} rows; at most "
-                                         f"{settings.TESTING_DATASET_MAX_ROWS} are imported")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the data file has %(count)d rows; at most %(limit)d are imported"),
+            count=len(found.rows), limit=settings.TESTING_DATASET_MAX_ROWS))
     for column, numbers in found.missing.items():
         shown = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
         found.problems.append(Problem("", message(gettext_noop(
@@ -125,14 +131,14 @@ def _from_csv(text: str, filename: str) -> DataRows:
     records = _records(text, filename)
     line, header = records[0]
     columns = [value for value, _quoted in header]
-    _check_columns(columns, filename, f"line {line}")
+    _check_columns(columns, filename, at_line(line))
     result = DataRows(columns=columns, rows=[])
     for line, record in records[1:]:
         number = len(result.rows) + 1
         if len(record) > len(columns):
-            raise ImportFailed(filename, f"line {line}", f"the row has {len(record)} values "
-                                                         f"where the header names "
-                                                         f"{len(columns)} columns")
+            raise ImportFailed(filename, at_line(line), message(gettext_noop(
+                "the row has %(count)d values where the header names %(columns)d columns"),
+                count=len(record), columns=len(columns)))
         row = {}
         for column, (value, quoted) in zip(columns, record):
             row[column] = value
@@ -176,8 +182,8 @@ def _records(text: str, filename: str) -> list[tuple[int, list[tuple[str, bool]]
             value = []
             while True:
                 if position >= size:
-                    raise ImportFailed(filename, f"line {opened}", "a quote opened here is "
-                                                                   "never closed")
+                    raise ImportFailed(filename, at_line(opened), message(gettext_noop(
+                        "a quote opened here is never closed")))
                 char = text[position]
                 if char == "\\" and position + 1 < size and text[position + 1] in '"\\':
                     value.append(text[position + 1])
@@ -198,8 +204,8 @@ def _records(text: str, filename: str) -> list[tuple[int, list[tuple[str, bool]]
             while position < size and text[position] in BLANKS:
                 position += 1
             if position < size and text[position] not in ",\r\n":
-                raise ImportFailed(filename, f"line {line}", "text after a closing quote; "
-                                                             "quote the whole value")
+                raise ImportFailed(filename, at_line(line), message(gettext_noop(
+                    "text after a closing quote; quote the whole value")))
             record.append(("".join(value), True))
         else:
             end = position
@@ -220,7 +226,7 @@ def _records(text: str, filename: str) -> list[tuple[int, list[tuple[str, bool]]
         end_record()
         start_line = line
     if not records:
-        raise ImportFailed(filename, "", "the data file is empty")
+        raise ImportFailed(filename, "", message(gettext_noop("the data file is empty")))
     return records
 
 
@@ -244,9 +250,11 @@ def _check_columns(columns: list[str], filename: str, where: str) -> None:
     seen = set()
     for column in columns:
         if not column:
-            raise ImportFailed(filename, where, "a column of the header has no name")
+            raise ImportFailed(filename, where, message(gettext_noop(
+                "a column of the header has no name")))
         if column in seen:
-            raise ImportFailed(filename, where, f"the column {column} appears twice")
+            raise ImportFailed(filename, where, message(gettext_noop(
+                "the column %(column)s appears twice"), column=column))
         seen.add(column)
 
 
@@ -257,20 +265,21 @@ def _from_json(text: str, filename: str) -> DataRows:
     try:
         document = capped_json.loads(text, max_depth=MAX_DEPTH)
     except capped_json.TooDeep:
-        raise ImportFailed(filename, "", f"the JSON nests deeper than {MAX_DEPTH} levels")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the JSON nests deeper than %(depth)d levels"), depth=MAX_DEPTH))
     except ValueError as exc:
         line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
-        where = f"line {line}, column {column}" if line else ""
-        raise ImportFailed(filename, where, "neither CSV nor valid JSON: "
-                                            f"{getattr(exc, 'msg', exc)}") from None
+        raise ImportFailed(filename, at_line(line, column), message(gettext_noop(
+            "neither CSV nor valid JSON: %(detail)s"), detail=getattr(exc, "msg", exc))) from None
     if not isinstance(document, list):
-        raise ImportFailed(filename, "", "a JSON data file is an array of objects, one per "
-                                         "iteration")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "a JSON data file is an array of objects, one per iteration")))
     result = DataRows(columns=[], rows=[])
     for index, entry in enumerate(document):
         where = f"/{index}"
         if not isinstance(entry, dict):
-            raise ImportFailed(filename, where, "an iteration that is not an object")
+            raise ImportFailed(filename, where, message(gettext_noop(
+                "an iteration that is not an object")))
         row = {}
         for key, value in entry.items():
             key = key.strip()

@@ -107,8 +107,8 @@ def parse(data: bytes, filename: str) -> ImportPlan:
     document = load_json(data, filename)
     log = document.get("log") if isinstance(document, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        raise ImportFailed(filename, "/log/entries", "not a HAR file: a HAR is a JSON object "
-                                                     "with log.entries, a list of requests")
+        raise ImportFailed(filename, "/log/entries", message(gettext_noop(
+            "not a HAR file: a HAR is a JSON object with log.entries, a list of requests")))
     return _Reader(filename).read(log)
 
 

@@ -111,20 +111,21 @@ def parse(data: bytes, filename: str) -> ImportPlan:
     """Return the testcase ``data`` as interfaces, a scenario and what could not be mapped."""
     document = load_any(data, filename)
     if isinstance(document, list):
-        raise ImportFailed(filename, "", "a list of config and test items is the HttpRunner "
-                                         "v1/v2 format; v3 and v4 testcases (config and "
-                                         "teststeps) are imported")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "a list of config and test items is the HttpRunner v1/v2 format; v3 and v4 "
+            "testcases (config and teststeps) are imported")))
     if isinstance(document, dict) and "testcases" in document and "teststeps" not in document:
-        raise ImportFailed(filename, "/testcases", "a testsuite only names testcase files: "
-                                                   "import each testcase file")
+        raise ImportFailed(filename, "/testcases", message(gettext_noop(
+            "a testsuite only names testcase files: import each testcase file")))
     if not isinstance(document, dict) or not isinstance(document.get("teststeps"), list):
-        raise ImportFailed(filename, "/teststeps", "not an HttpRunner testcase: expected a "
-                                                   "config and a list of teststeps")
+        raise ImportFailed(filename, "/teststeps", message(gettext_noop(
+            "not an HttpRunner testcase: expected a config and a list of teststeps")))
     config = document.get("config", {})
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise ImportFailed(filename, "/config", "the config is not a mapping")
+        raise ImportFailed(filename, "/config", message(gettext_noop(
+            "the config is not a mapping")))
     return _Reader(filename).read(config, document["teststeps"])
 
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from core import json as capped_json
+from testing.engine.messages import Message, message
 from testing.importers.base import ImportFailed
 
 MAX_DEPTH = 64
@@ -30,13 +32,16 @@ def text_of(data: bytes, filename: str) -> str:
     """Return ``data`` as text, refusing what is too large or not UTF-8."""
     limit = settings.TESTING_IMPORT_MAX_BYTES
     if len(data) > limit:
-        raise ImportFailed(filename, "", f"the file is {len(data)} bytes; at most {limit} "
-                                         "are imported")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the file is %(size)d bytes; at most %(limit)d are imported"),
+            size=len(data), limit=limit))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFailed(filename, f"byte {exc.start}",
-                           "the file is not UTF-8 text (is it a binary file?)") from None
+        raise ImportFailed(filename, message(gettext_noop("byte %(number)d"),
+                                             number=exc.start),
+                           message(gettext_noop("the file is not UTF-8 text (is it a binary "
+                                                "file?)"))) from None
 
 
 def load_json(data: bytes, filename: str) -> Any:
@@ -45,11 +50,22 @@ def load_json(data: bytes, filename: str) -> Any:
     try:
         return capped_json.loads(text, max_depth=MAX_DEPTH)
     except capped_json.TooDeep:
-        raise ImportFailed(filename, "", f"the JSON nests deeper than {MAX_DEPTH} levels")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the JSON nests deeper than %(depth)d levels"), depth=MAX_DEPTH))
     except ValueError as exc:
         line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
-        where = f"line {line}, column {column}" if line else ""
-        raise ImportFailed(filename, where, f"not valid JSON: {getattr(exc, 'msg', exc)}")
+        raise ImportFailed(filename, at_line(line, column),
+                           message(gettext_noop("not valid JSON: %(detail)s"),
+                                   detail=getattr(exc, "msg", exc)))
+
+
+def at_line(line: int | None, column: int | None = None) -> Message | str:
+    """Return where in a file ``line`` (and ``column``) is, or "" when unknown."""
+    if not line:
+        return ""
+    if column is None:
+        return message(gettext_noop("line %(line)d"), line=line)
+    return message(gettext_noop("line %(line)d, column %(column)d"), line=line, column=column)
 
 
 class _CappedLoader(yaml.SafeLoader):
@@ -97,12 +113,15 @@ def load_yaml(data: bytes, filename: str) -> Any:
         return yaml.load(text, Loader=_CappedLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ImportFailed(filename, where, f"not valid YAML: {exc.problem or exc}") from None
+        where = at_line(mark.line + 1, mark.column + 1) if mark else ""
+        raise ImportFailed(filename, where, message(gettext_noop("not valid YAML: %(detail)s"),
+                                                    detail=exc.problem or exc)) from None
     except yaml.YAMLError as exc:
-        raise ImportFailed(filename, "", f"not valid YAML: {exc}") from None
+        raise ImportFailed(filename, "", message(gettext_noop("not valid YAML: %(detail)s"),
+                                                 detail=exc)) from None
     except RecursionError:
-        raise ImportFailed(filename, "", f"the YAML nests deeper than {MAX_DEPTH} levels")
+        raise ImportFailed(filename, "", message(gettext_noop(
+            "the YAML nests deeper than %(depth)d levels"), depth=MAX_DEPTH)) from None
 
 
 def load_any(data: bytes, filename: str) -> Any:

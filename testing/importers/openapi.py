@@ -111,7 +111,8 @@ def parse(data: bytes, filename: str) -> ImportPlan:
     the file and the place when it cannot be read at all."""
     document = load_any(data, filename)
     if not isinstance(document, dict):
-        raise ImportFailed(filename, "/", "the document is not an object of OpenAPI fields")
+        raise ImportFailed(filename, "/", message(gettext_noop(
+            "the document is not an object of OpenAPI fields")))
     return _Reader(document, filename).plan()
 
 
@@ -292,10 +293,12 @@ class _Reader:
                 # An unquoted YAML version (swagger: 2.0) reads as a number.
                 version = str(self.document[key]).strip()
                 if not pattern.fullmatch(version):
-                    raise self.fail(f"/{key}", f"{key} {version} is not a version this importer "
-                                               "reads (OpenAPI 3.0 and 3.1, Swagger 2.0)")
+                    raise self.fail(f"/{key}", message(gettext_noop(
+                        "%(field)s %(version)s is not a version this importer reads (OpenAPI "
+                        "3.0 and 3.1, Swagger 2.0)"), field=key, version=version))
                 return major
-        raise self.fail("/", "neither an openapi nor a swagger field: not an OpenAPI document")
+        raise self.fail("/", message(gettext_noop(
+            "neither an openapi nor a swagger field: not an OpenAPI document")))
 
     # References
 
@@ -310,8 +313,9 @@ class _Reader:
             if not isinstance(ref, str):
                 raise _Skip(at, message(gettext_noop("a $ref is not a string")))
             if not ref.startswith("#"):
-                raise self.fail(at, "only references inside the document are followed; "
-                                    f"{ref} points outside it")
+                raise self.fail(at, message(gettext_noop(
+                    "only references inside the document are followed; %(ref)s points "
+                    "outside it"), ref=ref))
             target = self.target(ref, at)
             siblings = {key: value for key, value in node.items() if key != "$ref"}
             node = {**target, **siblings} if siblings and isinstance(target, dict) else target
@@ -337,9 +341,11 @@ class _Reader:
             self.document.get("servers"))
         paths = self.document.get("paths")
         if paths is None:
-            raise self.fail("/paths", "the document has no paths: no request to import")
+            raise self.fail("/paths", message(gettext_noop(
+                "the document has no paths: no request to import")))
         if not isinstance(paths, dict):
-            raise self.fail("/paths", "paths is not an object of path items")
+            raise self.fail("/paths", message(gettext_noop(
+                "paths is not an object of path items")))
         for path, item in paths.items():
             plan.requests.extend(self.path_item(str(path), item))
         webhooks = self.document.get("webhooks")
@@ -390,14 +396,16 @@ class _Reader:
     def path_item(self, path: str, item: Any) -> list[ImportedRequest]:
         where = f"/paths/{_escape(path)}"
         if not isinstance(item, dict):
-            raise self.fail(where, "a path item is not an object of operations")
+            raise self.fail(where, message(gettext_noop(
+                "a path item is not an object of operations")))
         try:
             item, item_where = self.deref(item, where)
         except _Skip as skip:
             self.problems.append(Problem(skip.where, _not_imported(skip.reason), SKIPPED))
             return []
         if not isinstance(item, dict):
-            raise self.fail(item_where, "a path item is not an object of operations")
+            raise self.fail(item_where, message(gettext_noop(
+                "a path item is not an object of operations")))
         requests = []
         for method, operation in item.items():
             if not isinstance(method, str) or method.lower() not in METHODS:

@@ -1061,21 +1061,24 @@ class _Collection:
         document = self.document
         if not isinstance(document, dict) or not isinstance(document.get("info"), dict):
             if isinstance(document, dict) and "requests" in document and "order" in document:
-                raise self.fail("", "a Postman collection v1; export it from Postman as a "
-                                    "collection v2.1 and import that")
-            raise self.fail("", "not a Postman collection: it has no \"info\" object")
+                raise self.fail("", message(gettext_noop(
+                    "a Postman collection v1; export it from Postman as a collection v2.1 and "
+                    "import that")))
+            raise self.fail("", message(gettext_noop(
+                "not a Postman collection: it has no \"info\" object")))
         info = document["info"]
         items = document.get("item")
         if not isinstance(items, list):
-            raise self.fail("/item", "not a Postman collection: \"item\" is not a list of "
-                                     "requests and folders")
+            raise self.fail("/item", message(gettext_noop(
+                "not a Postman collection: \"item\" is not a list of requests and folders")))
         schema = info.get("schema")
         if schema is None:
             self.problem("/info/schema", message(gettext_noop(
                 "the collection names no schema version; read as v2.1")))
         elif not isinstance(schema, str) or not SCHEMA_RE.search(schema):
-            raise self.fail("/info/schema", f"unknown collection schema {schema!r}; the "
-                                            "importer reads Postman collections v2.0 and v2.1")
+            raise self.fail("/info/schema", message(gettext_noop(
+                "unknown collection schema %(schema)s; the importer reads Postman collections "
+                "v2.0 and v2.1"), schema=repr(schema)))
         title = str(info.get("name") or self.filename)
         self.scenario_key = key = str(info.get("_postman_id") or title)
         self._declared_names(document)
@@ -1129,8 +1132,8 @@ class _Collection:
             return None
         assert self.data_file is not None
         if not self.steps:
-            raise ImportFailed(self.data_file.filename, "", f"{self.filename} holds no "
-                                                            "request to run with the data")
+            raise ImportFailed(self.data_file.filename, "", message(gettext_noop(
+                "%(filename)s holds no request to run with the data"), filename=self.filename))
         for column in self.rows.columns:
             if self.renamed.get(column, column) != column:
                 self.problem("", message(gettext_noop(

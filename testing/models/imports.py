@@ -18,6 +18,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from testing.engine.messages import render
 from testing.models.base import ProjectOwnedModel
 
 
@@ -60,6 +61,10 @@ class ImportJob(ProjectOwnedModel):
     progress = models.PositiveSmallIntegerField(_("progress (percent)"), default=100)
     attempts = models.PositiveSmallIntegerField(_("attempts to read it"), default=0)
     error = models.TextField(_("why it cannot be read"), blank=True)
+    # ``error``'s msgid and parameters (testing.engine.messages), shown in the reader's
+    # language; None for a job that failed before errors had ids, which shows ``error``.
+    error_i18n = models.JSONField(_("error message id"), null=True, blank=True,
+                                  editable=False)
 
     rbac_actions = ("view", "create", "delete")
 
@@ -74,6 +79,10 @@ class ImportJob(ProjectOwnedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("testing:import-preview", args=[self.project_id, self.pk])
+
+    def error_text(self) -> str:
+        """Return why the file cannot be read, in the active language."""
+        return render(self.error_i18n, self.error)
 
     @property
     def is_ready(self) -> bool:

@@ -37,10 +37,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from core.context import tenant_context
 from testing import importers
+from testing.engine.messages import data_of, message, of_exception
 from testing.choices import StepKind
 from testing.importers import datafile, loading
 from testing.importers.base import DataFile, ImportedRequest, ImportFailed, ImportPlan
@@ -138,11 +139,12 @@ def upload(project: Project, data: bytes, filename: str, format: str | None = No
             plan=plan.as_data())
     loading.text_of(data, filename)   # refuse what is too large before keeping it
     if format and format not in importers.available():
-        raise ImportFailed(filename, "", f"unknown format {format!r}")
+        raise ImportFailed(filename, "", message(gettext_noop("unknown format %(format)s"),
+                                                 format=repr(format)))
     if data_file is not None:
         if format and format not in importers.TAKES_DATA_FILE:
-            raise ImportFailed(data_file.filename, "", "a data file goes with a Postman "
-                                                       "collection")
+            raise ImportFailed(data_file.filename, "", message(gettext_noop(
+                "a data file goes with a Postman collection")))
         datafile.read(data_file)                # a bad data file is refused here and now
     with transaction.atomic():
         job = ImportJob.objects.create(
@@ -181,9 +183,9 @@ def read_waiting(job_id) -> str:
     job.attempts += 1
     ImportJob.objects.filter(pk=job.pk).update(attempts=job.attempts)
     if job.attempts > MAX_ATTEMPTS:
-        return _failed(job, _("The worker stopped while reading the file, %(count)d times "
-                              "(is it too large for the worker's memory?).")
-                       % {"count": MAX_ATTEMPTS})
+        return _failed(job, message(gettext_noop(
+            "The worker stopped while reading the file, %(count)d times (is it too large "
+            "for the worker's memory?)."), count=MAX_ATTEMPTS))
     _progress(job, ImportStage.READING, 10)
     data = bytes(job.source or b"")
     data_file = (DataFile(bytes(job.data_source), job.data_filename)
@@ -192,14 +194,15 @@ def read_waiting(job_id) -> str:
     try:
         plan = importers.parse(data, job.filename, job.format or None, data_file=data_file)
     except ImportFailed as exc:
-        return _failed(job, str(exc))
+        return _failed(job, of_exception(exc))
     except SoftTimeLimitExceeded:
-        return _failed(job, _("Reading the file took longer than a worker may take "
-                              "(CELERY_TASK_SOFT_TIME_LIMIT); split it, or ask an operator."))
+        return _failed(job, message(gettext_noop(
+            "Reading the file took longer than a worker may take "
+            "(CELERY_TASK_SOFT_TIME_LIMIT); split it, or ask an operator.")))
     except Exception:
         logger.exception("import %s: the importer failed", job.pk)
-        return _failed(job, _("The importer failed on this file; the operators have the "
-                              "details."))
+        return _failed(job, message(gettext_noop(
+            "The importer failed on this file; the operators have the details.")))
     _progress(job, ImportStage.STORING, 90)
     job.format, job.title, job.plan = plan.format, plan.title[:255], plan.as_data()
     job.status, job.stage, job.progress = ImportStatus.PREVIEWED, ImportStage.DONE, 100
@@ -210,9 +213,12 @@ def read_waiting(job_id) -> str:
 
 
 def _failed(job: ImportJob, reason: str) -> str:
-    job.status, job.error = ImportStatus.FAILED, reason
+    """Record that ``job`` cannot be read: ``reason`` in English, and its id when it is a
+    ``Message``, so that the page shows it in the reader's language."""
+    job.status, job.error, job.error_i18n = ImportStatus.FAILED, str(reason), data_of(reason)
     job.source = job.data_source = None
-    job.save(update_fields=["status", "error", "source", "data_source", "updated_at"])
+    job.save(update_fields=["status", "error", "error_i18n", "source", "data_source",
+                            "updated_at"])
     return job.status
 
 

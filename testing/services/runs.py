@@ -233,14 +233,16 @@ def advance(execution_id, *, dispatch: bool | None = None) -> None:
         undispatched = runs.filter(status=ScenarioRunStatus.QUEUED, dispatched_at__isnull=True)
         now = timezone.now()
         if execution.requested == ControlRequest.TERMINATE:
+            said = message(gettext_noop("Terminated before it ran."))
             (undispatched | runs.filter(status=ScenarioRunStatus.PAUSED)).update(
-                status=ScenarioRunStatus.TERMINATED, error=_("Terminated before it ran."),
+                status=ScenarioRunStatus.TERMINATED, error=said, error_i18n=data_of(said),
                 completed_at=now)
         elif (not execution.parallel and execution.stop_on_failure and runs.filter(
                 status__in=(ScenarioRunStatus.FAILED, ScenarioRunStatus.ERROR)).exists()):
-            undispatched.update(
-                status=ScenarioRunStatus.TERMINATED, completed_at=now,
-                error=_("Not run: an earlier scenario failed and the plan stops on failure."))
+            said = message(gettext_noop(
+                "Not run: an earlier scenario failed and the plan stops on failure."))
+            undispatched.update(status=ScenarioRunStatus.TERMINATED, completed_at=now,
+                                error=said, error_i18n=data_of(said))
         active = runs.filter(status=ScenarioRunStatus.RUNNING).count() + runs.filter(
             status=ScenarioRunStatus.QUEUED, dispatched_at__isnull=False).count()
         waiting = list(undispatched.order_by("sort_order").values_list("pk", flat=True))
@@ -611,8 +613,8 @@ def execute_run(run_id, *, worker: str | None = None) -> str | None:
         return None
     if run.attempts > settings.TESTING_MAX_RUN_ATTEMPTS:
         return finish(run, worker, ScenarioRunStatus.ERROR,
-                      _("The workers running it stopped %(count)d times; it was not run "
-                        "again.") % {"count": run.attempts - 1})
+                      message(gettext_noop("The workers running it stopped %(count)d times; "
+                                           "it was not run again."), count=run.attempts - 1))
     heartbeat = Heartbeat(run.pk, worker)
     heartbeat.start()
     sink = DatabaseSink(run, worker)
@@ -635,8 +637,8 @@ def execute_run(run_id, *, worker: str | None = None) -> str | None:
             logger.exception("Scenario run %s failed in the engine.", run.pk)
             sink.flush()
             return finish(run, worker, ScenarioRunStatus.ERROR,
-                          _("The engine stopped on an unexpected error: %(error)s")
-                          % {"error": exc.__class__.__name__})
+                          message(gettext_noop("The engine stopped on an unexpected error: "
+                                               "%(error)s"), error=exc.__class__.__name__))
         sink.flush()
         if sink.lost:
             return None

@@ -97,7 +97,7 @@ def import_view(request: HttpRequest, project_id) -> HttpResponse:
                 job = imports.upload(project, data, filename, form.cleaned_data["format"],
                                      data_file=form.iteration_data())
             except ImportFailed as exc:
-                form.add_error(None, str(exc))
+                form.add_error(None, exc.text())
             else:
                 return redirect("testing:import-preview", project.pk, job.pk)
         status = 400
