@@ -27,6 +27,7 @@ import datetime as dt
 from django.db.migrations.operations.base import Operation
 from django.utils import timezone
 
+from core import rls
 from logs import partitioning as p
 
 
@@ -164,6 +165,9 @@ class PartitionTableByMonth(Operation):
         table = model._meta.db_table
         saved = f"{table}__rows"
         columns = ", ".join(qn(field.column) for field in model._meta.local_concrete_fields)
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            isolated = rls.policy_state(cursor, table).has_policy
         schema_editor.execute(f"CREATE TEMPORARY TABLE {qn(saved)} AS SELECT * FROM {qn(table)}")
         schema_editor.execute(f"DROP TABLE {qn(table)}")
         create()
@@ -177,6 +181,12 @@ class PartitionTableByMonth(Operation):
             f"FROM {qn(table)}",
             [qn(table), pk],
         )
+        if isolated:
+            # The rebuilt table keeps the tenant isolation policy of the one it replaced, its
+            # partitions too, enforced as DATABASE_RLS says (core.rls).
+            for statement in rls.create_policy_sql(connection, table):
+                schema_editor.execute(statement)
+            rls.sync_enforcement(connection, [table])
 
     def _postgres_forwards(self, schema_editor, model, months) -> None:
         connection = schema_editor.connection
