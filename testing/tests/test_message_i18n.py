@@ -17,7 +17,6 @@ import pickle
 import pytest
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import trans_real
 from rest_framework.test import APIClient
 
 from testing.engine import checks
@@ -26,6 +25,7 @@ from testing.importers.base import Problem
 from testing.models import Execution, ExecutionStep, ImportJob, StepResult
 from testing.tests import factories as f
 from testing.tests.factories import request_step, status_is
+from testing.tests.conftest import zh_hans_catalogue_with
 from testing.tests.page_cases import as_tenant
 from tests.api_cases import make_actor
 
@@ -53,26 +53,11 @@ IMPORT_CODES = ["project:view", "importjob:view", "importjob:create", "interface
                 "variable:create", "scenario:create", "interface:view"]
 
 
-@pytest.fixture(autouse=True)
-def language_of_the_thread():
-    """Leave the thread's language as it was: a request of a zh-hans user activates zh-hans
-    (accounts.middleware) and nothing deactivates it after the response."""
-    yield
-    translation.deactivate()
-
-
 @pytest.fixture
 def chinese():
     """Give the zh-hans catalogue the translations of ``ZH`` for the test, then restore it."""
-    catalogue = trans_real.translation("zh-hans")._catalog._catalogs[0]
-    before = {msgid: catalogue.get(msgid) for msgid in ZH}
-    catalogue.update(ZH)
-    yield
-    for msgid, value in before.items():
-        if value is None:
-            catalogue.pop(msgid, None)
-        else:
-            catalogue[msgid] = value
+    with zh_hans_catalogue_with(ZH):
+        yield
 
 
 def reader(tenant, codes, language=""):

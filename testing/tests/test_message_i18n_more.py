@@ -16,13 +16,13 @@ import io
 import pytest
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from core.context import tenant_context
 from testing import importers
 from testing.models import ImportJob
 from testing.services import imports
 from testing.tests.test_message_i18n import IMPORT_CODES, reader
+from testing.tests.conftest import zh_hans_catalogue_with
 from testing.tests.test_pages_imports import document
 
 pytestmark = pytest.mark.django_db
@@ -49,24 +49,11 @@ ENGLISH_BINARY = "x.bin, byte 0: the file is not UTF-8 text (is it a binary file
 CHINESE_BINARY = "x.bin，第 0 字节：文件不是 UTF-8 文本（是二进制文件吗？）"
 
 
-@pytest.fixture(autouse=True)
-def language_of_the_thread():
-    yield
-    translation.deactivate()
-
-
 @pytest.fixture
 def chinese():
     """Give the zh-hans catalogue the translations of ``ZH`` for the test, then restore it."""
-    catalogue = trans_real.translation("zh-hans")._catalog._catalogs[0]
-    before = {msgid: catalogue.get(msgid) for msgid in ZH}
-    catalogue.update(ZH)
-    yield
-    for msgid, value in before.items():
-        if value is None:
-            catalogue.pop(msgid, None)
-        else:
-            catalogue[msgid] = value
+    with zh_hans_catalogue_with(ZH):
+        yield
 
 
 @pytest.fixture
