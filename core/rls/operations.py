@@ -2,8 +2,11 @@
 
 Each app's migration lists its tenant-owned models; on PostgreSQL the operation creates the
 policy ``core.rls.POLICY_NAME`` on their tables, on every other backend it does nothing.
-Enforcement (``ENABLE``/``FORCE``) is not a migration's business: it follows
-``DATABASE_RLS`` after every ``migrate`` (``core.rls.sync_enforcement``).
+Enforcement (``ENABLE``/``FORCE``) follows ``DATABASE_RLS``, not the migration: the
+operation brings its own tables (and their partitions, which a reversal stripped) in line
+with the switch when it runs, and ``migrate`` does so again for every app afterwards
+(``core.rls.enforce_after_migrate``), so a migration applied without ``migrate`` (a
+``MigrationExecutor``) leaves the tables as ``migrate`` would.
 """
 
 from __future__ import annotations
@@ -40,9 +43,13 @@ class TenantIsolationPolicies(migrations.operations.base.Operation):
         connection = schema_editor.connection
         if connection.vendor != "postgresql":
             return
-        for table in self._tables(app_label, schema_editor, to_state):
+        tables = self._tables(app_label, schema_editor, to_state)
+        for table in tables:
             for sql in rls.create_policy_sql(connection, table):
                 schema_editor.execute(sql)
+        if not schema_editor.collect_sql:
+            # sqlmigrate prints the policies only: enforcement depends on the switch.
+            rls.sync_enforcement(connection, tables)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
         connection = schema_editor.connection
