@@ -36,14 +36,16 @@ from testing.importers.base import (
     ImportPlan,
     Problem,
 )
-from testing.engine.messages import message
+from testing.engine.messages import Message, message
 from testing.importers.loading import text_of
 
 FORMAT = "curl"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-REFUSED = "refused: a shell would evaluate it, and the importer runs no shell"
-NO_FILE = "refused: the importer reads no file"
+# Why a command is refused (the ``reason`` of ``ImportFailed``), in the reader's language.
+REFUSED = message(gettext_noop(
+    "refused: a shell would evaluate it, and the importer runs no shell"))
+NO_FILE = message(gettext_noop("refused: the importer reads no file"))
 
 # Options that take a value (the next word, or the rest of a short option's word).
 SHORT_WITH_VALUE = set("XHdFubAeTKoxUmwDcErzYyQtCP")
@@ -126,9 +128,11 @@ NOT_IMPORTED = {
     "--netrc-optional": gettext_noop("no credentials are read from a .netrc file"),
 }
 # Options whose value curl reads as a file name (always, or after a marker).
-ALWAYS_A_FILE = {"--upload-file": "-T/--upload-file uploads a file",
-                 "--config": "-K/--config reads options from a file",
-                 "--netrc-file": "--netrc-file reads credentials from a file"}
+ALWAYS_A_FILE = {
+    "--upload-file": message(gettext_noop("-T/--upload-file uploads a file")),
+    "--config": message(gettext_noop("-K/--config reads options from a file")),
+    "--netrc-file": message(gettext_noop("--netrc-file reads credentials from a file")),
+}
 OTHER_AUTH = {"--digest": "Digest", "--ntlm": "NTLM", "--negotiate": "Negotiate",
               "--anyauth": "any"}
 # Besides the platform's secret names (core.redaction): API keys, sessions, X-Auth-*.
@@ -148,7 +152,7 @@ def parse(data: bytes, filename: str) -> ImportPlan:
     text = text_of(data, filename)
     commands = (_cmd_commands if _is_cmd(text) else _shell_commands)(text, filename)
     if not commands:
-        raise ImportFailed(filename, "", "no curl command found")
+        raise ImportFailed(filename, "", message(gettext_noop("no curl command found")))
     return _Reader(filename).plan(commands)
 
 
@@ -163,7 +167,13 @@ class Command:
 
     @property
     def where(self) -> str:
-        return f"command {self.number} (line {self.line})"
+        return _where(self.number, self.line)
+
+
+def _where(number: int, line: int) -> Message:
+    """Return where a command is in the text: its number and its first line."""
+    return message(gettext_noop("command %(number)s (line %(line)s)"), number=number,
+                   line=line)
 
 
 # The shell's syntax
@@ -171,9 +181,31 @@ class Command:
 
 def _refuse(filename: str, number: int, line: int, what: str, text: str,
             reason: str = REFUSED) -> ImportFailed:
+    """Return the refusal of command ``number``: ``what`` (a message) it holds, quoting
+    ``text``, and why (a message); the quoted text is never translated."""
     snippet = text if len(text) <= 80 else text[:77] + "..."
-    return ImportFailed(filename, f"command {number} (line {line})",
-                        f"{what} {snippet!r}: {reason}")
+    return ImportFailed(filename, _where(number, line), message(
+        gettext_noop("%(what)s %(snippet)s: %(reason)s"), what=what, snippet=repr(snippet),
+        reason=reason))
+
+
+# What a refusal names (the ``what`` of ``_refuse``).
+UNTERMINATED = message(gettext_noop("unterminated quote"))
+COMMAND_SUBSTITUTION = message(gettext_noop("command substitution"))
+BACKTICKS = message(gettext_noop("command substitution (backticks)"))
+PARAMETER_EXPANSION = message(gettext_noop("parameter expansion"))
+VARIABLE_EXPANSION = message(gettext_noop("variable expansion"))
+A_PIPE = message(gettext_noop("a pipe"))
+A_REDIRECTION = message(gettext_noop("a redirection"))
+A_SUBSHELL = message(gettext_noop("a subshell"))
+SHELL_OPERATORS = {"|": A_PIPE, "&": message(gettext_noop("a background or && list")),
+                   "<": A_REDIRECTION, ">": A_REDIRECTION, "(": A_SUBSHELL,
+                   ")": A_SUBSHELL}
+
+
+def _never_closed(quote: str) -> Message:
+    """Return why an unterminated quote is refused: ``quote`` is never closed."""
+    return message(gettext_noop("the %(quote)s is never closed"), quote=quote)
 
 
 _ANSI_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n",
@@ -287,7 +319,7 @@ def _shell_commands(text: str, filename: str) -> list[Command]:
         if char == "'":
             end = text.find("'", i + 1)
             if end == -1:
-                raise refuse("unterminated quote", text[i:i + 40], "the ' is never closed")
+                raise refuse(UNTERMINATED, text[i:i + 40], _never_closed("'"))
             word.append(text[i + 1:end])
             in_word = True
             line += text.count("\n", i, end)
@@ -300,24 +332,26 @@ def _shell_commands(text: str, filename: str) -> list[Command]:
                 while j < n and text[j] != "'":
                     j += 2 if text[j] == "\\" else 1
                 if j >= n:
-                    raise refuse("unterminated quote", text[i:i + 40], "the $' is never closed")
+                    raise refuse(UNTERMINATED, text[i:i + 40], _never_closed("$'"))
                 try:
                     word.append(_ansi_c(text[i + 2:j]))
                 except UnicodeError:
-                    raise refuse("a $'...' string", text[i:j + 1],
-                                  "its escapes do not make text") from None
+                    raise refuse(message(gettext_noop("a $'...' string")), text[i:j + 1],
+                                 message(gettext_noop("its escapes do not make text"))
+                                 ) from None
                 in_word = True
                 line += text.count("\n", i, j)
                 i = j + 1
                 continue
             if nxt == "(":
-                raise refuse("command substitution", _around(text, i))
+                raise refuse(COMMAND_SUBSTITUTION, _around(text, i))
             if nxt == "{":
-                raise refuse("parameter expansion", _around(text, i))
+                raise refuse(PARAMETER_EXPANSION, _around(text, i))
             if nxt == '"':
-                raise refuse("a $\"...\" string (translated by the shell)", _around(text, i))
+                raise refuse(message(gettext_noop(
+                    "a $\"...\" string (translated by the shell)")), _around(text, i))
             if re.match(r"[A-Za-z0-9_@*#?$!-]", nxt):
-                raise refuse("variable expansion", _around(text, i))
+                raise refuse(VARIABLE_EXPANSION, _around(text, i))
         if char == '"':
             j = i + 1
             while j < n and text[j] != '"':
@@ -327,37 +361,36 @@ def _shell_commands(text: str, filename: str) -> list[Command]:
                     j += 2
                     continue
                 if text[j] == "`":
-                    raise refuse("command substitution (backticks)", _around(text, j))
+                    raise refuse(BACKTICKS, _around(text, j))
                 if text[j] == "$" and j + 1 < n and re.match(r"[A-Za-z0-9_@*#?$!({-]",
                                                              text[j + 1]):
-                    what = ("command substitution" if text[j + 1] == "(" else
-                            "parameter expansion" if text[j + 1] == "{" else
-                            "variable expansion")
+                    what = (COMMAND_SUBSTITUTION if text[j + 1] == "(" else
+                            PARAMETER_EXPANSION if text[j + 1] == "{" else
+                            VARIABLE_EXPANSION)
                     raise refuse(what, _around(text, j))
                 word.append(text[j])
                 j += 1
             if j >= n:
-                raise refuse("unterminated quote", text[i:i + 40], 'the " is never closed')
+                raise refuse(UNTERMINATED, text[i:i + 40], _never_closed('"'))
             in_word = True
             line += text.count("\n", i, j)
             i = j + 1
             continue
         if char == "`":
-            raise refuse("command substitution (backticks)", _around(text, i))
+            raise refuse(BACKTICKS, _around(text, i))
         if char in "|&<>()":
-            what = {"|": "a pipe", "&": "a background or && list", "<": "a redirection",
-                    ">": "a redirection", "(": "a subshell", ")": "a subshell"}[char]
+            what = SHELL_OPERATORS[char]
             if char in "<>" and text[i + 1:i + 2] == "(":
-                what = "process substitution"
+                what = message(gettext_noop("process substitution"))
             raise refuse(what, _around(text, i))
         if char == "#" and not in_word:
             end = text.find("\n", i)
             i = n if end == -1 else end
             continue
         if char == "~" and not in_word:
-            raise refuse("home directory expansion", _around(text, i))
+            raise refuse(message(gettext_noop("home directory expansion")), _around(text, i))
         if char == "{" and re.compile(r"\{[^\s{}'\"]*(,|\.\.)[^\s{}'\"]*\}").match(text, i):
-            raise refuse("brace expansion", _around(text, i))
+            raise refuse(message(gettext_noop("brace expansion")), _around(text, i))
         if char in ";\n":
             finish(i)
             if char == "\n":
@@ -419,14 +452,15 @@ def _cmd_commands(text: str, filename: str) -> list[Command]:
         # cmd expands %NAME% everywhere, quotes or not (Chrome writes a % as %^).
         expansion = char == "%" and re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%").match(text, i)
         if expansion:
-            raise _refuse(filename, len(commands) + 1, line, "variable expansion",
+            raise _refuse(filename, len(commands) + 1, line, VARIABLE_EXPANSION,
                           expansion.group(0))
         if quoted:
             if char == '"':
                 quoted = False
             if char == "\n":
-                raise _refuse(filename, len(commands) + 1, line, "unterminated quote",
-                              "".join(current)[-40:], 'the " is never closed on its line')
+                raise _refuse(filename, len(commands) + 1, line, UNTERMINATED,
+                              "".join(current)[-40:], message(gettext_noop(
+                                  "the %(quote)s is never closed on its line"), quote='"'))
             current.append(char)
             i += 1
             continue
@@ -452,12 +486,13 @@ def _cmd_commands(text: str, filename: str) -> list[Command]:
             continue
         if char == "&":
             if text[i + 1:i + 2] == "&":
-                raise _refuse(filename, len(commands) + 1, line, "a && list", text[i:i + 40])
+                raise _refuse(filename, len(commands) + 1, line,
+                              message(gettext_noop("a && list")), text[i:i + 40])
             finish()
             i += 1
             continue
         if char in "|<>":
-            what = "a pipe" if char == "|" else "a redirection"
+            what = A_PIPE if char == "|" else A_REDIRECTION
             raise _refuse(filename, len(commands) + 1, line, what, text[max(0, i - 20):i + 20])
         if char == "\n":
             finish()
@@ -517,6 +552,16 @@ def _crt_words(text: str) -> list[str]:
 # Options
 
 
+# An option given last, without its value ("option '-H': it needs a value").
+OPTION = message(gettext_noop("option"))
+NEEDS_A_VALUE = message(gettext_noop("it needs a value"))
+
+
+def _sends_a_file(option: str) -> Message:
+    """Return what ``-d @file`` and the like are: ``option`` sends a file."""
+    return message(gettext_noop("%(option)s @file sends a file"), option=option)
+
+
 class _Skip(Exception):
     """A command that is read but not imported, and why."""
 
@@ -570,15 +615,16 @@ class _Reader:
                           requests=requests, variables=self.variables, problems=self.problems)
 
     def fail(self, command: Command, what: str, text: str, reason: str) -> ImportFailed:
+        """Return the refusal of ``command``: ``what`` and ``reason`` are messages."""
         return _refuse(self.filename, command.number, command.line, what, text, reason)
 
     def options(self, command: Command) -> _Options:
         """Return what the words of ``command`` ask curl to do."""
         words = command.words
         if not words or words[0] not in ("curl", "curl.exe"):
-            raise self.fail(command, "a command that is not curl",
+            raise self.fail(command, message(gettext_noop("a command that is not curl")),
                             words[0] if words else command.text,
-                            "each command must start with curl")
+                            message(gettext_noop("each command must start with curl")))
         found = _Options()
         i = 1
         while i < len(words):
@@ -590,7 +636,7 @@ class _Reader:
                     continue
                 if name in LONG_WITH_VALUE:
                     if i >= len(words):
-                        raise self.fail(command, "option", name, "it needs a value")
+                        raise self.fail(command, OPTION, name, NEEDS_A_VALUE)
                     self.option(command, found, name, words[i])
                     i += 1
                 elif name in LONG_FLAGS:
@@ -606,8 +652,8 @@ class _Reader:
                         value = letters[index + 1:]
                         if not value:
                             if i >= len(words):
-                                raise self.fail(command, "option", "-" + letter,
-                                                "it needs a value")
+                                raise self.fail(command, OPTION, "-" + letter,
+                                                NEEDS_A_VALUE)
                             value = words[i]
                             i += 1
                         self.option(command, found, SHORT_NAMES.get(letter, "-" + letter),
@@ -638,7 +684,8 @@ class _Reader:
                 found.url = value
         elif name == "--header":
             if value.startswith("@"):
-                raise self.fail(command, "-H @file reads headers from a file", value, NO_FILE)
+                raise self.fail(command, message(gettext_noop(
+                    "-H @file reads headers from a file")), value, NO_FILE)
             header, sep, content = value.partition(":")
             if not sep and header.endswith(";"):   # "Name;": a header with no value
                 found.headers.append((header[:-1].strip(), ""))
@@ -647,7 +694,7 @@ class _Reader:
             # "Name:" removes a header curl would add: nothing to import.
         elif name in ("--data", "--data-ascii", "--data-binary"):
             if value.startswith("@"):
-                raise self.fail(command, f"{name} @file sends a file", value, NO_FILE)
+                raise self.fail(command, _sends_a_file(name), value, NO_FILE)
             found.data.append(value)
         elif name == "--data-raw":
             found.data.append(value)
@@ -659,16 +706,18 @@ class _Reader:
                                                    encode=not value.startswith("+")))
         elif name == "--json":
             if value.startswith("@"):
-                raise self.fail(command, "--json @file sends a file", value, NO_FILE)
+                raise self.fail(command, _sends_a_file(name), value, NO_FILE)
             found.json_data.append(value)
         elif name in ("--form", "--form-string"):
             part, sep, content = value.partition("=")
             if not sep:
-                raise self.fail(command, f"{name} without name=value", value,
-                                "curl refuses it too")
+                raise self.fail(command, message(gettext_noop(
+                    "%(option)s without name=value"), option=name), value,
+                    message(gettext_noop("curl refuses it too")))
             if name == "--form" and content[:1] in ("@", "<"):
-                raise self.fail(command, f"{name} {part}={content[:1]}file sends a file",
-                                value, NO_FILE)
+                raise self.fail(command, message(gettext_noop(
+                    "%(option)s %(field)s=%(marker)sfile sends a file"), option=name,
+                    field=part, marker=content[:1]), value, NO_FILE)
             if name == "--form" and re.search(r";\s*(type|filename|headers|encoder)=", content):
                 content = re.split(r";\s*(?:type|filename|headers|encoder)=", content)[0]
                 found.warnings.append(message(gettext_noop(
@@ -681,8 +730,8 @@ class _Reader:
             found.bearer = value
         elif name == "--cookie":
             if "=" not in value:
-                raise self.fail(command, "-b with a file name reads cookies from a file",
-                                value, NO_FILE)
+                raise self.fail(command, message(gettext_noop(
+                    "-b with a file name reads cookies from a file")), value, NO_FILE)
             found.cookies.append(value)
         elif name == "--user-agent":
             found.headers.append(("User-Agent", value))
@@ -699,7 +748,8 @@ class _Reader:
         elif name in OTHER_AUTH:
             found.auth_scheme = OTHER_AUTH[name]
         elif name == "--variable" and value and re.match(r"[^=]*@", value):
-            raise self.fail(command, "--variable name@file reads a file", value, NO_FILE)
+            raise self.fail(command, message(gettext_noop(
+                "--variable name@file reads a file")), value, NO_FILE)
         elif name in NOT_IMPORTED:
             found.warnings.append(message(gettext_noop("%(option)s: %(reason)s"), option=name,
                                           reason=message(NOT_IMPORTED[name])))
@@ -709,8 +759,9 @@ class _Reader:
         ``content``); refuse ``@file`` and ``name@file``."""
         separator = re.search(r"[=@]", value)
         if separator and separator.group(0) == "@":
-            raise self.fail(command, f"{name} {value[:separator.start()]}@file sends a file",
-                            value, NO_FILE)
+            raise self.fail(command, message(gettext_noop(
+                "%(option)s %(field)s@file sends a file"), option=name,
+                field=value[:separator.start()]), value, NO_FILE)
         if not encode:
             return value
         if separator:
@@ -727,8 +778,8 @@ class _Reader:
         for warning in found.warnings:
             self.problem(where, warning)
         if not found.url:
-            raise self.fail(command, "a command without a URL", command.text[:80],
-                            "curl needs one")
+            raise self.fail(command, message(gettext_noop("a command without a URL")),
+                            command.text[:80], message(gettext_noop("curl needs one")))
         for extra in found.extra_urls:
             self.problem(where, message(gettext_noop(
                 "curl requests %(url)s too; only the first URL is imported"), url=repr(extra)))

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from django.test import override_settings
+from django.utils import translation
 
+from testing.engine.messages import Message, data_of, render
 from testing.importers import curl
 from testing.importers.base import SKIPPED, WARNING, ImportFailed, ImportPlan
+from testing.tests.conftest import zh_hans_catalogue_with
 from testing.tests.importer_checks import valid
 
 
@@ -483,3 +486,205 @@ def test_looks_like():
     assert curl.looks_like(b"curl.exe https://x", "x.txt")
     assert not curl.looks_like(b"curly braces", "x.txt")
     assert not curl.looks_like(b'{"info": {}}', "x.json")
+
+
+# Refusals in the reader's language (issue 17, item 4)
+
+
+# The Simplified Chinese of every refusal, given to the zh-hans catalogue for the tests
+# (``zh_hans_catalogue_with``) until the lead adds it to ``locale/``.
+ZH = {
+    "%(filename)s, %(where)s: %(reason)s": "%(filename)s，%(where)s：%(reason)s",
+    "%(filename)s: %(reason)s": "%(filename)s：%(reason)s",
+    "command %(number)s (line %(line)s)": "第 %(number)s 条命令（第 %(line)s 行）",
+    "%(what)s %(snippet)s: %(reason)s": "%(what)s %(snippet)s：%(reason)s",
+    "refused: a shell would evaluate it, and the importer runs no shell":
+        "已拒绝：shell 会对其求值，而导入器不运行 shell",
+    "refused: the importer reads no file": "已拒绝：导入器不读取文件",
+    "no curl command found": "未找到 curl 命令",
+    "a command that is not curl": "不是 curl 的命令",
+    "each command must start with curl": "每条命令都必须以 curl 开头",
+    "a command without a URL": "没有 URL 的命令",
+    "curl needs one": "curl 需要一个 URL",
+    "option": "选项",
+    "it needs a value": "需要一个值",
+    "unterminated quote": "未闭合的引号",
+    "the %(quote)s is never closed": "%(quote)s 始终没有闭合",
+    "the %(quote)s is never closed on its line": "%(quote)s 在本行内没有闭合",
+    "a $'...' string": "$'...' 字符串",
+    "its escapes do not make text": "其中的转义序列不构成文本",
+    "a $\"...\" string (translated by the shell)": "$\"...\" 字符串（由 shell 翻译）",
+    "command substitution": "命令替换",
+    "command substitution (backticks)": "命令替换（反引号）",
+    "parameter expansion": "参数展开",
+    "variable expansion": "变量展开",
+    "a pipe": "管道",
+    "a background or && list": "后台命令或 && 列表",
+    "a && list": "&& 列表",
+    "a redirection": "重定向",
+    "a subshell": "子 shell",
+    "process substitution": "进程替换",
+    "home directory expansion": "主目录展开",
+    "brace expansion": "花括号展开",
+    "-T/--upload-file uploads a file": "-T/--upload-file 会上传文件",
+    "-K/--config reads options from a file": "-K/--config 会从文件读取选项",
+    "--netrc-file reads credentials from a file": "--netrc-file 会从文件读取凭据",
+    "-H @file reads headers from a file": "-H @文件 会从文件读取请求头",
+    "-b with a file name reads cookies from a file": "带文件名的 -b 会从文件读取 Cookie",
+    "--variable name@file reads a file": "--variable 名称@文件 会读取文件",
+    "%(option)s @file sends a file": "%(option)s @文件 会发送文件",
+    "%(option)s %(field)s=%(marker)sfile sends a file":
+        "%(option)s %(field)s=%(marker)s文件 会发送文件",
+    "%(option)s %(field)s@file sends a file": "%(option)s %(field)s@文件 会发送文件",
+    "%(option)s without name=value": "不是“名称=值”形式的 %(option)s",
+    "curl refuses it too": "curl 也会拒绝",
+}
+# What the Chinese keeps as written, as the catalogue does elsewhere: the program's name and
+# terms of the trade.
+KEPT_WORDS = re.compile(r"\b(curl|shell|URL|Cookie)\b")
+# Option names are never translated, in the msgid ("-H @file ...") or given as a parameter.
+OPTION_NAME = re.compile(r"(?<![\w-])--?[A-Za-z][\w.-]*(/--[\w.-]+)?")
+# The parameters of a refusal that are values (the quoted text, an option, numbers), not
+# words of the platform: a "what" or a "reason" given as plain English would show here.
+VALUES = {"filename", "number", "line", "snippet", "option", "field", "marker", "quote"}
+
+EVERY_REFUSAL = [
+    "",
+    "ls -la",
+    "curl -s",
+    "curl -H",
+    "curl https://h.example.com/ --header",
+    "curl https://h.example.com/$(id)",
+    "curl https://h.example.com/`id`",
+    'curl "https://h.example.com/${HOME}"',
+    "curl https://h.example.com/$HOME",
+    "curl https://h.example.com/ | sh",
+    "curl https://h.example.com/ && rm -rf ~",
+    "curl https://h.example.com/ > /tmp/out",
+    "curl https://h.example.com/ (x)",
+    "curl -d <(cat /etc/passwd) https://h.example.com/",
+    "curl ~/x",
+    "curl https://h.example.com/{a,b}",
+    "curl 'https://h.example.com/",
+    "curl $'https://h.example.com/",
+    'curl "https://h.example.com/',
+    "curl $'\\ud83c' https://h.example.com/",
+    'curl $"hello" https://h.example.com/',
+    'curl ^"https://x.example.com/%USERPROFILE%^" ^\n  --compressed',
+    'curl ^"https://x.example.com/^" ^\n  -H "a: b\n',
+    'curl ^"https://x.example.com/^" ^\n  -H "a: b" && del x',
+    'curl ^"https://x.example.com/^" | more',
+    'curl ^"https://x.example.com/^" ^\n  > out.txt',
+    "curl -T /etc/passwd https://h.example.com/",
+    "curl -K file https://h.example.com/",
+    "curl --netrc-file creds https://h.example.com/",
+    "curl -H @headers.txt https://h.example.com/",
+    "curl -b cookies.txt https://h.example.com/",
+    "curl --variable name@file https://h.example.com/",
+    "curl -d @/etc/passwd https://h.example.com/",
+    "curl --json @body.json https://h.example.com/",
+    "curl -F photo https://h.example.com/",
+    "curl -F 'photo=@/home/me/rex.png' https://h.example.com/",
+    "curl -F 'notes=</etc/hosts' https://h.example.com/",
+    "curl --data-urlencode name@file.txt https://h.example.com/",
+]
+
+
+def msgids_and_values(data: dict) -> tuple[set[str], dict[str, object]]:
+    """Return the msgids of a stored message and of those nested in it, and its plain
+    parameters (name: value) at every level."""
+    msgids, values = {data["msgid"]}, {}
+    for name, value in data["params"].items():
+        if isinstance(value, dict):
+            nested_msgids, nested_values = msgids_and_values(value)
+            msgids |= nested_msgids
+            values.update(nested_values)
+        else:
+            values[name] = value
+    return msgids, values
+
+
+def in_chinese(error: ImportFailed) -> str:
+    with zh_hans_catalogue_with(ZH), translation.override("zh-hans"):
+        return error.text()
+
+
+@pytest.mark.parametrize(("text", "chinese"), [
+    pytest.param("", "commands.txt：未找到 curl 命令", id="no command"),
+    pytest.param("ls -la", "commands.txt，第 1 条命令（第 1 行）：不是 curl 的命令 'ls'：每条命令都必须以 "
+                 "curl 开头", id="not curl"),
+    pytest.param("curl https://h.example.com/ok\ncurl https://h.example.com/$HOME",
+                 "commands.txt，第 2 条命令（第 2 行）：变量展开 'https://h.example.com/$HOME'：已拒绝："
+                 "shell 会对其求值，而导入器不运行 shell", id="variable expansion"),
+    pytest.param('curl ^"https://x.example.com/%USERPROFILE%^"',
+                 "commands.txt，第 1 条命令（第 1 行）：变量展开 '%USERPROFILE%'：已拒绝：shell 会对其求"
+                 "值，而导入器不运行 shell", id="cmd variable expansion"),
+    pytest.param("curl 'https://h.example.com/",
+                 "commands.txt，第 1 条命令（第 1 行）：未闭合的引号 \"'https://h.example.com/\"：' 始终"
+                 "没有闭合", id="unterminated quote"),
+    pytest.param("curl -H", "commands.txt，第 1 条命令（第 1 行）：选项 '-H'：需要一个值",
+                 id="option without its value"),
+    pytest.param("curl -H @headers.txt https://h.example.com/",
+                 "commands.txt，第 1 条命令（第 1 行）：-H @文件 会从文件读取请求头 '@headers.txt'：已拒"
+                 "绝：导入器不读取文件", id="-H @file"),
+    pytest.param("curl -d @/etc/passwd https://h.example.com/",
+                 "commands.txt，第 1 条命令（第 1 行）：--data @文件 会发送文件 '@/etc/passwd'：已拒绝："
+                 "导入器不读取文件", id="-d @file"),
+    pytest.param("curl -T /etc/passwd https://h.example.com/",
+                 "commands.txt，第 1 条命令（第 1 行）：-T/--upload-file 会上传文件 '/etc/passwd'：已拒"
+                 "绝：导入器不读取文件", id="-T file"),
+])
+def test_a_refusal_reads_in_the_readers_language(text, chinese):
+    """The refusal reads in Chinese for a Chinese reader, the quoted text as written; the
+    English one stays what the refusal says."""
+    error = refused(text)
+    assert in_chinese(error) == chinese
+    with translation.override("en"):
+        assert error.text() == str(error)
+
+
+@pytest.mark.parametrize("text", EVERY_REFUSAL)
+def test_no_english_of_the_platform_is_left_in_a_chinese_refusal(text):
+    """Every refusal is messages down to its values: in Chinese, only the quoted text, the
+    option names, the numbers and the file name are left in Latin letters."""
+    error = refused(text)
+    msgids, values = msgids_and_values(data_of(error.args[0]))
+    assert set(values) <= VALUES, f"plain text where a message belongs: {values}"
+    assert msgids <= set(ZH), f"no translation given for {msgids - set(ZH)}"
+    rest = in_chinese(error)
+    for value in sorted(map(str, values.values()), key=len, reverse=True):
+        rest = rest.replace(value, " ")
+    rest = KEPT_WORDS.sub(" ", OPTION_NAME.sub(" ", rest))
+    assert not re.search(r"[A-Za-z]", rest), (in_chinese(error), rest)
+
+
+def test_every_msgid_given_in_chinese_is_one_a_refusal_uses():
+    """The translations above are all in use (a renamed msgid leaves none behind)."""
+    used = set()
+    for text in EVERY_REFUSAL:
+        used |= msgids_and_values(data_of(refused(text).args[0]))[0]
+    assert used == set(ZH)
+
+
+def test_a_refusal_keeps_its_msgid_and_parameters_through_its_stored_form():
+    """An import job stores the refusal as data (``ImportJob.error_i18n``): the msgids and
+    the values, which give back the same English text and render in Chinese."""
+    error = refused("curl https://h.example.com/ok\ncurl -d @/etc/passwd https://h.example.com/")
+    stored = json.loads(json.dumps(data_of(error.args[0])))
+    assert stored == {"msgid": "%(filename)s, %(where)s: %(reason)s", "params": {
+        "filename": "commands.txt",
+        "where": {"msgid": "command %(number)s (line %(line)s)",
+                  "params": {"number": 2, "line": 2}},
+        "reason": {"msgid": "%(what)s %(snippet)s: %(reason)s", "params": {
+            "what": {"msgid": "%(option)s @file sends a file", "params": {"option": "--data"}},
+            "snippet": "'@/etc/passwd'",
+            "reason": {"msgid": "refused: the importer reads no file", "params": {}}}}}}
+    restored = Message.from_data(stored)
+    assert restored == str(error) == ("commands.txt, command 2 (line 2): --data @file sends a "
+                                      "file '@/etc/passwd': refused: the importer reads no file")
+    assert restored.as_data() == stored
+    assert error.where.as_data() == stored["params"]["where"]
+    assert error.reason.as_data() == stored["params"]["reason"]
+    with zh_hans_catalogue_with(ZH), translation.override("zh-hans"):
+        assert render(stored) == ("commands.txt，第 2 条命令（第 2 行）：--data @文件 会发送文件 "
+                                  "'@/etc/passwd'：已拒绝：导入器不读取文件")
