@@ -16,7 +16,9 @@
   them ``error_localized`` (also on executions and scenario runs) and each assertion's
   ``message_localized`` are the same messages in
   the request's language (``Accept-Language``, else the user's), and a new row's assertions
-  carry ``message_i18n`` (``{"msgid", "params"}``, testing.engine.messages).
+  carry ``message_i18n`` (``{"msgid", "params"}``, testing.engine.messages). Likewise each
+  variable a step read keeps its English ``origin`` ("extracted at step 1 (Log in) $.token"),
+  with ``origin_localized`` beside it and, on a new row, ``origin_i18n``.
 """
 
 from __future__ import annotations
@@ -158,6 +160,12 @@ class StepResultSerializer(serializers.ModelSerializer):
             {**item, "message_localized": render_message(item.get("message_i18n"),
                                                          item.get("message", ""))}
             if isinstance(item, dict) else item for item in data.get("assertions") or []]
+        # Each variable read keeps its English ``origin``; ``origin_localized`` is added.
+        if isinstance(data.get("variables"), dict):
+            data["variables"] = {
+                name: {**used, "origin_localized": render_message(used.get("origin_i18n"),
+                                                                  used.get("origin", ""))}
+                if isinstance(used, dict) else used for name, used in data["variables"].items()}
         return data
 
 

@@ -110,9 +110,11 @@ def extract(extractor: dict, response: ResponseData, *, step_label: str) -> Extr
         raise ExtractError(message(gettext_noop("extractor '%(name)s': %(reason)s"),
                                    name=name, reason=error.args[0])) from None
     if value is not MISSING:
-        return Extracted(name, value, found=True, origin=f"extracted at {step_label} {where}")
+        return Extracted(name, value, found=True, origin=message(
+            gettext_noop("extracted at %(step)s %(where)s"), step=step_label, where=where))
     if "default" in extractor:
-        origin = f"default at {step_label}: {where} found nothing"
+        origin = message(gettext_noop("default at %(step)s: %(where)s found nothing"),
+                         step=step_label, where=where)
         return Extracted(name, extractor["default"], found=False, origin=origin)
     raise ExtractError(message(gettext_noop("extractor '%(name)s': %(source)s %(expression)s "
                                             "found nothing"),

@@ -312,7 +312,9 @@ class ScenarioRunner:
         elif step.action == S.SET_VARIABLE:
             name = step.params["name"]
             value = variables.render(step.params.get("value"), pool, used)
-            pool.set_value(name, value, f"set at {self.step_label(step, result.position)}")
+            origin = message(gettext_noop("set at %(step)s"),
+                             step=self.step_label(step, result.position))
+            pool.set_value(name, value, origin)
             result.extracted = {name: self._mask_value(name, value, pool)}
             return
         elif step.action == S.CODE:
@@ -328,8 +330,9 @@ class ScenarioRunner:
         self._extract(step, pool, result)
         self._assert(step, pool, used, result)
 
-    def step_label(self, step: S.StepSpec, position: int) -> str:
-        return f"step {position + 1} ({step.title})"
+    def step_label(self, step: S.StepSpec, position: int) -> Message:
+        return message(gettext_noop("step %(number)s (%(title)s)"), number=position + 1,
+                       title=step.title)
 
     def _http(self, step: S.StepSpec, pool: VariablePool, used: dict,
               result: StepResult) -> extract.ResponseData:
@@ -422,7 +425,9 @@ class ScenarioRunner:
                                     elapsed_ms=elapsed, rows=rows)
         target = step.params.get("variable")
         if target:
-            pool.set_extracted(target, rows, f"rows of {self.step_label(step, result.position)}")
+            origin = message(gettext_noop("rows of %(step)s"),
+                             step=self.step_label(step, result.position))
+            pool.set_extracted(target, rows, origin)
             result.extracted = {target: self._mask_value(target, rows, pool)}
         result.response = ({"status": 0, "headers": [], "body": "",
                                         "body_truncated": False, "rows": rows,
@@ -482,7 +487,8 @@ class ScenarioRunner:
                 raise usercode.UserCodeError(message(gettext_noop(
                     "%(what)s is an extract keyword: it returns an object of variable names "
                     "and values, not %(type)s"), what=what, type=type(value).__name__))
-            label = f"{what} at {self.step_label(step, result.position)}"
+            label = message(gettext_noop("%(what)s at %(step)s"), what=what,
+                            step=self.step_label(step, result.position))
             for name, found in value.items():
                 try:
                     pool.set_extracted(name, found, label)

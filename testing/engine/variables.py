@@ -13,23 +13,25 @@ from django.utils.translation import gettext_noop
 
 from core import redaction
 from testing.engine import functions
-from testing.engine.messages import Message, message, of_exception
+from testing.engine.messages import Message, data_of, message, of_exception
 from testing.engine.usercode import UserCodeError
 
 PRECEDENCE = ("dataset", "extracted", "plan", "scenario", "environment", "project")
+# Where a value came from, read later in the reader's language: an origin is a ``Message``
+# (testing.engine.messages), stored as its English text with ``origin_i18n`` beside it.
 LABELS = {
-    "dataset": "dataset row",
-    "extracted": "extracted in this run",
-    "plan": "plan overrides",
-    "scenario": "scenario variables",
-    "environment": "environment",
-    "project": "project globals",
+    "dataset": message(gettext_noop("dataset row")),
+    "extracted": message(gettext_noop("extracted in this run")),
+    "plan": message(gettext_noop("plan overrides")),
+    "scenario": message(gettext_noop("scenario variables")),
+    "environment": message(gettext_noop("environment")),
+    "project": message(gettext_noop("project globals")),
 }
 MASK = "••••••"
 MAX_DEPTH = 10
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-FUNCTION_ORIGIN = "function"
+FUNCTION_ORIGIN = message(gettext_noop("function"))
 
 
 class UndefinedVariable(ValueError):
@@ -40,7 +42,7 @@ class UndefinedVariable(ValueError):
         self.searched = tuple(searched)
         super().__init__(message(gettext_noop("undefined variable '%(name)s' (searched: "
                                               "%(searched)s)"),
-                                 name=name, searched=", ".join(self.searched)))
+                                 name=name, searched=list(self.searched)))
 
 
 class TemplateError(ValueError):
@@ -141,7 +143,7 @@ class VariablePool:
         extracted = {
             name: {
                 "value": value,
-                "origin": self._extracted_origins.get(name, self._labels["extracted"]),
+                **origin_data(self._extracted_origins.get(name, self._labels["extracted"])),
                 "secret": name in self._extracted_secrets,
             }
             for name, value in self._layers["extracted"].items()
@@ -152,7 +154,7 @@ class VariablePool:
         """Replace the extracted layer with the one a snapshot holds (empty for a new run)."""
         try:
             entries = [
-                (name, entry["value"], entry["origin"], bool(entry.get("secret")))
+                (name, entry["value"], stored_origin(entry), bool(entry.get("secret")))
                 for name, entry in ((snapshot or {}).get("extracted") or {}).items()
             ]
         except (KeyError, TypeError, AttributeError):
@@ -422,7 +424,24 @@ class _Renderer:
 
     def record(self, key: str, value: Any, origin: str, tainted: bool) -> None:
         if self.used is not None:
-            self.used[key] = {"value": MASK if tainted else value, "origin": origin}
+            self.used[key] = {"value": MASK if tainted else value, **origin_data(origin)}
+
+
+def origin_data(origin: str) -> dict[str, Any]:
+    """Return how an origin is stored: ``origin``, its English text, and ``origin_i18n``,
+    its msgid and parameters, when it is a ``Message`` (read with ``stored_origin``)."""
+    data = data_of(origin)
+    return {"origin": str(origin)} if data is None else {"origin": str(origin),
+                                                         "origin_i18n": data}
+
+
+def stored_origin(entry: dict[str, Any]) -> str:
+    """Return the origin ``origin_data`` stored in ``entry``, a ``Message`` again when it
+    was one (a snapshot taken before origins had ids gives its English text)."""
+    data = entry.get("origin_i18n")
+    if isinstance(data, dict) and isinstance(data.get("msgid"), str):
+        return Message.from_data(data)
+    return entry["origin"]
 
 
 def in_reference(error: BaseException, source: str) -> Message:

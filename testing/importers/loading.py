@@ -68,6 +68,14 @@ def at_line(line: int | None, column: int | None = None) -> Message | str:
     return message(gettext_noop("line %(line)d, column %(column)d"), line=line, column=column)
 
 
+class _TooLarge(yaml.YAMLError):
+    """A document the capped loader refuses: why (a message) and where."""
+
+    def __init__(self, reason: Message, where: Message | str) -> None:
+        super().__init__(reason)
+        self.reason, self.where = reason, where
+
+
 class _CappedLoader(yaml.SafeLoader):
     """The safe loader, weighing the document as it composes it: each node weighs one plus
     its children, an alias as much as the node it repeats. A document heavier than
@@ -79,16 +87,16 @@ class _CappedLoader(yaml.SafeLoader):
         self.weights: dict[int, int] = {}
         self.depth = 0
 
-    def refuse(self, reason: str):
+    def refuse(self, reason: Message):
         mark = self.peek_event().start_mark if self.check_event() else None
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise yaml.YAMLError(reason + where)
+        raise _TooLarge(reason, at_line(mark.line + 1) if mark else "")
 
     def compose_node(self, parent, index):
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                self.refuse(f"nested deeper than {MAX_DEPTH} levels")
+                self.refuse(message(gettext_noop("the YAML nests deeper than %(depth)d levels"),
+                                    depth=MAX_DEPTH))
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -101,8 +109,8 @@ class _CappedLoader(yaml.SafeLoader):
                 children = []
             self.weights[id(node)] = 1 + sum(self.weights.get(id(c), 1) for c in children)
         if self.weights[id(node)] > MAX_NODES:
-            self.refuse(f"the document expands to more than {MAX_NODES} values (aliases of "
-                        "aliases)")
+            self.refuse(message(gettext_noop("the document expands to more than %(count)d "
+                                             "values (aliases of aliases)"), count=MAX_NODES))
         return node
 
 
@@ -111,6 +119,8 @@ def load_yaml(data: bytes, filename: str) -> Any:
     text = text_of(data, filename)
     try:
         return yaml.load(text, Loader=_CappedLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _TooLarge as exc:
+        raise ImportFailed(filename, exc.where, exc.reason) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = at_line(mark.line + 1, mark.column + 1) if mark else ""

@@ -39,12 +39,15 @@ def when(moment: str) -> str:
 
 
 def localized(step: StepReport) -> StepReport:
-    """Return ``step`` with its error and check messages in the active language (a step
-    stored before messages had ids keeps its English text)."""
+    """Return ``step`` with its error, check messages and variable origins in the active
+    language (a step stored before messages had ids keeps its English text)."""
     return replace(step, error=render_message(step.error_i18n, step.error), assertions=[
         {**check, "message": render_message(check.get("message_i18n"),
                                             check.get("message", ""))}
-        if isinstance(check, dict) else check for check in step.assertions])
+        if isinstance(check, dict) else check for check in step.assertions], variables={
+        name: {**used, "origin": render_message(used.get("origin_i18n"),
+                                                used.get("origin", ""))}
+        if isinstance(used, dict) else used for name, used in step.variables.items()})
 
 
 def context(report: Report) -> dict:

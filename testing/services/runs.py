@@ -456,14 +456,18 @@ def scenario_spec(run: ExecutionStep) -> S.ScenarioRunSpec:
     environment = run.environment
     project_id = run.execution.project_id
     project_vars, env_vars, secrets = _variables(project_id, environment)
-    labels = {"environment": f"environment {environment.name}" if environment else "environment",
-              "project": "project globals"}
+    # Origins are messages, shown later in the reader's language (engine.variables.LABELS).
+    labels = {"environment": message(gettext_noop("environment %(name)s"),
+                                     name=environment.name) if environment
+              else message(gettext_noop("environment")),
+              "project": message(gettext_noop("project globals"))}
     databases = {db.variable_name: database_spec(db) for db in
                  DatabaseConfig.objects.filter(project_id=project_id, is_enabled=True)}
     layers = {"project": project_vars, "environment": env_vars,
               "dataset": dict(run.row_values or {})}
     if run.row_number is not None:
-        labels["dataset"] = f"dataset row {run.row_number}"
+        labels["dataset"] = message(gettext_noop("dataset row %(number)s"),
+                                    number=run.row_number)
     if run.plan_entry_id is not None and run.plan_entry is not None:
         layers["plan"] = dict(run.plan_entry.variables or {})
     common = {"base_url": environment.base_url if environment else "", "layers": layers,

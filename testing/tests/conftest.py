@@ -36,3 +36,9 @@ def zh_hans_catalogue_with(translations: dict[str, str]):
                 catalogue.pop(msgid, None)
             else:
                 catalogue[msgid] = value
+
+
+def as_stored_in_english(used: dict) -> dict:
+    """Return a variable read as the engine stored it, without the ``origin_i18n`` beside
+    its English ``origin`` (tests of values and origins, not of their translation)."""
+    return {key: value for key, value in used.items() if key != "origin_i18n"}

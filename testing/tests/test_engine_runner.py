@@ -11,6 +11,7 @@ import pytest
 from core.outbound import Policy, parse_networks
 from testing.engine import runner, spec as S
 from testing.engine.runner import Checkpoint, run_scenario
+from testing.tests.conftest import as_stored_in_english
 from testing.tests.http_target import TOKEN
 
 LOOPBACK = Policy(allowed_networks=parse_networks(("127.0.0.0/8",)))
@@ -71,7 +72,8 @@ def test_a_token_extracted_at_one_step_authorises_the_next(target):
     assert outcome.status == "passed", [r.error for r in sink.results]
     login, me = sink.results
     assert login.request["body"] == {"username": "tester", "password": "••••••"}
-    assert login.variables["password"] == {"value": "••••••", "origin": "environment"}
+    assert as_stored_in_english(login.variables["password"]) == {"value": "••••••",
+                                                                 "origin": "environment"}
     assert login.extracted == {"token": TOKEN}
     assert me.variables["token"]["origin"] == "extracted at step 1 (login) `$.token`"
     assert [a["passed"] for a in me.assertions] == [True, True]

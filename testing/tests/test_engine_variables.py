@@ -9,9 +9,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.utils.translation import gettext_noop
 
 from testing.engine import functions
 from testing.engine.functions import FUNCTIONS, FunctionError
+from testing.engine.messages import Message, message
 from testing.engine.variables import (
     LABELS,
     MASK,
@@ -22,6 +24,7 @@ from testing.engine.variables import (
     masked,
     render,
 )
+from testing.tests.conftest import as_stored_in_english
 
 ALL_LABELS = (
     "dataset row, extracted in this run, plan overrides, scenario variables, environment, "
@@ -59,7 +62,10 @@ def test_used_records_value_and_origin_of_every_variable_read():
 
     assert render("http://{{host}}:{{ port }}/", pool, used) == "http://shop.test:8080/"
     assert used == {
-        "host": {"value": "shop.test", "origin": "project globals"},
+        # The platform's labels are messages, stored with their msgid; a label the caller
+        # gives as plain text is stored as it is.
+        "host": {"value": "shop.test", "origin": "project globals",
+                 "origin_i18n": {"msgid": "project globals", "params": {}}},
         "port": {"value": 8080, "origin": "environment 'Local'"},
     }
 
@@ -176,7 +182,8 @@ def test_references_inside_variable_values_are_resolved():
     assert result["url"] == "https://shop.test/v1/users"
     assert re.fullmatch(r"e2e_[A-Za-z0-9]{8}", result["name"])
     assert result["p"] == {"url": "https://shop.test/v1"}
-    assert used["base_url"] == {"value": "https://shop.test", "origin": "project globals"}
+    assert as_stored_in_english(used["base_url"]) == {"value": "https://shop.test",
+                                                      "origin": "project globals"}
     assert used["host"]["origin"] == "project globals"
 
 
@@ -246,7 +253,8 @@ def test_function_arguments_may_be_literals_and_variables():
     assert render("{{random_int(low, 5)}}", pool) == 5
     assert render("{{random_int(-3, -3)}}", pool) == -3
     assert render("{{ upper('a') }}-{{lower(\"B\")}}", pool) == "A-b"
-    assert used["secret_key"] == {"value": "k", "origin": "scenario variables"}
+    assert as_stored_in_english(used["secret_key"]) == {"value": "k",
+                                                        "origin": "scenario variables"}
     assert used["hmac_sha256(secret_key, message=body)"]["origin"] == "function"
 
 
@@ -257,7 +265,8 @@ def test_function_results_keep_their_type_and_are_recorded():
     result = render("{{random_int(1, 1)}}", pool_of(), used)
 
     assert result == 1
-    assert used == {"random_int(1, 1)": {"value": 1, "origin": "function"}}
+    assert used == {"random_int(1, 1)": {"value": 1, "origin": "function",
+                                         "origin_i18n": {"msgid": "function", "params": {}}}}
 
 
 @pytest.mark.parametrize(
@@ -422,10 +431,10 @@ def test_secret_values_are_masked_in_used():
 
     assert result["a"] == "Basic s3cret-pw"
     assert result["t"] == "tok-123456"
-    assert used["password"] == {"value": MASK, "origin": "environment"}
+    assert as_stored_in_english(used["password"]) == {"value": MASK, "origin": "environment"}
     assert used["auth"]["value"] == MASK
     assert used["token"] == {"value": MASK, "origin": "step 1: $.token"}
-    assert used["md5(password)"] == {"value": MASK, "origin": "function"}
+    assert as_stored_in_english(used["md5(password)"]) == {"value": MASK, "origin": "function"}
     assert used["user"]["value"] == "ann"
     assert pool.is_secret("password") and pool.is_secret("token")
     assert not pool.is_secret("user")
@@ -476,6 +485,32 @@ def test_snapshot_restore_round_trip_through_json():
     assert resumed.is_secret("token")
     assert resumed.lookup("rows").value == [{"id": 1}]
     assert "greeting" not in snapshot["extracted"]
+
+
+def test_an_origin_that_is_a_message_survives_the_snapshot_with_its_id():
+    """The engine's origins are messages: the snapshot stores the English text and the
+    msgid with its parameters, and a resumed run reads the message back, still translatable;
+    a snapshot taken before origins had ids restores its English text."""
+    step = message(gettext_noop("step %(number)s (%(title)s)"), number=2, title="Log in")
+    origin = message(gettext_noop("extracted at %(step)s %(where)s"), step=step,
+                     where="`$.token`")
+    pool = pool_of()
+    pool.set_extracted("token", "abc", origin)
+
+    snapshot = json.loads(json.dumps(pool.snapshot()))
+    resumed = pool_of()
+    resumed.restore(snapshot)
+
+    assert snapshot["extracted"]["token"] == {
+        "value": "abc", "origin": "extracted at step 2 (Log in) `$.token`", "secret": False,
+        "origin_i18n": {"msgid": "extracted at %(step)s %(where)s", "params": {
+            "step": {"msgid": "step %(number)s (%(title)s)",
+                     "params": {"number": 2, "title": "Log in"}},
+            "where": "`$.token`"}}}
+    restored = resumed.lookup("token").origin
+    assert isinstance(restored, Message) and restored.as_data() == origin.as_data()
+    resumed.restore({"extracted": {"token": {"value": "abc", "origin": "step 2: $.token"}}})
+    assert resumed.lookup("token").origin == "step 2: $.token"
 
 
 def test_restore_of_an_empty_snapshot_empties_the_extracted_layer():

@@ -31,6 +31,7 @@ INLINE = 256   # bytes: the files below are larger, so a worker reads them
 FILE_REASON = "%(filename)s: %(reason)s"
 FILE_WHERE_REASON = "%(filename)s, %(where)s: %(reason)s"
 TOO_DEEP = "the JSON nests deeper than %(depth)d levels"
+EXPANDS = "the document expands to more than %(count)d values (aliases of aliases)"
 NOT_UTF8 = "the file is not UTF-8 text (is it a binary file?)"
 BYTE = "byte %(number)d"
 STOPPED = ("The worker stopped while reading the file, %(count)d times (is it too large for "
@@ -153,6 +154,31 @@ def test_a_file_refused_at_once_is_refused_in_the_readers_language(
     with pytest.raises(importers.ImportFailed) as refused:
         importers.parse(b"\xff", "x.bin", "openapi")
     assert str(refused.value) == ENGLISH_BINARY
+
+
+@pytest.mark.parametrize("document, english, chinese_text", [
+    ("[" * 70 + "]" * 70, "deep.yaml, line 1: the YAML nests deeper than 64 levels",
+     "deep.yaml，第 1 行：YAML 嵌套超过 64 层"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(7)),
+     "deep.yaml, line 8: the document expands to more than 2000000 values (aliases of aliases)",
+     "deep.yaml，第 8 行：文档展开后超过 2000000 个值（别名的别名）"),
+])
+def test_a_yaml_document_too_large_is_refused_in_the_readers_language(document, english,
+                                                                      chinese_text):
+    """The capped loader's own refusals (depth, aliases of aliases) are messages too."""
+    from testing.importers.loading import MAX_DEPTH, MAX_NODES, load_yaml
+
+    assert (MAX_DEPTH, MAX_NODES) == (64, 2_000_000)
+    with pytest.raises(importers.ImportFailed) as refused:
+        load_yaml(document.encode(), "deep.yaml")
+    assert str(refused.value) == english
+    with zh_hans_catalogue_with({"%(filename)s, %(where)s: %(reason)s":
+                                 "%(filename)s，%(where)s：%(reason)s",
+                                 EXPANDS: "文档展开后超过 %(count)d 个值（别名的别名）"}):
+        with translation.override("zh-hans"):
+            assert refused.value.text() == chinese_text
 
 
 # The engine's own errors: database steps, functions, user code, termination

@@ -14,6 +14,7 @@ from testing.engine.runner import Checkpoint
 from testing.models import Execution, ExecutionStep, PlanScenario, StepResult, Variable
 from testing.services import runs
 from testing.tests import factories as f
+from testing.tests.conftest import as_stored_in_english
 from testing.tests.factories import request_step, status_is
 from testing.tests.http_target import TOKEN
 
@@ -61,7 +62,8 @@ def test_a_scenario_run_stores_each_step_with_origins_and_masked_secrets(
     with tenant_context(tenant_a):
         login, me = StepResult.objects.filter(execution=execution).order_by("position")
     assert login.request["body"] == {"username": "tester", "password": "••••••"}
-    assert login.variables["password"] == {"value": "••••••", "origin": "environment Local"}
+    assert as_stored_in_english(login.variables["password"]) == {
+        "value": "••••••", "origin": "environment Local"}
     assert login.variables["user"]["origin"] == "scenario variables"
     assert me.variables["token"]["origin"].startswith("extracted at step 1")
     assert "s3cret" not in str(StepResult.objects.all_tenants().values_list(

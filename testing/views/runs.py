@@ -398,7 +398,8 @@ def result_context(execution: Execution, result: StepResult) -> dict:
                           is not None else ""),
         "response_elapsed": duration_text(response.get("elapsed_ms")) if response else "",
         "variables": [{"name": name, "value": shown(item.get("value")),
-                       "origin": item.get("origin", "")}
+                       "origin": render_message(item.get("origin_i18n"),
+                                                item.get("origin", ""))}
                       if isinstance(item, dict) else {"name": name, "value": shown(item),
                                                        "origin": ""}
                       for name, item in sorted((result.variables or {}).items())],
