@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from core.charts import Series, grouped_bars
 from testing.engine.messages import render as render_message
-from testing.reports import Report, StepReport
+from testing.reports import Report, RunReport, StepReport
 
 CHART_RUNS = 40      # scenario runs drawn in the outcome chart (failures first)
 CHART_STEPS = 30     # the slowest steps drawn in the step-time chart
@@ -50,13 +50,21 @@ def localized(step: StepReport) -> StepReport:
         if isinstance(used, dict) else used for name, used in step.variables.items()})
 
 
+def shown_label(run: RunReport) -> str:
+    """Return how the charts name ``run``, in the active language (``RunReport.label`` is
+    the English name the files for machines use)."""
+    if run.row_number is None:
+        return run.name
+    return _("%(name)s [row %(number)s]") % {"name": run.name, "number": run.row_number}
+
+
 def context(report: Report) -> dict:
     report = replace(report, error=render_message(report.error_i18n, report.error), runs=[
         replace(run, error=render_message(run.error_i18n, run.error),
                 steps=[localized(step) for step in run.steps]) for run in report.runs])
     runs = sorted(report.runs, key=lambda run: ORDER.get(run.outcome, 4))
     shown = runs[:CHART_RUNS]
-    outcomes = grouped_bars(_("Steps of each scenario run"), [run.label for run in shown], [
+    outcomes = grouped_bars(_("Steps of each scenario run"), [shown_label(run) for run in shown], [
         Series(_("passed"), [sum(s.status == "passed" for s in run.steps) for run in shown],
                PASSED),
         Series(_("failed"), [sum(s.status != "passed" for s in run.steps) for run in shown],
@@ -64,7 +72,7 @@ def context(report: Report) -> dict:
     steps = sorted(((run, step) for run in report.runs for step in run.steps),
                    key=lambda pair: pair[1].duration_ms, reverse=True)[:CHART_STEPS]
     times = grouped_bars(_("The slowest steps (ms)"),
-                         [f"{run.label} #{step.position + 1}" for run, step in steps],
+                         [f"{shown_label(run)} #{step.position + 1}" for run, step in steps],
                          [Series(_("duration"), [round(step.duration_ms) for _r, step in steps],
                                  "#1565c0")])
     return {"report": report, "runs": runs, "started": when(report.started_at),
