@@ -107,15 +107,36 @@ class ImportedRequest:
     where: str = ""            # where in the file (for errors and the preview)
 
 
+class _Described:
+    """A plan item with a ``description`` and its ``description_i18n``: a ``Message`` given
+    as the description is kept as its English text beside its msgid and parameters."""
+
+    description: str
+    description_i18n: dict | None
+
+    def __post_init__(self) -> None:
+        if self.description_i18n is None:
+            self.description_i18n = data_of(self.description)
+        self.description = str(self.description)
+
+    def description_text(self) -> str:
+        """Return the description in the active language (the stored one without id)."""
+        return render(self.description_i18n, self.description)
+
+
 @dataclass
-class ImportedVariable:
+class ImportedVariable(_Described):
     """A variable of the file: a project global, or one of an environment."""
 
     name: str
     value: Any
     secret: bool = False
     environment: str | None = None   # None: a project global
-    description: str = ""
+    description: str = ""      # in English; a ``Message`` gives its msgid to description_i18n
+    # The msgid and parameters of a description the importer wrote (testing.engine.messages),
+    # so that the commit writes it in the committer's language; None in plans stored before,
+    # and for a description taken from the file, which is written as it is.
+    description_i18n: dict | None = None
 
 
 @dataclass
@@ -138,16 +159,18 @@ class ImportedDataset:
 
 
 @dataclass
-class ImportedScenario:
+class ImportedScenario(_Described):
     """A sequence the file describes (an HttpRunner testcase, a Postman collection)."""
 
     key: str
     name: str
     steps: list[ImportedStep] = field(default_factory=list)
     variables: dict = field(default_factory=dict)
-    description: str = ""
+    description: str = ""      # in English; a ``Message`` gives its msgid to description_i18n
     dataset: ImportedDataset | None = None
     where: str = ""
+    # As ``ImportedVariable.description_i18n``: None for a description taken from the file.
+    description_i18n: dict | None = None
 
 
 @dataclass

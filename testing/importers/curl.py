@@ -927,11 +927,13 @@ class _Reader:
                 self.problem(where, message(gettext_noop(
                     "-u without a password (curl would ask for it): the password is empty; "
                     "fill in the secret variable")))
-            name = self.secret("basic_credentials", user, "user:password of -u")
+            name = self.secret("basic_credentials", user,
+                               message(gettext_noop("The user:password of -u")))
             headers.append({"name": "Authorization",
                             "value": "Basic {{base64_encode(" + name + ")}}", "enabled": True})
         elif found.bearer:
-            name = self.secret("bearer_token", found.bearer, "token of --oauth2-bearer")
+            name = self.secret("bearer_token", found.bearer,
+                               message(gettext_noop("The token of --oauth2-bearer")))
             headers.append({"name": "Authorization", "value": "Bearer {{" + name + "}}",
                             "enabled": True})
 
@@ -944,19 +946,20 @@ class _Reader:
         if lowered in ("authorization", "proxy-authorization"):
             scheme, _, credentials = value.partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
-                reference = self.secret("bearer_token", credentials.strip(),
-                                        f"bearer token of the {name} header")
+                reference = self.secret("bearer_token", credentials.strip(), message(
+                    gettext_noop("The bearer token of the %(name)s header"), name=name))
                 return {**header, "value": f"{scheme} {{{{{reference}}}}}"}
-            reference = self.secret(_identifier(lowered), value, f"value of the {name} header")
+            reference = self.secret(_identifier(lowered), value, _value_of(name))
             return {**header, "value": "{{" + reference + "}}"}
         if (lowered == "cookie" or is_secret_name(lowered.replace("-", "_"))
                 or SENSITIVE_HEADER_RE.search(lowered)):
-            reference = self.secret(_identifier(lowered), value, f"value of the {name} header")
+            reference = self.secret(_identifier(lowered), value, _value_of(name))
             return {**header, "value": "{{" + reference + "}}"}
         return header
 
-    def secret(self, base: str, value: str, description: str) -> str:
-        """Return the name of a secret variable holding ``value`` (reused for the same value)."""
+    def secret(self, base: str, value: str, description: Message) -> str:
+        """Return the name of a secret variable holding ``value`` (reused for the same value),
+        described by ``description``, which the commit writes in the committer's language."""
         for variable in self.variables:
             if variable.value == value and re.fullmatch(re.escape(base) + r"(_\d+)?",
                                                         variable.name):
@@ -967,7 +970,7 @@ class _Reader:
             name = f"{base}_{counter}"
             counter += 1
         self.variables.append(ImportedVariable(name=name, value=value, secret=True,
-                                               description=f"The {description}"))
+                                               description=description))
         return name
 
 
@@ -977,6 +980,11 @@ def body_size(body_type: str, body: object) -> int:
         return 0
     text = body if body_type == "raw" else json.dumps(body, ensure_ascii=False)
     return len(str(text).encode("utf-8"))
+
+
+def _value_of(header: str) -> Message:
+    """Return the description of a secret variable holding the value of ``header``."""
+    return message(gettext_noop("The value of the %(name)s header"), name=header)
 
 
 def _identifier(name: str) -> str:

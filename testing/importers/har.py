@@ -50,7 +50,7 @@ from testing.importers.base import (
     ImportPlan,
     Problem,
 )
-from testing.engine.messages import message
+from testing.engine.messages import Message, message
 from testing.importers.loading import MAX_DEPTH, load_json
 
 FORMAT = "har"
@@ -119,6 +119,11 @@ def _is_secret(name: str) -> bool:
             or "apikey" in compact)
 
 
+def _form_field(name: str, key: str) -> Message:
+    """Return where a recording had a form field: "the form field password of POST /login"."""
+    return message(gettext_noop("the form field %(name)s of %(key)s"), name=name, key=key)
+
+
 def _list(value: Any) -> list:
     """Return ``value`` when it is a list, else an empty one (a HAR field of the wrong type)."""
     return value if isinstance(value, list) else []
@@ -160,7 +165,8 @@ class _Reader:
         if steps:
             self.plan.scenarios.append(ImportedScenario(
                 key=self.filename, name=self.plan.title, steps=steps,
-                description=f"Recorded in {self.filename}", where="/log/entries"))
+                description=message(gettext_noop("Recorded in %(filename)s"),
+                                    filename=self.filename), where="/log/entries"))
         return self.plan
 
     def problem(self, where: str, message: str, severity: str = WARNING, item: str = "") -> None:
@@ -220,8 +226,8 @@ class _Reader:
         host = hostname + (f":{parts.port}" if parts.port else "")
         netloc = host
         if parts.password:
-            secret = self.secret("url_password", parts.password,
-                                 f"the password in the URL of {method} {host}")
+            secret = self.secret("url_password", parts.password, message(gettext_noop(
+                "the password in the URL of %(method)s %(host)s"), method=method, host=host))
             netloc = f"{parts.username or ''}:{secret}@{host}"
         elif parts.username:
             netloc = f"{parts.username}@{host}"
@@ -249,7 +255,8 @@ class _Reader:
         else:
             pairs = [(str(p.get("name") or ""), p.get("value", "")) for p in _list(recorded)
                      if isinstance(p, dict)]
-        return [self.secret_pair(name, value, f"the query parameter {name} of {key}")
+        return [self.secret_pair(name, value, message(gettext_noop(
+                    "the query parameter %(name)s of %(key)s"), name=name, key=key))
                 for name, value in pairs if name]
 
     def headers(self, item: ImportedRequest, headers: list[dict], cookies: Any,
@@ -273,8 +280,8 @@ class _Reader:
                 cookie_at = len(item.headers) if cookie_at is None else cookie_at
                 cookie_values.append(value)
             else:
-                item.headers.append(self.secret_pair(name, value,
-                                                     f"the {name} header of {item.key}"))
+                item.headers.append(self.secret_pair(name, value, message(gettext_noop(
+                    "the %(name)s header of %(key)s"), name=name, key=item.key)))
         if not cookie_values and isinstance(cookies, list):
             joined = "; ".join(f"{c.get('name')}={c.get('value', '')}" for c in cookies
                                if isinstance(c, dict) and c.get("name"))
@@ -282,7 +289,8 @@ class _Reader:
                 cookie_at, cookie_values = len(item.headers), [joined]
         if cookie_values:
             value = "; ".join(v for v in cookie_values if v)
-            pair = self.secret_pair("Cookie", value, f"the Cookie header of {item.key}")
+            pair = self.secret_pair("Cookie", value, message(gettext_noop(
+                "the Cookie header of %(key)s"), key=item.key))
             item.headers.insert(cookie_at, pair)
             if pair["value"] != value:
                 self.cookies.setdefault(pair["value"], []).append(item.key)
@@ -305,7 +313,7 @@ class _Reader:
             item.body_type = "multipart"
             item.body = [self.secret_pair(str(p["name"]),
                                           "" if p.get("fileName") else p.get("value", ""),
-                                          f"the form field {p['name']} of {item.key}")
+                                          _form_field(str(p["name"]), item.key))
                          for p in params]
             return
         if (base == "application/x-www-form-urlencoded" and text) or (params and not text):
@@ -313,7 +321,7 @@ class _Reader:
             pairs = (parse_qsl(text, keep_blank_values=True) if text
                      else [(str(p["name"]), p.get("value", "")) for p in params])
             item.body_type, item.content_type = "form", mime[:200]
-            item.body = [self.secret_pair(name, value, f"the form field {name} of {item.key}")
+            item.body = [self.secret_pair(name, value, _form_field(name, item.key))
                          for name, value in pairs if name]
             return
         if not text:
@@ -356,8 +364,9 @@ class _Reader:
         item.assertions.append({"type": "status_code", "operator": "eq",
                                 "expected_value": status})
 
-    def secret(self, label: str, value: str, origin: str) -> str:
-        """Return the reference to a secret variable holding ``value`` (one per value)."""
+    def secret(self, label: str, value: str, origin: Message) -> str:
+        """Return the reference to a secret variable holding ``value`` (one per value),
+        described by where the recording had it (``origin``), in the committer's language."""
         name = self.secret_names.get(value)
         if name is None:
             base = _SLUG.sub("_", label.lower()).strip("_") or "secret"
@@ -369,12 +378,15 @@ class _Reader:
             while name in taken:
                 name, number = f"{base}_{number}", number + 1
             self.secret_names[value] = name
+            description = message(gettext_noop("Recorded in %(filename)s as %(origin)s."),
+                                  filename=self.filename, origin=origin)
+            if len(description) > 1000:   # a name that long: kept short, in English only
+                description = description[:1000]
             self.plan.variables.append(ImportedVariable(
-                name=name, value=value, secret=True,
-                description=f"Recorded in {self.filename} as {origin}."[:1000]))
+                name=name, value=value, secret=True, description=description))
         return "{{" + name + "}}"
 
-    def secret_pair(self, name: str, value: Any, origin: str) -> dict:
+    def secret_pair(self, name: str, value: Any, origin: Message) -> dict:
         text = "" if value is None else str(value)
         if text and _is_secret(name):
             text = self.secret(name, text, origin)
@@ -382,7 +394,8 @@ class _Reader:
 
     def secret_json(self, value: Any, key: str) -> Any:
         if isinstance(value, dict):
-            return {name: (self.secret(name, item, f"the JSON field {name} of {key}")
+            return {name: (self.secret(name, item, message(gettext_noop(
+                               "the JSON field %(name)s of %(key)s"), name=name, key=key))
                            if isinstance(item, str) and item and _is_secret(name)
                            else self.secret_json(item, key))
                     for name, item in value.items()}

@@ -628,7 +628,9 @@ class _Reader:
         secret = is_secret_name(name)
         self.plan.variables.append(ImportedVariable(
             name=name, value="", secret=secret,
-            description=f"HttpRunner read it from the environment variable {name} (.env)."))
+            description=message(gettext_noop(
+                "HttpRunner read it from the environment variable %(name)s (.env)."),
+                name=name)))
         said = (gettext_noop("%(call)s reads the environment variable %(name)s: it becomes the "
                              "secret variable %(name)s, imported empty; set its value in the "
                              "project or an environment") if secret else

@@ -69,6 +69,10 @@ MAX_HOPS = 32            # a $ref to a $ref to ...: more is a loop
 MAX_VALUE = 65536        # characters of a pair's value (testing/schemas/pairs.json)
 ROOT = "urn:atrium:openapi-import"   # the document's URI for the resolver: never fetched
 
+# Where an API key goes (the security scheme's "in"), named in the variable it becomes.
+API_KEY_PLACES = {"header": message(gettext_noop("header")),
+                  "query": message(gettext_noop("query parameter")),
+                  "cookie": message(gettext_noop("cookie"))}
 _SNIFF_BYTES = 16 * 1024
 _YAML_KEY = re.compile(r"""^["']?(?:openapi|swagger)["']?[ \t]*:""", re.MULTILINE)
 _JSON_KEY = re.compile(r'"(?:openapi|swagger)"\s*:')
@@ -723,13 +727,16 @@ class _Reader:
             else:
                 header = ("Cookie", f"{key}={reference}") if location == "cookie" else (
                     key, reference)
-            description = f"The API key of {name} (the {location} {key})."
+            description = message(gettext_noop("The API key of %(name)s (the %(location)s "
+                                               "%(key)s)."), name=name, key=key,
+                                  location=API_KEY_PLACES[location])
         elif kind == "basic" or http == "basic":
             header = ("Authorization", f"Basic {reference}")
-            description = f"The credentials of {name}: base64 of user:password."
+            description = message(gettext_noop("The credentials of %(name)s: base64 of "
+                                               "user:password."), name=name)
         elif http == "bearer" or kind in ("oauth2", "openidconnect"):
             header = ("Authorization", f"Bearer {reference}")
-            description = f"The bearer token of {name}."
+            description = message(gettext_noop("The bearer token of %(name)s."), name=name)
             if kind != "http":
                 self.report_scheme(name, at, message(gettext_noop(
                     "%(type)s is not run by the platform: the requests send Authorization: "
@@ -747,7 +754,7 @@ class _Reader:
                                "Cookie"]
             request.headers.append({"name": header[0], "value": header[1], "enabled": True})
         self.variables.setdefault(variable, ImportedVariable(
-            name=variable, value="", secret=True, description=description[:500]))
+            name=variable, value="", secret=True, description=description))
 
     def report_scheme(self, name: str, at: str, message: str) -> None:
         if name not in self.reported_schemes:

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from core.redaction import is_secret_name
-from testing.engine.messages import message
+from testing.engine.messages import Message, message
 from testing.importers import datafile
 from testing.importers.base import (
     SKIPPED,
@@ -1483,7 +1483,9 @@ class _Collection:
         password = _text(auth.get("password")) if auth else unquote(password)
         request.headers.append(_pair("Authorization", "Basic {{base64_encode("
                                      + self.secret("basic_credentials", f"{user}:{password}",
-                                                   "user name and password of a URL", bare=True)
+                                                   message(gettext_noop(
+                                                       "The user name and password of a URL "
+                                                       "of the collection")), bare=True)
                                      + ")}}"))
         self.problem(pointer, message(gettext_noop(
             "the user name and password written in the URL moved into an Authorization header "
@@ -1638,18 +1640,20 @@ class _Collection:
     def _auth_header(self, kind: str, params: dict, where: str) -> tuple[str, str, str]:
         """Return where the auth goes (header or query), the name and the value."""
         if kind == "bearer":
-            token = self.secret("bearer_token", _text(params.get("token")), "bearer token")
+            token = self.secret("bearer_token", _text(params.get("token")),
+                                message(gettext_noop("The bearer token of the collection")))
             return "header", "Authorization", f"Bearer {token}"
         if kind == "basic":
             credentials = (f"{_text(params.get('username'))}:"
                            f"{_text(params.get('password'))}")
-            name = self.secret("basic_credentials", credentials, "basic auth user:password",
-                               bare=True)
+            name = self.secret("basic_credentials", credentials, message(gettext_noop(
+                "The basic auth user:password of the collection")), bare=True)
             return "header", "Authorization", "Basic {{base64_encode(" + name + ")}}"
         if kind == "apikey":
             name = _text(params.get("key")) or "X-API-Key"
             value = self.secret(_identifier(name.lower()), _text(params.get("value")),
-                                f"API key {name}")
+                                message(gettext_noop("The API key %(name)s of the collection"),
+                                        name=name))
             placement = "query" if params.get("in") == "query" else "header"
             return placement, self.rewrite(name), value
         if kind == "oauth2" and params.get("accessToken"):
@@ -1658,7 +1662,8 @@ class _Collection:
                     "OAuth 2.0 with the token in the query is not imported")))
                 return "", "", ""
             token = self.secret("oauth2_access_token", _text(params["accessToken"]),
-                                "OAuth 2.0 access token")
+                                message(gettext_noop(
+                                    "The OAuth 2.0 access token of the collection")))
             prefix = _text(params.get("headerPrefix")) or "Bearer"
             self.problem(where, message(gettext_noop(
                 "OAuth 2.0: the access token saved in the collection is sent as a bearer "
@@ -1669,9 +1674,10 @@ class _Collection:
             kind=kind))
         return "", "", ""
 
-    def secret(self, base: str, value: str, description: str, bare: bool = False) -> str:
+    def secret(self, base: str, value: str, description: Message, bare: bool = False) -> str:
         """Return a reference to a secret variable holding ``value`` (one already imported
-        with that value, or a new one); a value that is one reference is used as it is."""
+        with that value, or a new one); a value that is one reference is used as it is.
+        ``description`` is what a new one is described by, in the committer's language."""
         value = self.rewrite(value)
         whole = re.fullmatch(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", value)
         if whole:
@@ -1686,8 +1692,7 @@ class _Collection:
             name = f"{base}_{counter}"
             counter += 1
         self.variables.append(ImportedVariable(name=name, value=value, secret=True,
-                                               description=f"The {description} of the "
-                                                           "collection"))
+                                               description=description))
         self.globals[name] = value
         return name if bare else "{{" + name + "}}"
 

@@ -20,7 +20,9 @@ it or nothing (issue 15, item 1).
 * ``apply`` writes the chosen items in one transaction: folders, interfaces, variables, an
   environment with the chosen base URL, scenarios with their steps and datasets. Every row
   passes the same validation as a tester's; the first that does not rolls everything back
-  and names the item.
+  and names the item. It runs in the committer's request (page or API), whose language is
+  active, so the descriptions the importer wrote for its variables and scenarios are
+  written in that language (``description_i18n``); a description from the file as it is.
 """
 
 from __future__ import annotations
@@ -388,7 +390,8 @@ class _Writer:
             environments[variable.environment] = environment
         row = Variable(tenant_id=self.project.tenant_id, project=self.project,
                        environment=environment, name=variable.name,
-                       is_secret=variable.secret, description=variable.description[:500])
+                       is_secret=variable.secret,
+                       description=variable.description_text()[:500])
         value = variable.value
         text = value if isinstance(value, str) else json.dumps(value)
         if variable.secret:
@@ -411,7 +414,8 @@ class _Writer:
     def scenario(self, scenario) -> None:
         what = _("Scenario %(name)s") % {"name": scenario.name}
         row = _saved(Scenario(tenant_id=self.project.tenant_id, project=self.project,
-                              name=scenario.name[:255], description=scenario.description,
+                              name=scenario.name[:255],
+                              description=scenario.description_text(),
                               variables=scenario.variables), what)
         for position, step in enumerate(scenario.steps, start=1):
             interface = self.interfaces.get(step.request) or Interface.objects.filter(
