@@ -9,8 +9,10 @@ from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from logs.audit import NOISE_FIELDS
 from logs.middleware import SAFE_METHODS
 from logs.models import AuditLog, LoginLog, OperationLog
 from tenants.admin import is_operator
@@ -48,6 +50,7 @@ OPERATION_ACTIONS = {
 # no action above does (``module:code`` where the code alone could mean something else).
 OPERATIONS = {
     "login": _("Sign in"), "logout": _("Sign out"),
+    "password_change": _("Change password"), "user_password_change": _("Change password"),
     "maintain_partitions": _("Maintain log partitions"),
     "notifications:read": _("Mark a notification as read"),
     "notifications:read-all": _("Mark all notifications as read"),
@@ -130,10 +133,66 @@ def operation_label(module: str, operation: str, method: str = "") -> str:
 
 def entity_label(entity_type: str) -> str:
     """Return an audit row's entity type (``accounts.user``) as the model's name."""
+    model = entity_model(entity_type)
+    return str(model._meta.verbose_name) if model is not None else entity_type
+
+
+def entity_model(entity_type: str):
+    """Return the model an audit row's entity type (``accounts.user``) names, else ``None``."""
     try:
-        return str(apps.get_model(entity_type)._meta.verbose_name)
+        return apps.get_model(entity_type)
     except (LookupError, ValueError):
-        return entity_type
+        return None
+
+
+# Columns a row keeps for itself, not values anybody set (issue 17, item 7): the live-row
+# flag of soft deletes and the stamps of every save (``logs.audit.NOISE_FIELDS``), and
+# django-mptt's tree columns. The stored values keep them; the log pages leave them out.
+MPTT_COLUMNS = ("lft", "rght", "tree_id", "level")
+
+
+def bookkeeping_columns(model, values: dict) -> frozenset[str]:
+    """Return the names in ``values`` a log page leaves out for a row of ``model``.
+
+    A model's own tree columns come from its django-mptt options. Without a model, the
+    default tree column names count only when ``lft``, ``rght`` and ``tree_id`` are all
+    there: ``level`` alone is a real field elsewhere (a notification's).
+    """
+    mptt = getattr(model, "_mptt_meta", None)
+    if mptt is not None:
+        tree = {mptt.left_attr, mptt.right_attr, mptt.tree_id_attr, mptt.level_attr}
+    elif model is None and {"lft", "rght", "tree_id"} <= values.keys():
+        tree = set(MPTT_COLUMNS)
+    else:
+        tree = set()
+    return frozenset(name for name in values if name in NOISE_FIELDS or name in tree)
+
+
+def field_label(model, name: str) -> str:
+    """Return a logged column (``department_id``, ``roles``) as its field's verbose name,
+    or the column name when ``model`` is unknown or has no such field."""
+    if model is not None:
+        for field in model._meta.get_fields():
+            if name in (getattr(field, "attname", None), field.name) and hasattr(field, "verbose_name"):
+                return capfirst(field.verbose_name)
+    return name
+
+
+def _visible(model, values: dict) -> dict:
+    """Return ``values`` without the bookkeeping columns; a summary of several changes
+    (``accounts.user:5:update``) loses them inside each change."""
+    hidden = bookkeeping_columns(model, values)
+    shown = {}
+    for name, value in values.items():
+        if name in hidden:
+            continue
+        label = name.split(":", 1)[0] if model is None and ":" in name else ""
+        if label and isinstance(value, dict):
+            inner = entity_model(label)
+            value = {key: item for key, item in value.items()
+                     if key not in bookkeeping_columns(inner, value)}
+        shown[name] = value
+    return shown
 
 
 class AppendOnlyLogAdmin(admin.ModelAdmin):
@@ -170,18 +229,25 @@ class AppendOnlyLogAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def changed_model(self, obj):
+        """Return the model whose row ``obj`` logs changes of, ``None`` when it is unknown."""
+        return None
+
     @admin.display(description=_("changes"))
     def changes(self, obj) -> str:
-        """Return the old and new values side by side, one row per field."""
-        old = obj.old_value if isinstance(obj.old_value, dict) else {}
-        new = obj.new_value if isinstance(obj.new_value, dict) else {}
+        """Return the old and new values side by side, one row per field, named as the
+        model names them; bookkeeping columns (``bookkeeping_columns``) left out."""
+        model = self.changed_model(obj)
+        old = _visible(model, obj.old_value) if isinstance(obj.old_value, dict) else {}
+        new = _visible(model, obj.new_value) if isinstance(obj.new_value, dict) else {}
         if not old and not new:
             return "-"
         names = list(dict.fromkeys([*old, *new]))
         rows = format_html_join(
             "",
-            "<tr><th>{}</th><td><pre>{}</pre></td><td><pre>{}</pre></td></tr>",
-            ((name, _pretty(old.get(name)), _pretty(new.get(name))) for name in names),
+            '<tr><th title="{}">{}</th><td><pre>{}</pre></td><td><pre>{}</pre></td></tr>',
+            ((name, field_label(model, name), _pretty(old.get(name)), _pretty(new.get(name)))
+             for name in names),
         )
         return format_html(
             '<table class="audit-diff"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
@@ -209,6 +275,45 @@ class LoginLogAdmin(AppendOnlyLogAdmin):
     ]
 
 
+class NamedValuesFilter(admin.SimpleListFilter):
+    """Narrow a log to one stored code of ``parameter_name``, the codes named as words.
+
+    The choices are the codes of the rows the reader may see (the admin's scoped queryset):
+    another tenant's never show up here.
+    """
+
+    @staticmethod
+    def label(code: str) -> str:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin):
+        column = self.parameter_name
+        codes = (model_admin.get_queryset(request).order_by(column)
+                 .values_list(column, flat=True).distinct())
+        return [(code, self.label(code)) for code in codes if code]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(**{self.parameter_name: self.value()})
+
+
+class ModuleFilter(NamedValuesFilter):
+    """The operation log's modules, as ``module_label`` names them."""
+
+    title = _("module")
+    parameter_name = "module"
+    label = staticmethod(module_label)
+
+
+class EntityTypeFilter(NamedValuesFilter):
+    """The audit log's entity types, as ``entity_label`` names them."""
+
+    title = _("entity type")
+    parameter_name = "entity_type"
+    label = staticmethod(entity_label)
+
+
 @admin.register(OperationLog)
 class OperationLogAdmin(AppendOnlyLogAdmin):
     """Write requests: who did what, how it ended and what it changed."""
@@ -216,6 +321,15 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
     list_display = [
         "created_at", "username", "module_shown", "operation_shown", "business_type",
         "method", "response_status", "status", "execute_time",
+    ]
+    list_filter = ["status", ModuleFilter, "business_type", "method"]
+    search_fields = ["username", "uri", "request_id", "business_id"]
+    # The module and operation read as words here as in the list; the codes stay stored.
+    fields = readonly_fields = [
+        "created_at", "tenant", "user", "username", "operator_tenant", "request_id",
+        "module_shown", "operation_shown", "business_type", "business_id", "method", "uri",
+        "ip_address", "user_agent", "request_params", "response_status", "status",
+        "execute_time", "error_message", "changes",
     ]
 
     @admin.display(description=_("module"), ordering="module")
@@ -225,14 +339,6 @@ class OperationLogAdmin(AppendOnlyLogAdmin):
     @admin.display(description=_("operation"), ordering="operation")
     def operation_shown(self, obj: OperationLog) -> str:
         return operation_label(obj.module, obj.operation, obj.method)
-    list_filter = ["status", "module", "business_type", "method"]
-    search_fields = ["username", "uri", "request_id", "business_id"]
-    fields = readonly_fields = [
-        "created_at", "tenant", "user", "username", "operator_tenant", "request_id",
-        "module", "operation", "business_type", "business_id", "method", "uri", "ip_address",
-        "user_agent", "request_params", "response_status", "status", "execute_time",
-        "error_message", "changes",
-    ]
 
 
 @admin.register(AuditLog)
@@ -244,9 +350,12 @@ class AuditLogAdmin(AppendOnlyLogAdmin):
     @admin.display(description=_("entity type"), ordering="entity_type")
     def entity_shown(self, obj: AuditLog) -> str:
         return entity_label(obj.entity_type)
-    list_filter = ["action", "entity_type", "source"]
+    list_filter = ["action", EntityTypeFilter, "source"]
     search_fields = ["username", "entity_id", "request_id"]
     fields = readonly_fields = [
         "created_at", "tenant", "user", "username", "operator_tenant", "request_id", "source",
-        "entity_type", "entity_id", "action", "ip_address", "user_agent", "changes",
+        "entity_shown", "entity_id", "action", "ip_address", "user_agent", "changes",
     ]
+
+    def changed_model(self, obj: AuditLog):
+        return entity_model(obj.entity_type)

@@ -50,6 +50,9 @@ CREATE_ACTIONS = {"add", "create"}
 UPDATE_ACTIONS = {"change", "update", "partial_update", "restore", "password"}
 DELETE_ACTIONS = {"delete", "destroy"}
 METHOD_TYPES = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+# Signing in and out posts a form but creates nothing (issue 17, item 7): the views, by URL
+# name, and the business type their rows get. The admin's own sign-out ends the same session.
+SESSION_VIEWS = {"accounts:login": "login", "accounts:logout": "logout", "admin:logout": "logout"}
 
 
 def _querydict(data) -> dict:
@@ -121,9 +124,15 @@ def describe_view(request: HttpRequest) -> dict[str, str]:
     func = match.func
     url_name = match.url_name or ""
     view_cls = getattr(func, "cls", None)
+    if match.view_name in SESSION_VIEWS:
+        kind = SESSION_VIEWS[match.view_name]
+        return {"source": "admin" if "admin" in match.namespaces else "web",
+                "module": "accounts", "operation": kind, "business_type": kind}
     if "admin" in match.namespaces:
+        # admin/<app>/<model>/...: the app is the module; the admin's own pages
+        # (admin/password_change/) belong to the admin.
         parts = [part for part in (match.route or "").split("/") if part]
-        module = parts[1] if len(parts) > 1 and not parts[1].startswith("<") else "admin"
+        module = parts[1] if len(parts) > 2 and not parts[1].startswith(("<", "^")) else "admin"
         operation = url_name.removeprefix(f"{module}_")
         action = operation.rsplit("_", 1)[-1]
         business_type = (

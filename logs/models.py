@@ -98,9 +98,17 @@ OperationStatus = LoginStatus
 
 
 class BusinessType(models.TextChoices):
+    """What kind of request an operation log row records.
+
+    Signing in or out is no write of a business object (issue 17, item 7): its own types
+    keep it from reading as "Create" and out of the usage rollup's writes.
+    """
+
     CREATE = "create", _("Create")
     UPDATE = "update", _("Update")
     DELETE = "delete", _("Delete")
+    LOGIN = "login", _("Sign in")
+    LOGOUT = "logout", _("Sign out")
     OTHER = "other", _("Other")
 
 
