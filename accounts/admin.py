@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,13 @@ from tenants.admin import TenantFormMixin, TenantScopedAdmin
 # How an unlock is written in the admin's change log (the history names who and when).
 UNLOCKED = [{"unlocked": {}}]
 UNLOCKED_JSON = json.dumps(UNLOCKED)
+
+
+# Django's groups are not used: permissions come from RBAC roles only (the user model has no
+# groups). Listed beside "Roles" on the index they read as a second permission system
+# (issue 17, item 7). Importing django.contrib.auth.admin above registered them first.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 
 def _unlocked_message() -> str:
@@ -135,6 +143,9 @@ class DepartmentAdmin(TenantScopedAdmin, DraggableMPTTAdmin):
     search_fields = ["name", "code"]
     autocomplete_fields = ["parent"]
     mptt_level_indent = 20
+    # Open with every branch expanded (issue 17, item 7): collapsed, the tree showed only
+    # its roots. What an operator collapses or expands is still remembered by the browser.
+    expand_tree_by_default = True
 
     def get_ordering(self, request: HttpRequest):
         return ["tree_id", "lft"]

@@ -48,6 +48,7 @@ from gateway.models import McpTool, McpToolCallLog
 from gateway.selectors import tool_usage
 from gateway.services import tools
 from logs.admin import AppendOnlyLogAdmin
+from rbac.forms import scope_list_formfield
 from rbac.models import ApiEndpoint
 from tenants.admin import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 from tenants.models import Tenant
@@ -83,6 +84,11 @@ class ApiEndpointAdmin(OperatorOnlyAdmin):
         return [
             f.name for f in self.model._meta.concrete_fields if f.name not in EDITABLE_FIELDS
         ]
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "required_scopes":
+            return scope_list_formfield(db_field)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -280,6 +286,8 @@ class McpToolAdmin(TenantScopedAdmin):
         return readonly
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "required_scopes":
+            return scope_list_formfield(db_field)
         if db_field.name == "external_url":
             kwargs.setdefault("assume_scheme", "https")
         return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gateway.models import McpTool
 from gateway.services import tools
+from rbac.forms import scope_list_formfield
 from tenants.admin import TenantFormMixin
 from tenants.models import Tenant
 
@@ -35,7 +36,10 @@ class WriteOnlyTextarea(forms.Textarea):
 
 
 def formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
-    """Return the form field of a model field; URLs without a scheme mean https."""
+    """Return the form field of a model field; URLs without a scheme mean https, required
+    scopes are typed one per line."""
+    if db_field.name == "required_scopes":
+        return scope_list_formfield(db_field)
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)

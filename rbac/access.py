@@ -216,7 +216,7 @@ def restrict(queryset: models.QuerySet, user) -> models.QuerySet:
 
 def describe_scope(access: Access, user) -> str:
     """Return the user's data scope in words, for the access preview."""
-    from django.utils.translation import gettext as _
+    from django.utils.translation import gettext as _, ngettext
 
     scope = access.scope
     if scope.all:
@@ -225,7 +225,9 @@ def describe_scope(access: Access, user) -> str:
     if scope.subtrees:
         parts.append(_("their department and everything below it"))
     if scope.department_ids:
-        parts.append(_("%(count)d chosen department(s)") % {"count": len(scope.department_ids)})
+        count = len(scope.department_ids)
+        parts.append(ngettext("%(count)d chosen department", "%(count)d chosen departments",
+                              count) % {"count": count})
     if scope.own:
         parts.append(_("their own records"))
     if not parts:

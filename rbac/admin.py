@@ -4,8 +4,6 @@ preview (extending the accounts user admin), and API keys, whose scopes are gran
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -20,10 +18,13 @@ from mptt.admin import DraggableMPTTAdmin
 
 from accounts import admin as accounts_admin
 from accounts.services import api_keys as api_key_services
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, Department, User
+from core.context import tenant_context
 from rbac import grants
 from rbac.access import describe_scope, get_access
+from rbac.forms import CodeListField
 from rbac.models import (
+    DataScope,
     Menu,
     Permission,
     Role,
@@ -89,6 +90,13 @@ class RoleDepartmentFormSet(GrantFormSet):
             department = getattr(form, "cleaned_data", {}).get("department")
             if department is not None and department.tenant_id != self.instance.tenant_id:
                 form.add_error("department", _("Choose a department of the role's tenant."))
+        # A custom data scope without departments reaches no rows at all, which nobody
+        # means (issue 17, item 7). self.instance carries the role form's posted values.
+        if self.instance.data_scope == DataScope.CUSTOM and not self.chosen()[0]:
+            raise ValidationError(
+                _("Choose at least one department: the data scope is \"Chosen departments\"."),
+                code="no_departments",
+            )
 
 
 class RoleMenuFormSet(GrantFormSet):
@@ -128,8 +136,9 @@ class RoleDepartmentInline(ParentPermissionInline):
     model = RoleDepartment
     formset = RoleDepartmentFormSet
     autocomplete_fields = ["department"]
-    verbose_name = _("department of a custom data scope")
-    verbose_name_plural = _("departments of a custom data scope")
+    # Named as the data scope choice that uses these rows (DataScope.CUSTOM).
+    verbose_name = _("chosen department")
+    verbose_name_plural = _("chosen departments")
 
 
 class RoleForm(TenantModelForm):
@@ -390,9 +399,22 @@ class UserAdmin(accounts_admin.UserAdmin):
             "menus": visible_menus(access),
             "permissions": permissions,
             "scope": describe_scope(access, user),
+            "chosen_departments": self.chosen_departments(access, user),
             "roles": user.roles.all(),
         }
         return TemplateResponse(request, "admin/accounts/user/access_preview.html", context)
+
+    def chosen_departments(self, access, user: User) -> list[Department]:
+        """Return the departments the user's custom data scopes name, in tree order.
+
+        The preview names them: a count alone ("1 chosen department") does not tell the
+        operator which rows the user reaches (issue 17, item 7).
+        """
+        if not access.scope.department_ids:
+            return []
+        with tenant_context(user.tenant):
+            return list(Department.objects.filter(pk__in=access.scope.department_ids)
+                        .order_by("tree_id", "lft"))
 
 
 # ---------------------------------------------------------------------------
@@ -400,24 +422,6 @@ class UserAdmin(accounts_admin.UserAdmin):
 # after adding, the hash never displayed, scopes (grants) within the issuer's own and only
 # narrowed afterwards.
 # ---------------------------------------------------------------------------
-
-
-class CodeListField(forms.Field):
-    """A list of short codes typed one per line (or separated by commas or spaces)."""
-
-    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
-
-    def prepare_value(self, value):
-        if isinstance(value, (list, tuple)):
-            return "\n".join(str(item) for item in value)
-        return value
-
-    def to_python(self, value) -> list[str]:
-        if value in self.empty_values:
-            return []
-        if isinstance(value, (list, tuple)):
-            return [str(item).strip() for item in value if str(item).strip()]
-        return [item for item in re.split(r"[\s,]+", str(value)) if item]
 
 
 class ApiKeyFormMixin(forms.Form):

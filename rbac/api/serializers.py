@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.models import Department
 from rbac import grants
-from rbac.models import Menu, Permission, Role
+from rbac.models import DataScope, Menu, Permission, Role
 from tenants.api.base import PlatformSerializer
 
 
@@ -35,7 +35,7 @@ class RoleSerializer(PlatformSerializer):
     menus = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Menu.objects.all())
     departments = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=Department.objects.all(),
-        help_text=gettext_lazy("Departments a custom data scope reaches."),
+        help_text=gettext_lazy("The departments the data scope \"Chosen departments\" reaches."),
     )
 
     class Meta:
@@ -52,6 +52,25 @@ class RoleSerializer(PlatformSerializer):
         if self.instance is None or scope != self.instance.data_scope:
             grants.check_scope_within_granter(self._granter(), scope)
         return scope
+
+    def validate(self, attrs: dict) -> dict:
+        """Refuse a custom data scope without departments: it would reach no rows at all
+        (issue 17, item 7). A partial update keeps what the role already has."""
+        attrs = super().validate(attrs)
+        instance = self.instance
+        scope = attrs.get("data_scope", instance.data_scope if instance else DataScope.SELF)
+        if scope != DataScope.CUSTOM:
+            return attrs
+        if "departments" in attrs:
+            has_departments = bool(attrs["departments"])
+        else:
+            has_departments = instance is not None and instance.departments.exists()
+        if not has_departments:
+            raise serializers.ValidationError(
+                {"departments": _("Choose at least one department: the data scope is "
+                                  "\"Chosen departments\".")}
+            )
+        return attrs
 
     def _save(self, instance, validated_data):
         permissions = validated_data.get("permissions")
