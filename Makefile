@@ -72,6 +72,7 @@ bench: install
 	$(BIN)/python bench/mcp_gateway.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/signin.py
 
 clean:
 	rm -rf $(VENV) $(HTTPBIN_VENV) var staticfiles .pytest_cache

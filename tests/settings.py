@@ -19,7 +19,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.routed"]
 if "oracle_db" not in DATABASES:
     DATABASE_ROUTE_FALLBACK = True
 
-# Hashing speed is not under test; the production hasher is PBKDF2 (Django's default).
+# Hashing speed is not under test (bench/signin.py measures it); production hashes with
+# Argon2id (config/settings.py PASSWORD_HASHERS).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Files the tests make (stored allure-results) go to a folder of this test session, which
