@@ -6,16 +6,20 @@ Run with ``.venv/bin/python bench/mcp_gateway.py`` (part of ``make bench``); set
 BENCH_MCP_USERS users (default 1,000), an ``api`` tool over ``GET /api/v1/users/`` and one
 API key.
 
-1. Latency, the five cases below taking turns in the same run, through Django's test
+1. Latency, the seven cases below taking turns in the same run, through Django's test
    client (the whole middleware stack, no network):
 
    * baseline: ``GET /api/v1/users/?page_size=20`` with the key;
    * candidates: ``tools/call`` of the tool with ``{"page_size": 20}`` in each protocol
      generation (2025-11-25, 2026-07-28), the same key, the same endpoint run in-process:
      as served now (the call logged and counted by the writer after the answer,
-     ``gateway.calllog``; the in-process chain ``gateway.dispatch.IN_PROCESS_MIDDLEWARE``),
-     and as served before issue 16 (log row and counters written in the request, the
-     in-process request through every middleware but three).
+     ``gateway.calllog``; the in-process chain ``gateway.dispatch.IN_PROCESS_MIDDLEWARE``;
+     the handshake era served without the SDK's per-request transport and 2026-07-28 by
+     the SDK's single-exchange entry, ``gateway.server.serve``); as served before that
+     last step, through the SDK's session manager and its stateless transport
+     (``gateway.server.serve_through_sdk_transport``); and as served before issue 16 (log
+     row and counters written in the request, the in-process request through every
+     middleware but three, the SDK's session manager).
 
    Goal (issue 16): the MCP path adds under 2.5 ms and under 20 % at p50.
 
@@ -116,7 +120,7 @@ def previous_path():
     from django.conf import settings
     from django.core.handlers.base import BaseHandler
 
-    from gateway import dispatch
+    from gateway import dispatch, server
 
     old = BaseHandler()
     with override_settings(MIDDLEWARE=[name for name in settings.MIDDLEWARE if name not in (
@@ -125,17 +129,21 @@ def previous_path():
             "django.middleware.clickjacking.XFrameOptionsMiddleware")]):
         old.load_middleware()
     new = dispatch.handler()
+    serve = server.serve
 
     @contextmanager
-    def served(before: bool):
+    def served(before: bool, sdk_transport: bool = False):
         queue = settings.MCP_CALL_LOG_QUEUE
         dispatch._handler = old if before else new
         settings.MCP_CALL_LOG_QUEUE = 0 if before else queue
+        if before or sdk_transport:
+            server.serve = server.serve_through_sdk_transport
         try:
             yield
         finally:
             dispatch._handler = new
             settings.MCP_CALL_LOG_QUEUE = queue
+            server.serve = serve
 
     return served
 
@@ -155,9 +163,9 @@ def latency(key: str) -> None:
         response = client.get("/api/v1/users/?page_size=20")
         assert len(response.json()["results"]) == 20, response.content[:300]
 
-    def through_mcp(headers, body, before=False):
+    def through_mcp(headers, body, before=False, sdk_transport=False):
         def call():
-            with served(before):
+            with served(before, sdk_transport):
                 response = client.post("/mcp/", body, content_type="application/json",
                                        **headers)
             result = response.json()["result"]
@@ -165,18 +173,25 @@ def latency(key: str) -> None:
         return call
 
     print(f"tools/call vs direct GET /api/v1/users/?page_size=20 on {connection.vendor}, "
-          f"{USERS} users, same API key, {ROUNDS} rounds, the five taking turns")
+          f"{USERS} users, same API key, {ROUNDS} rounds, the seven taking turns")
     print(f"{'case':<60} {'p50':>9} {'p95':>9} {'adds at p50':>12}")
     cases = [
-        ("2025-11-25, before (log in the request, full chain)", legacy, call_body(), True),
+        ("2025-11-25, before (log in the request, full chain)", legacy, call_body(), True,
+         True),
         ("2026-07-28, before (log in the request, full chain)", modern,
-         call_body(modern=True), True),
-        ("2025-11-25, now (log after the answer, short chain)", legacy, call_body(), False),
+         call_body(modern=True), True, True),
+        ("2025-11-25, SDK transport (log after, short chain)", legacy, call_body(), False,
+         True),
+        ("2026-07-28, SDK transport (log after, short chain)", modern,
+         call_body(modern=True), False, True),
+        ("2025-11-25, now (log after the answer, short chain)", legacy, call_body(), False,
+         False),
         ("2026-07-28, now (log after the answer, short chain)", modern,
-         call_body(modern=True), False),
+         call_body(modern=True), False, False),
     ]
     base, *samples = timed_together(
-        [direct, *(through_mcp(headers, body, before) for _, headers, body, before in cases)],
+        [direct, *(through_mcp(headers, body, before, transport)
+                   for _, headers, body, before, transport in cases)],
         ROUNDS,
     )
     b50, b95 = percentiles(base)

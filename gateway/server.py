@@ -1,17 +1,26 @@
 """The MCP server behind ``/mcp/``, built on the official SDK (``mcp`` 2.x, lowlevel ``Server``).
 
-The SDK's ``StreamableHTTPSessionManager`` in stateless JSON mode answers both protocol
-generations on the one endpoint: ``2026-07-28`` (``server/discover``, per-request
+The endpoint is the SDK's stateless Streamable HTTP endpoint with JSON responses, and
+answers both protocol generations: ``2026-07-28`` (``server/discover``, per-request
 ``_meta``, header/body checks, ``ttlMs``/``cacheScope`` on ``tools/list``) and
-``2025-11-25`` (``initialize``, ``notifications/initialized``, ``ping``). It parses the
-JSON-RPC, answers malformed messages with the specification's codes, and calls the two
-handlers here.
+``2025-11-25`` (``initialize``, ``notifications/initialized``, ``ping``). ``serve`` routes a
+request as the SDK's ``StreamableHTTPSessionManager`` does, without the manager:
 
-``gateway.views.mcp_endpoint`` (a plain Django view, so the platform's WSGI and ASGI apps
-serve it alike) authenticates the API key, then runs ``serve`` on the thread's event loop
-(``gateway.bridge.run``). The handlers run their Django work with ``bridge.run_sync``:
-outside the loop, on the request's own thread, with its database connection, transaction
-and tenant context. The per-request state travels in a ``ContextVar``.
+* 2026-07-28 goes to the SDK's single-exchange entry (``handle_modern_request``), which
+  checks the envelope and headers and runs the SDK's kernel (``serve_one``) in the request;
+* the handshake era (2025-11-25 and before, or no version header) is served by
+  ``_serve_handshake`` from the message the view parsed: the SDK's own validation
+  (``mcp_types``), kernel (``serve_one``), error mapping and answers, without the
+  transport, dispatcher, memory streams and server task the SDK's transport builds for
+  every stateless request (about 0.6 ms of every call, issue 16, item 6).
+  ``gateway/tests/test_sdk_parity.py`` holds its answers to the SDK transport's.
+
+The kernel calls the handlers here. ``gateway.views.mcp_endpoint`` (a plain Django view,
+so the platform's WSGI and ASGI apps serve it alike) authenticates the API key, parses the
+body, then runs ``serve`` on the thread's event loop (``gateway.bridge.run``). The handlers
+run their Django work with ``bridge.run_sync``: outside the loop, on the request's own
+thread, with its database connection, transaction and tenant context. The per-request
+state travels in a ``ContextVar``.
 """
 
 from __future__ import annotations
@@ -21,21 +30,38 @@ import base64
 import binascii
 import contextvars
 import json
+import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import mcp_types as types
 from django.conf import settings
 from django.utils.translation import gettext as _
 from mcp.server.caching import CacheHint
+from mcp.server._streamable_http_modern import _SingleExchangeDispatchContext, handle_modern_request
+from mcp.server.connection import Connection
 from mcp.server.lowlevel import Server
+from mcp.server.runner import ServerRunner, aclose_shielded, serve_one
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import (
+    handler_exception_to_error_data,
+    progress_token_from_params,
+)
+from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.transport_context import TransportContext
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from starlette.requests import Request
 
 from gateway import bridge, policy
 from gateway.services import calls
+
+logger = logging.getLogger("atrium.mcp")
 
 # Every protocol version the endpoint speaks: the 2026-07-28 generation (per-request
 # envelope) and the handshake generation the SDK negotiates with ``initialize`` (up to
@@ -235,13 +261,136 @@ def server() -> Server:
     return _server
 
 
-async def _session_manager() -> StreamableHTTPSessionManager:
-    """Return the loop's session manager, running for the life of the loop.
+async def _lifespan_state() -> Any:
+    """Return the state of the server's lifespan, entered once per loop and held open.
 
-    Stateless mode keeps no session between requests, so one manager serves them all;
-    starting it once spares every request a task group and the server's lifespan. It
-    lives in the loop's state (``gateway.bridge.loop_state``): one per thread's loop.
+    The SDK's session manager entered it once for its life, not per request; this does
+    the same without the manager. It lives in the loop's state
+    (``gateway.bridge.loop_state``): one per thread's loop.
     """
+    state = bridge.loop_state()
+    entry = state.get("lifespan")
+    if entry is None:
+        ready, holder = asyncio.Event(), []
+        entry = state["lifespan"] = (ready, holder)
+        app = server()
+
+        async def keep_running() -> None:
+            async with app.lifespan(app) as lifespan_state:
+                holder.insert(0, lifespan_state)
+                ready.set()
+                await asyncio.Event().wait()
+
+        # Not tied to the request's context: the lifespan outlives every request. The loop
+        # keeps only a weak reference to a task; the holder keeps it alive.
+        task = asyncio.get_running_loop().create_task(keep_running(), context=contextvars.Context())
+        holder.append(task)
+        bridge.resident(task)
+    ready, holder = entry
+    await ready.wait()
+    return holder[0]
+
+
+# The handshake-era transport, stateless and JSON-only, kept for its answers: its Accept
+# check and the JSON-RPC bodies and headers it writes. A transport without a session
+# keeps nothing of a request once it has answered (``_serve_handshake`` never connects it).
+_handshake_transport = StreamableHTTPServerTransport(
+    mcp_session_id=None, is_json_response_enabled=True)
+_HANDSHAKE_TRANSPORT = TransportContext(kind="streamable-http", can_send_request=False)
+
+
+async def _serve_handshake(request: Request, message: dict, lifespan_state: Any,
+                           send) -> None:
+    """Answer a handshake-era message (2025-11-25 and before) as the SDK's stateless JSON
+    transport does, without building the transport, its dispatcher and a server task
+    for every request.
+
+    The steps are the SDK's (``StreamableHTTPServerTransport._handle_post_request`` in JSON
+    mode, its ``JSONRPCDispatcher`` and ``StreamableHTTPSessionManager
+    ._handle_stateless_request``): the message validated with ``mcp_types``, a
+    notification or response acknowledged with 202, a request served by the SDK's
+    kernel (``serve_one``, a born-ready connection at the header's version), a handler's
+    failure mapped as the dispatcher maps it, and the answer written by the transport.
+    """
+    scope, receive = request.scope, request.receive
+    transport = _handshake_transport
+    refusal = await transport._security.validate_request(request, is_post=True)
+    if refusal is not None:
+        await refusal(scope, receive, send)
+        return
+    if not await transport._validate_accept_header(request, scope, send):
+        return
+    if not transport._check_content_type(request):
+        await transport._create_error_response(
+            "Unsupported Media Type: Content-Type must be application/json",
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE)(scope, receive, send)
+        return
+    try:
+        parsed = types.jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except ValidationError as exc:
+        await transport._create_error_response(
+            f"Validation error: {exc}", HTTPStatus.BAD_REQUEST, types.INVALID_PARAMS,
+        )(scope, receive, send)
+        return
+    app = server()
+    version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER, types.DEFAULT_NEGOTIATED_VERSION)
+    connection = Connection.from_envelope(version, None, None)
+    metadata = ServerMessageMetadata(request_context=request, can_send_request=False)
+    if not isinstance(parsed, types.JSONRPCRequest):
+        await transport._create_json_response(None, HTTPStatus.ACCEPTED)(scope, receive, send)
+        if isinstance(parsed, types.JSONRPCNotification):
+            # After the 202, as the transport hands it to the server; a response posted
+            # by the client answers nothing this stateless server asked, and is dropped.
+            dctx = _SingleExchangeDispatchContext(
+                transport=_HANDSHAKE_TRANSPORT, request_id=None, message_metadata=metadata)
+            try:
+                await ServerRunner(app, connection, lifespan_state).on_notify(
+                    dctx, parsed.method, parsed.params)
+            finally:
+                await aclose_shielded(connection)
+        return
+    dctx = _SingleExchangeDispatchContext(
+        transport=_HANDSHAKE_TRANSPORT, request_id=parsed.id, message_metadata=metadata,
+        progress_token=progress_token_from_params(parsed.params),
+    )
+    try:
+        result = await serve_one(app, dctx, parsed.method, parsed.params,
+                                 connection=connection, lifespan_state=lifespan_state)
+    except Exception as exc:
+        error = handler_exception_to_error_data(exc)
+        if error is None:
+            # The dispatcher's answer to anything else (code 0, the exception's text).
+            logger.exception("handler for %r raised", parsed.method)
+            error = types.ErrorData(code=0, message=str(exc))
+        answer = types.JSONRPCError(jsonrpc="2.0", id=parsed.id, error=error)
+    else:
+        answer = types.JSONRPCResponse(jsonrpc="2.0", id=parsed.id, result=result)
+    await transport._create_json_response(answer)(scope, receive, send)
+
+
+async def serve(state: GatewayRequest, scope: dict, message: dict, receive, send) -> None:
+    """Answer one HTTP request carrying ``message`` (its body, parsed and checked by the
+    view) as the SDK's stateless, JSON-only Streamable HTTP endpoint does.
+
+    Routed as the SDK's session manager routes it: an ``MCP-Protocol-Version`` header
+    naming a handshake-era version, or none, is served by ``_serve_handshake``; any other
+    version by the SDK's single-exchange entry (``handle_modern_request``).
+    """
+    token = _current.set(state)
+    try:
+        request = Request(scope, receive)
+        lifespan_state = await _lifespan_state()
+        version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            await handle_modern_request(server(), None, True, lifespan_state, scope, receive, send)
+        else:
+            await _serve_handshake(request, message, lifespan_state, send)
+    finally:
+        _current.reset(token)
+
+
+async def _session_manager() -> StreamableHTTPSessionManager:
+    """Return the loop's running SDK session manager (stateless, JSON responses)."""
     state = bridge.loop_state()
     entry = state.get("session_manager")
     if entry is None:
@@ -258,8 +407,6 @@ async def _session_manager() -> StreamableHTTPSessionManager:
                 ready.set()
                 await asyncio.Event().wait()
 
-        # Not tied to the request's context: the manager outlives every request. The loop
-        # keeps only a weak reference to a task; the holder keeps it alive.
         task = asyncio.get_running_loop().create_task(keep_running(), context=contextvars.Context())
         holder.append(task)
         bridge.resident(task)
@@ -268,8 +415,15 @@ async def _session_manager() -> StreamableHTTPSessionManager:
     return holder[0]
 
 
-async def serve(state: GatewayRequest, scope: dict, receive, send) -> None:
-    """Answer one HTTP request with the SDK's stateless, JSON-only transport."""
+async def serve_through_sdk_transport(state: GatewayRequest, scope: dict, message: dict,
+                                      receive, send) -> None:
+    """Answer the request with the SDK's whole transport, a drop-in for ``serve``.
+
+    The reference ``serve`` is held to: how the endpoint served every request before
+    (the SDK's ``StreamableHTTPSessionManager``, a transport, dispatcher and server task
+    per handshake-era request). ``gateway/tests/test_sdk_parity.py`` compares the two
+    answers and ``bench/mcp_gateway.py`` their cost; nothing serves agents with it.
+    """
     token = _current.set(state)
     try:
         manager = await _session_manager()

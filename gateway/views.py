@@ -1,7 +1,7 @@
 """``/mcp/``: the MCP endpoint, and its protected-resource metadata (RFC 9728).
 
-The view does what belongs to the platform and leaves the protocol to the SDK
-(``gateway.server``):
+The view does what belongs to the platform, parses the body once, and leaves the protocol
+to the SDK (``gateway.server``):
 
 * only ``POST`` (stateless JSON mode opens no event stream): anything else is 405;
 * a browser ``Origin`` must be listed in ``MCP_ALLOWED_ORIGINS`` (DNS-rebinding and
@@ -200,8 +200,12 @@ def asgi_scope(request: HttpRequest) -> dict:
     }
 
 
-def _exchange(state: server.GatewayRequest, scope: dict, body: bytes) -> HttpResponse:
-    """Run the SDK on one request and return what it answered as a Django response."""
+def _exchange(state: server.GatewayRequest, scope: dict, body: bytes,
+              message: dict) -> HttpResponse:
+    """Run the SDK on one request and return what it answered as a Django response.
+
+    ``message`` is ``body`` parsed; the handshake era is served from it, the 2026-07-28
+    entry reads ``body`` (``gateway.server.serve``)."""
     sent_body = False
     status = 500
     response_headers: list[tuple[bytes, bytes]] = []
@@ -214,15 +218,15 @@ def _exchange(state: server.GatewayRequest, scope: dict, body: bytes) -> HttpRes
             return {"type": "http.request", "body": body, "more_body": False}
         return {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:
+    async def send(event: dict) -> None:
         nonlocal status, response_headers
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            response_headers = list(message.get("headers") or [])
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
+        if event["type"] == "http.response.start":
+            status = event["status"]
+            response_headers = list(event.get("headers") or [])
+        elif event["type"] == "http.response.body":
+            chunks.append(event.get("body", b""))
 
-    bridge.run(server.serve, state, scope, receive, send)
+    bridge.run(server.serve, state, scope, message, receive, send)
     response = HttpResponse(b"".join(chunks), status=status)
     for name, value in response_headers:
         key = name.decode("latin-1")
@@ -284,7 +288,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         # Resolved here, where the ORM may run: the SDK asks for the tool's input schema
         # from inside its event loop (``server.tool_input_schema``), and the call reuses it.
         state.called = (name, policy.find_tool(caller, name))
-    return _exchange(state, asgi_scope(request), body)
+    return _exchange(state, asgi_scope(request), body, message)
 
 
 def resource_metadata(request: HttpRequest) -> JsonResponse:
