@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import contextvars
 import json
 import logging
@@ -261,34 +262,40 @@ def server() -> Server:
     return _server
 
 
-async def _lifespan_state() -> Any:
-    """Return the state of the server's lifespan, entered once per loop and held open.
-
-    The SDK's session manager entered it once for its life, not per request; this does
-    the same without the manager. It lives in the loop's state
-    (``gateway.bridge.loop_state``): one per thread's loop.
-    """
+async def _held_open(key: str, opener) -> Any:
+    """Return what the async context manager ``opener()`` yields, entered once per event
+    loop and held open by a resident task (``gateway.bridge.resident``); it lives in the
+    loop's state (``gateway.bridge.loop_state``) under ``key``: one per thread's loop."""
     state = bridge.loop_state()
-    entry = state.get("lifespan")
+    entry = state.get(key)
     if entry is None:
         ready, holder = asyncio.Event(), []
-        entry = state["lifespan"] = (ready, holder)
-        app = server()
+        entry = state[key] = (ready, holder)
 
         async def keep_running() -> None:
-            async with app.lifespan(app) as lifespan_state:
-                holder.insert(0, lifespan_state)
+            async with opener() as value:
+                holder.insert(0, value)
                 ready.set()
                 await asyncio.Event().wait()
 
-        # Not tied to the request's context: the lifespan outlives every request. The loop
-        # keeps only a weak reference to a task; the holder keeps it alive.
+        # Not tied to the request's context: it outlives every request. The loop keeps only
+        # a weak reference to a task; the holder keeps it alive.
         task = asyncio.get_running_loop().create_task(keep_running(), context=contextvars.Context())
         holder.append(task)
         bridge.resident(task)
     ready, holder = entry
     await ready.wait()
     return holder[0]
+
+
+async def _lifespan_state() -> Any:
+    """Return the state of the server's lifespan, entered once per loop and held open.
+
+    The SDK's session manager entered it once for its life, not per request; this does
+    the same without the manager.
+    """
+    app = server()
+    return await _held_open("lifespan", lambda: app.lifespan(app))
 
 
 # The handshake-era transport, stateless and JSON-only, kept for its answers: its Accept
@@ -391,28 +398,17 @@ async def serve(state: GatewayRequest, scope: dict, message: dict, receive, send
 
 async def _session_manager() -> StreamableHTTPSessionManager:
     """Return the loop's running SDK session manager (stateless, JSON responses)."""
-    state = bridge.loop_state()
-    entry = state.get("session_manager")
-    if entry is None:
-        ready, holder = asyncio.Event(), []
-        entry = state["session_manager"] = (ready, holder)
+
+    @contextlib.asynccontextmanager
+    async def running():
         manager = StreamableHTTPSessionManager(
             app=server(), stateless=True, json_response=True,
             max_request_body_size=settings.MCP_MAX_REQUEST_BYTES,
         )
+        async with manager.run():
+            yield manager
 
-        async def keep_running() -> None:
-            async with manager.run():
-                holder.insert(0, manager)
-                ready.set()
-                await asyncio.Event().wait()
-
-        task = asyncio.get_running_loop().create_task(keep_running(), context=contextvars.Context())
-        holder.append(task)
-        bridge.resident(task)
-    ready, holder = entry
-    await ready.wait()
-    return holder[0]
+    return await _held_open("session_manager", running)
 
 
 async def serve_through_sdk_transport(state: GatewayRequest, scope: dict, message: dict,
