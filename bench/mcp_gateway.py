@@ -30,6 +30,13 @@ API key.
    stopped with SIGTERM and the log rows and counters are checked against the calls made
    (a clean shutdown loses none). SQLite's in-memory test database cannot be shared with
    another process, so this part runs on MariaDB and PostgreSQL.
+
+3. Latency over HTTP, against the same gunicorn worker before it is stopped: one client,
+   the direct GET and ``tools/call`` of both generations taking turns for BENCH_MCP_ROUNDS
+   rounds (how issue 16 first measured the gateway), every answer checked.
+
+With ``DATABASE_RLS=true`` and the everyday role (``postgres://atrium_app@...``) it measures
+PostgreSQL with row-level security, as production runs it.
 """
 
 from __future__ import annotations
@@ -149,6 +156,7 @@ def previous_path():
 
 
 def latency(key: str) -> None:
+    from core.context import all_tenants
     from gateway import calllog
     from gateway.models import McpTool
 
@@ -202,7 +210,8 @@ def latency(key: str) -> None:
               f"{(c50 - b50) * 1e3:>+9.2f}ms ({(c50 / b50 - 1) * 100:.0f}%)")
     calllog.flush()
     made = (ROUNDS + min(50, ROUNDS)) * len(cases)
-    tool = McpTool._base_manager.get(name="users_list")
+    with all_tenants():  # the platform's own read (row-level security lets it through)
+        tool = McpTool._base_manager.get(name="users_list")
     print(f"calls made {made}, counted {tool.call_count}")
     assert tool.call_count == made
 
@@ -234,7 +243,7 @@ def throughput(key: str) -> None:
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     with all_tenants():
         logged_before = McpToolCallLog.objects.count()
-    counted_before = McpTool._base_manager.get(name="users_list").call_count
+        counted_before = McpTool._base_manager.get(name="users_list").call_count
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "MCP_RATE_LIMITS": json.dumps(UNLIMITED),
            "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_ROUTE_FALLBACK": "true",
@@ -297,6 +306,8 @@ def throughput(key: str) -> None:
                 assert direct_get(http, index)
                 assert mcp_call(http, index)
                 sent += 1
+        http_latency = timed_over_http(root, key)
+        sent += 2 * (ROUNDS + min(50, ROUNDS))
         for _ in range(2):
             for name, request in (("direct", direct_get), ("mcp", mcp_call)):
                 rate, failures, done = phase(request)
@@ -309,7 +320,7 @@ def throughput(key: str) -> None:
         server.wait(30)
     with all_tenants():
         logged = McpToolCallLog.objects.count() - logged_before
-    counted = McpTool._base_manager.get(name="users_list").call_count - counted_before
+        counted = McpTool._base_manager.get(name="users_list").call_count - counted_before
     direct, mcp = (sum(rates[name]) / len(rates[name]) for name in ("direct", "mcp"))
     print(f"throughput: one gunicorn worker (sync, 1 thread), {CLIENTS} clients, "
           f"2 x {SECONDS:.0f}s each, call log writer on")
@@ -317,6 +328,40 @@ def throughput(key: str) -> None:
           f"tools/call: {mcp:.0f}/s ({', '.join(f'{r:.0f}' for r in rates['mcp'])}); "
           f"ratio {mcp / direct * 100:.0f}%; {failed} failed")
     print(f"  after SIGTERM: {sent} tools/call answered, {logged} logged, {counted} counted")
+    print(f"latency over HTTP: the same worker, one client, {ROUNDS} rounds, the three taking "
+          f"turns")
+    base = http_latency[0][1][0]
+    for index, (label, (p50, p95)) in enumerate(http_latency):
+        adds = f" {(p50 - base) * 1e3:>+9.2f}ms ({(p50 / base - 1) * 100:.0f}%)" if index else ""
+        print(f"  {label:<28} {p50 * 1e3:>7.2f}ms {p95 * 1e3:>7.2f}ms{adds}")
+
+
+def timed_over_http(root: str, key: str) -> list[tuple[str, tuple[float, float]]]:
+    """Return (label, (p50, p95)) of the direct GET and ``tools/call`` of both protocol
+    generations over HTTP from one client, taking turns (the issue's own measurement)."""
+    import httpx2
+
+    auth = {"Authorization": f"Bearer {key}"}
+    legacy = {**HEADERS, **auth}
+    modern = {**HEADERS, **auth, "MCP-Protocol-Version": "2026-07-28",
+              "MCP-Method": "tools/call", "MCP-Name": "users_list"}
+    with httpx2.Client(timeout=30) as http:
+        def direct():
+            response = http.get(f"{root}/api/v1/users/?page_size=20", headers=auth)
+            assert len(response.json()["results"]) == 20, response.text[:300]
+
+        def through_mcp(headers, body):
+            def call():
+                answer = http.post(f"{root}/mcp/", content=body, headers=headers).json()
+                assert answer["result"]["isError"] is False, answer
+            return call
+
+        samples = timed_together(
+            [direct, through_mcp(legacy, call_body()), through_mcp(modern, call_body(modern=True))],
+            ROUNDS,
+        )
+    labels = ("direct GET", "tools/call 2025-11-25", "tools/call 2026-07-28")
+    return [(label, percentiles(times)) for label, times in zip(labels, samples)]
 
 
 def main() -> None:
