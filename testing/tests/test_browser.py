@@ -137,6 +137,10 @@ def drag_step(page, source: int, target: int) -> None:
     # SortableJS takes the list when its script has run: a drag before that moves nothing.
     page.wait_for_function("() => { const list = document.querySelector('#steps "
                            "[data-sortable]'); return !!(list && list.sortable); }")
+    # The run form loads in place above the steps (hx-trigger="load") and pushes them
+    # down: boxes measured before it arrives aim the mouse where the steps were.
+    page.wait_for_selector("#run-start[hx-get]", state="detached")
+    page.wait_for_load_state("networkidle")
     page.locator("#steps").scroll_into_view_if_needed()
     start = handles.nth(source).bounding_box()
     end = steps.nth(target).bounding_box()
