@@ -100,3 +100,41 @@ def test_tool_names_follow_the_mcp_rules(tenant_a, name):
 
     with pytest.raises(ValidationError):
         api_tool(tenant_a, name, schema={"type": "object"})
+
+
+def test_a_kept_snapshot_serves_its_own_tenant_at_the_current_version_only(
+        tenant_a, tenant_b, admin_a, admin_b):
+    """The process keeps each tenant's snapshot apart and drops it once the catalogue moves."""
+    own_a = api_tool(tenant_a, "people", schema={"type": "object"})
+    own_b = api_tool(tenant_b, "people", schema={"type": "object"})
+    caller_a, caller_b = policy.Caller(user=admin_a), policy.Caller(user=admin_b)
+    for _ in range(2):  # the second round is served from the kept snapshots
+        assert policy.find_tool(caller_a, "people").pk == own_a.pk
+        assert policy.find_tool(caller_b, "people").pk == own_b.pk
+    assert policy._candidates(caller_a) is policy._candidates(caller_a)
+    own_b.is_enabled = False
+    own_b.save()
+    assert policy.find_tool(caller_b, "people") is None
+    assert policy.find_tool(caller_a, "people").pk == own_a.pk
+    assert [tool.pk for tool in policy.visible_tools(caller_b)] == []
+
+
+def test_find_tool_hands_out_a_copy_of_the_kept_tool(tenant_a, admin_a):
+    """What a call loads into its tool (the deferred credentials) stays out of the snapshot."""
+    api_tool(tenant_a, "people", schema={"type": "object"})
+    caller = policy.Caller(user=admin_a)
+    found = policy.find_tool(caller, "people")
+    kept = policy._candidates(caller)
+    assert len(kept) == 1 and found is not kept[0] and found.pk == kept[0].pk
+    assert "auth_config" not in kept[0].__dict__
+    found.auth_config  # noqa: B018 (loads the deferred field)
+    assert "auth_config" in found.__dict__ and "auth_config" not in kept[0].__dict__
+
+
+def test_the_process_keeps_a_bounded_number_of_snapshots(tenant_a, tenant_b, admin_a, admin_b,
+                                                         monkeypatch):
+    monkeypatch.setattr(policy, "KEPT_SNAPSHOTS", 1)
+    monkeypatch.setattr(policy, "_kept", type(policy._kept)())
+    policy.visible_tools(policy.Caller(user=admin_a))
+    policy.visible_tools(policy.Caller(user=admin_b))
+    assert list(policy._kept) == [f"{policy.CACHE_PREFIX}:{tenant_b.pk}"]
